@@ -1,0 +1,36 @@
+# oneclaw — see README.md. Every target that needs tools runs `setup` first; setup is
+# idempotent and takes seconds once its caches (outside the repository) are warm.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+TSX := node --import tsx
+
+.PHONY: help setup dev test test-only lint typecheck format bench clean-cache
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+setup: ## Install everything the tests and dev environment need (idempotent, cached)
+	@bash hack/setup.sh
+
+dev: setup ## Start the local environment (control plane, PostgreSQL, KMS peers) and print how to reach it
+	@$(TSX) hack/dev.ts
+
+test: setup typecheck lint test-only ## Install, type-check, lint and run every test against real peers
+
+test-only: ## Run the test suites (assumes setup has run)
+	@npx vitest run
+
+lint: ## Lint and check formatting (Biome)
+	@npx biome check .
+
+format: ## Apply Biome formatting and safe fixes
+	@npx biome check --write .
+
+typecheck: ## TypeScript, strict, no emit
+	@npx tsc --noEmit
+
+bench: setup ## Run the benchmarks and write bench/results/
+	@$(TSX) bench/run.ts
+
+clean-cache: ## Remove the tool cache (the next setup rebuilds it)
+	@rm -rf "$${ONECLAW_CACHE:-$${XDG_CACHE_HOME:-$$HOME/.cache}/oneclaw}"

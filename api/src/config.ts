@@ -1,0 +1,317 @@
+// Every environment variable oneclaw reads, in one schema, parsed once at boot. A bad value
+// stops the process with one line per problem naming the variable; values are never echoed
+// (some of them are secrets).
+import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import Type, { type Static, type TSchema } from 'typebox';
+import Value from 'typebox/value';
+import type { KmsSettings } from './kms/types.js';
+import { parseKeyUri } from './kms/uri.js';
+
+const Bool = Type.Union([Type.Literal('true'), Type.Literal('false'), Type.Literal('1'), Type.Literal('0')]);
+const PositiveInt = Type.String({ pattern: '^[1-9][0-9]{0,9}$' });
+const NonNegativeInt = Type.String({ pattern: '^(0|[1-9][0-9]{0,9})$' });
+const Base64Key = Type.String({ pattern: '^[A-Za-z0-9+/]{43}=$', description: 'base64 of 32 bytes' });
+
+export const EnvSchema = Type.Object({
+  ONECLAW_PROFILE: Type.Optional(Type.Union([Type.Literal('dev'), Type.Literal('production')])),
+  ONECLAW_LISTEN: Type.Optional(
+    Type.String({ pattern: '^(\\[[0-9a-fA-F:]+\\]|[A-Za-z0-9.-]+):[0-9]{1,5}$' }),
+  ),
+  ONECLAW_LOG_LEVEL: Type.Optional(
+    Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l))),
+  ),
+  ONECLAW_DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
+  ONECLAW_DATA_DIR: Type.Optional(Type.String({ minLength: 1 })),
+  ONECLAW_KMS_KEY: Type.Optional(Type.String({ pattern: '^[a-z0-9]+://' })),
+  ONECLAW_KMS_PREVIOUS_KEYS: Type.Optional(Type.String()),
+  ONECLAW_KMS_TIMEOUT_MS: Type.Optional(PositiveInt),
+  ONECLAW_LOCAL_MASTER_KEY: Type.Optional(Base64Key),
+  ONECLAW_LOCAL_MASTER_KEY_FILE: Type.Optional(Type.String({ minLength: 1 })),
+  ONECLAW_SIGNING_KEY: Type.Optional(Type.String({ pattern: '^[a-z0-9]+://' })),
+  ONECLAW_SIGNING_KEY_FILE: Type.Optional(Type.String({ minLength: 1 })),
+  ONECLAW_TRANSIT_ADDR: Type.Optional(Type.String({ pattern: '^https?://' })),
+  ONECLAW_TRANSIT_TOKEN: Type.Optional(Type.String({ minLength: 1 })),
+  ONECLAW_TRANSIT_NAMESPACE: Type.Optional(Type.String({ minLength: 1 })),
+  ONECLAW_AWS_KMS_ENDPOINT: Type.Optional(Type.String({ pattern: '^https?://' })),
+  ONECLAW_GCP_KMS_ENDPOINT: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9.-]+(:[0-9]{1,5})?$' })),
+  ONECLAW_GCP_KMS_INSECURE: Type.Optional(Bool),
+  ONECLAW_PKCS11_PIN: Type.Optional(Type.String({ minLength: 1 })),
+  ONECLAW_KEK_CACHE_TTL_SECONDS: Type.Optional(PositiveInt),
+  ONECLAW_KEK_CACHE_MAX_ENTRIES: Type.Optional(PositiveInt),
+  ONECLAW_MAX_SECRET_BYTES: Type.Optional(PositiveInt),
+  ONECLAW_TOKEN_TTL_SECONDS: Type.Optional(PositiveInt),
+  ONECLAW_BOOTSTRAP_ADMIN_KEY: Type.Optional(Type.String({ pattern: '^ocu_[A-Za-z0-9_-]{32,}$' })),
+  ONECLAW_TOKEN_CACHE_MAX_ENTRIES: Type.Optional(NonNegativeInt),
+  ONECLAW_TRUSTED_PROXIES: Type.Optional(Type.String({ minLength: 1 })),
+  ONECLAW_AUTH_RATE_LIMIT: Type.Optional(NonNegativeInt),
+  ONECLAW_K8S_AUTH: Type.Optional(
+    Type.Union([Type.Literal('off'), Type.Literal('tokenreview'), Type.Literal('jwks')]),
+  ),
+  ONECLAW_K8S_AUDIENCE: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
+  ONECLAW_K8S_KUBECONFIG: Type.Optional(Type.String({ minLength: 1 })),
+  ONECLAW_K8S_ISSUER: Type.Optional(Type.String({ pattern: '^https?://' })),
+  ONECLAW_K8S_JWKS_URL: Type.Optional(Type.String({ pattern: '^https?://' })),
+  ONECLAW_K8S_CA_FILE: Type.Optional(Type.String({ minLength: 1 })),
+  ONECLAW_K8S_TOKEN_FILE: Type.Optional(Type.String({ minLength: 1 })),
+});
+export type Env = Static<typeof EnvSchema>;
+
+export interface Config {
+  profile: 'dev' | 'production';
+  listen: { host: string; port: number };
+  logLevel: string;
+  /** Undefined: the embedded PostgreSQL (dev only). */
+  databaseUrl: string | undefined;
+  dataDir: string;
+  kmsKey: string;
+  previousKmsKeys: string[];
+  signingKey: string;
+  /** PEM of the local Ed25519 signing key (signingKey local://…); generated in dev if unset. */
+  signingKeyFile: string | undefined;
+  kms: KmsSettings;
+  kekCache: { ttlMs: number; maxEntries: number };
+  maxSecretBytes: number;
+  tokenTtlSeconds: number;
+  bootstrapAdminKey: string | undefined;
+  /** Verified-token cache size; 0 turns the cache off (every request verifies the signature). */
+  tokenCacheMaxEntries: number;
+  /** CIDRs of reverse proxies whose X-Forwarded-For is trusted; empty: the socket address. */
+  trustedProxies: string[];
+  /** Token exchanges per client address per minute; 0 turns rate limiting off. */
+  authRateLimitPerMinute: number;
+  k8s: K8sAuthConfig;
+}
+
+/** How `POST /v1/auth/k8s-token` validates service-account tokens. */
+export type K8sAuthConfig =
+  | { mode: 'off' }
+  | { mode: 'tokenreview'; audience: string; kubeconfig: string | undefined }
+  | {
+      mode: 'jwks';
+      audience: string;
+      issuer: string;
+      /** Default: the issuer's OIDC discovery document names it. */
+      jwksUrl: string | undefined;
+      /** PEM bundle trusted for the issuer's TLS; default: the system's. */
+      caFile: string | undefined;
+      /** A bearer token file for reading the issuer's discovery document and keys, if it wants one. */
+      tokenFile: string | undefined;
+    };
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+}
+
+/** What a value must look like, for the variables whose schema is a pattern. */
+const HINTS: Record<string, string> = {
+  ONECLAW_LISTEN: 'expected host:port, e.g. 127.0.0.1:8080 or [::1]:8080',
+  ONECLAW_DATABASE_URL: 'expected a postgres:// or postgresql:// URL',
+  ONECLAW_KMS_KEY:
+    'expected a key URI such as local://dev, transit://transit/oneclaw, awskms://alias/oneclaw?region=…',
+  ONECLAW_SIGNING_KEY: 'expected a key URI such as local://jwt or transit://transit/oneclaw-jwt',
+  ONECLAW_LOCAL_MASTER_KEY: 'expected base64 of exactly 32 bytes (openssl rand -base64 32)',
+  ONECLAW_TRANSIT_ADDR: 'expected an http(s):// URL',
+  ONECLAW_AWS_KMS_ENDPOINT: 'expected an http(s):// URL',
+  ONECLAW_GCP_KMS_ENDPOINT: 'expected host or host:port',
+  ONECLAW_BOOTSTRAP_ADMIN_KEY:
+    'expected a user API key: ocu_ followed by at least 32 characters of A-Z a-z 0-9 _ -',
+  ONECLAW_KMS_TIMEOUT_MS: 'expected a positive integer',
+  ONECLAW_KEK_CACHE_TTL_SECONDS: 'expected a positive integer',
+  ONECLAW_KEK_CACHE_MAX_ENTRIES: 'expected a positive integer',
+  ONECLAW_MAX_SECRET_BYTES: 'expected a positive integer',
+  ONECLAW_TOKEN_TTL_SECONDS: 'expected a positive integer',
+  ONECLAW_TOKEN_CACHE_MAX_ENTRIES: 'expected a whole number (0 turns the cache off)',
+  ONECLAW_AUTH_RATE_LIMIT: 'expected a whole number of requests per minute (0 turns it off)',
+  ONECLAW_K8S_ISSUER: "expected the https:// issuer URL of the cluster's service-account tokens",
+  ONECLAW_K8S_JWKS_URL: 'expected an https:// URL',
+};
+
+function describeError(e: { instancePath: string; message: string; keyword: string }): string {
+  const name = e.instancePath.replace(/^\//, '');
+  return `${name}: ${(e.keyword === 'pattern' && HINTS[name]) || e.message}`;
+}
+
+function allowed(name: string): string {
+  const schema = (EnvSchema.properties as Record<string, { anyOf?: Array<{ const?: string }> }>)[name];
+  return (schema?.anyOf ?? []).map((s) => s.const).join(', ');
+}
+
+/** Parses the ONECLAW_* variables. Throws ConfigError listing every problem at once. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const raw: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env))
+    if (k.startsWith('ONECLAW_') && v !== undefined && v !== '') raw[k] = v;
+  const problems: string[] = [];
+  const known = new Set(Object.keys(EnvSchema.properties));
+  for (const k of Object.keys(raw)) if (!known.has(k)) problems.push(`${k}: unknown variable (typo?)`);
+  // Each variable on its own, so every bad one is reported, not just the first.
+  const properties = EnvSchema.properties as unknown as Record<string, TSchema>;
+  for (const [name, value] of Object.entries(raw)) {
+    const schema = properties[name];
+    if (!schema) continue;
+    const first = [...Value.Errors(schema, value)][0];
+    if (!first) continue;
+    problems.push(
+      first.keyword === 'const' || first.keyword === 'anyOf'
+        ? `${name}: not one of the allowed values (${allowed(name)})`
+        : describeError({ ...first, instancePath: `/${name}` }),
+    );
+  }
+  // Semantic checks below still run, so one start reports every problem; they skip variables
+  // that already failed their schema.
+  const bad = new Set(problems.map((p) => p.slice(0, p.indexOf(':'))));
+  const e = Object.fromEntries(Object.entries(raw).filter(([k]) => !bad.has(k))) as Env;
+
+  const embedded = e.ONECLAW_DATABASE_URL === undefined;
+  const profile = e.ONECLAW_PROFILE ?? (embedded ? 'dev' : 'production');
+  if (embedded && profile === 'production') {
+    problems.push(
+      'ONECLAW_DATABASE_URL: required in the production profile (the embedded database is for dev only)',
+    );
+  }
+  const dataDir =
+    e.ONECLAW_DATA_DIR ?? join(process.env.XDG_DATA_HOME ?? join(homedir(), '.local/share'), 'oneclaw');
+
+  const kms: KmsSettings = {};
+  if (e.ONECLAW_KMS_TIMEOUT_MS) kms.timeoutMs = Number(e.ONECLAW_KMS_TIMEOUT_MS);
+  const kmsKey = e.ONECLAW_KMS_KEY ?? (profile === 'dev' ? 'local://dev' : undefined);
+  if (!kmsKey) problems.push('ONECLAW_KMS_KEY: required in the production profile');
+
+  let masterKey: Buffer | undefined;
+  if (e.ONECLAW_LOCAL_MASTER_KEY && e.ONECLAW_LOCAL_MASTER_KEY_FILE) {
+    problems.push(
+      'ONECLAW_LOCAL_MASTER_KEY_FILE: set only one of ONECLAW_LOCAL_MASTER_KEY and ONECLAW_LOCAL_MASTER_KEY_FILE',
+    );
+  } else if (e.ONECLAW_LOCAL_MASTER_KEY) {
+    masterKey = Buffer.from(e.ONECLAW_LOCAL_MASTER_KEY, 'base64');
+  } else if (e.ONECLAW_LOCAL_MASTER_KEY_FILE) {
+    try {
+      masterKey = Buffer.from(readFileSync(e.ONECLAW_LOCAL_MASTER_KEY_FILE, 'utf8').trim(), 'base64');
+      if (masterKey.length !== 32)
+        problems.push('ONECLAW_LOCAL_MASTER_KEY_FILE: must hold base64 of 32 bytes');
+    } catch {
+      problems.push('ONECLAW_LOCAL_MASTER_KEY_FILE: cannot be read');
+    }
+  }
+  if (masterKey) {
+    const name = kmsKey?.startsWith('local://') ? kmsKey.slice('local://'.length) : 'dev';
+    kms.local = { masterKeys: { [name]: masterKey } };
+  }
+  if (e.ONECLAW_TRANSIT_ADDR || e.ONECLAW_TRANSIT_TOKEN) {
+    if (!e.ONECLAW_TRANSIT_ADDR || !e.ONECLAW_TRANSIT_TOKEN) {
+      problems.push(
+        'ONECLAW_TRANSIT_ADDR: transit needs both ONECLAW_TRANSIT_ADDR and ONECLAW_TRANSIT_TOKEN',
+      );
+    } else {
+      kms.transit = {
+        address: e.ONECLAW_TRANSIT_ADDR,
+        token: e.ONECLAW_TRANSIT_TOKEN,
+        ...(e.ONECLAW_TRANSIT_NAMESPACE ? { namespace: e.ONECLAW_TRANSIT_NAMESPACE } : {}),
+      };
+    }
+  }
+  if (e.ONECLAW_AWS_KMS_ENDPOINT) kms.awskms = { endpoint: e.ONECLAW_AWS_KMS_ENDPOINT };
+  if (e.ONECLAW_GCP_KMS_ENDPOINT) {
+    const [host, port] = e.ONECLAW_GCP_KMS_ENDPOINT.split(':');
+    kms.gcpkms = {
+      apiEndpoint: host as string,
+      ...(port ? { port: Number(port) } : {}),
+      insecure: e.ONECLAW_GCP_KMS_INSECURE === 'true' || e.ONECLAW_GCP_KMS_INSECURE === '1',
+    };
+  }
+  if (e.ONECLAW_PKCS11_PIN) kms.pkcs11 = { pin: e.ONECLAW_PKCS11_PIN };
+
+  const checkUri = (name: string, uri: string | undefined) => {
+    if (!uri) return;
+    try {
+      parseKeyUri(uri);
+    } catch (err) {
+      problems.push(`${name}: ${(err as Error).message}`);
+    }
+  };
+  checkUri('ONECLAW_KMS_KEY', kmsKey);
+  checkUri('ONECLAW_SIGNING_KEY', e.ONECLAW_SIGNING_KEY);
+  for (const uri of (e.ONECLAW_KMS_PREVIOUS_KEYS ?? '')
+    .split(',')
+    .map((u) => u.trim())
+    .filter(Boolean)) {
+    checkUri('ONECLAW_KMS_PREVIOUS_KEYS', uri);
+  }
+
+  const trustedProxies = (e.ONECLAW_TRUSTED_PROXIES ?? '')
+    .split(',')
+    .map((c) => c.trim())
+    .filter(Boolean);
+  for (const cidr of trustedProxies) {
+    if (!isCidr(cidr)) problems.push(`ONECLAW_TRUSTED_PROXIES: ${cidr} is not an IP address or CIDR`);
+  }
+  const k8s = k8sAuth(e, problems);
+
+  const [host, port] = splitListen(e.ONECLAW_LISTEN ?? '127.0.0.1:8080');
+  if (port > 65535) problems.push('ONECLAW_LISTEN: port must be 0-65535 (0: any free port)');
+  if (problems.length) throw new ConfigError(problems);
+
+  return {
+    profile,
+    listen: { host, port },
+    logLevel: e.ONECLAW_LOG_LEVEL ?? 'info',
+    databaseUrl: e.ONECLAW_DATABASE_URL,
+    dataDir,
+    kmsKey: kmsKey as string,
+    previousKmsKeys: (e.ONECLAW_KMS_PREVIOUS_KEYS ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+    signingKey: e.ONECLAW_SIGNING_KEY ?? 'local://jwt',
+    signingKeyFile: e.ONECLAW_SIGNING_KEY_FILE,
+    kms,
+    kekCache: {
+      ttlMs: Number(e.ONECLAW_KEK_CACHE_TTL_SECONDS ?? 300) * 1000,
+      maxEntries: Number(e.ONECLAW_KEK_CACHE_MAX_ENTRIES ?? 1000),
+    },
+    maxSecretBytes: Number(e.ONECLAW_MAX_SECRET_BYTES ?? 65536),
+    tokenTtlSeconds: Number(e.ONECLAW_TOKEN_TTL_SECONDS ?? 900),
+    bootstrapAdminKey: e.ONECLAW_BOOTSTRAP_ADMIN_KEY,
+    tokenCacheMaxEntries: Number(e.ONECLAW_TOKEN_CACHE_MAX_ENTRIES ?? 10_000),
+    trustedProxies,
+    authRateLimitPerMinute: Number(e.ONECLAW_AUTH_RATE_LIMIT ?? 60),
+    k8s,
+  };
+}
+
+function isCidr(s: string): boolean {
+  const [addr, prefix, extra] = s.split('/');
+  const family = isIP(addr ?? '');
+  if (!family || extra !== undefined) return false;
+  if (prefix === undefined) return true;
+  return /^[0-9]{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
+}
+
+function k8sAuth(e: Env, problems: string[]): K8sAuthConfig {
+  const audience = e.ONECLAW_K8S_AUDIENCE ?? 'oneclaw';
+  const mode = e.ONECLAW_K8S_AUTH ?? 'off';
+  if (mode === 'tokenreview') return { mode, audience, kubeconfig: e.ONECLAW_K8S_KUBECONFIG };
+  if (mode === 'jwks') {
+    if (!e.ONECLAW_K8S_ISSUER) problems.push('ONECLAW_K8S_ISSUER: required when ONECLAW_K8S_AUTH=jwks');
+    return {
+      mode,
+      audience,
+      issuer: e.ONECLAW_K8S_ISSUER ?? '',
+      jwksUrl: e.ONECLAW_K8S_JWKS_URL,
+      caFile: e.ONECLAW_K8S_CA_FILE,
+      tokenFile: e.ONECLAW_K8S_TOKEN_FILE,
+    };
+  }
+  return { mode: 'off' };
+}
+
+function splitListen(listen: string): [string, number] {
+  const i = listen.lastIndexOf(':');
+  return [listen.slice(0, i).replace(/^\[|\]$/g, ''), Number(listen.slice(i + 1))];
+}

@@ -1,0 +1,100 @@
+// The PostgreSQL pool and transactions. Stores take an optional `Queryable` (a transaction
+// client or the pool); services own transactions with `withTransaction`. Driver errors become
+// typed errors the HTTP layer maps without ever leaking SQL or values.
+import pg from 'pg';
+
+export type Queryable = Pick<pg.Pool | pg.PoolClient, 'query'>;
+
+export class DatabaseUnavailableError extends Error {
+  override name = 'DatabaseUnavailableError';
+}
+
+export class UniqueViolationError extends Error {
+  override name = 'UniqueViolationError';
+  constructor(readonly constraint: string | undefined) {
+    super(`unique constraint ${constraint ?? ''} violated`);
+  }
+}
+
+/** PostgreSQL refused a value (SQLSTATE class 22: invalid text, out of range, …). */
+export class InvalidDataError extends Error {
+  override name = 'InvalidDataError';
+}
+
+export class SerializationError extends Error {
+  override name = 'SerializationError';
+}
+
+// SQLSTATE classes: 08 connection exception, 57P0x operator intervention (shutdown, restart),
+// 53 insufficient resources.
+const UNAVAILABLE = /^(08|57P0|53)/;
+
+export function mapDbError(err: unknown): unknown {
+  const code = (err as { code?: string }).code;
+  if (code === '23505') return new UniqueViolationError((err as { constraint?: string }).constraint);
+  if (code === '40001' || code === '40P01') return new SerializationError('concurrent update; retry');
+  if (code?.startsWith('22')) return new InvalidDataError('a value could not be stored');
+  if ((code && UNAVAILABLE.test(code)) || isConnectionError(err)) {
+    return new DatabaseUnavailableError('database unavailable');
+  }
+  return err;
+}
+
+function isConnectionError(err: unknown): boolean {
+  const code = (err as { code?: string }).code;
+  const msg = (err as Error)?.message ?? '';
+  return (
+    code === 'ECONNREFUSED' ||
+    code === 'ECONNRESET' ||
+    code === 'ETIMEDOUT' ||
+    /Connection terminated|connection timeout|Client has encountered a connection error/i.test(msg)
+  );
+}
+
+export function createPool(databaseUrl: string, opts: { max?: number } = {}): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: databaseUrl,
+    max: opts.max ?? 10,
+    connectionTimeoutMillis: 5_000,
+    idleTimeoutMillis: 30_000,
+    // Bound every statement so a stuck lock or query cannot hold a request forever.
+    statement_timeout: 15_000,
+    application_name: 'oneclaw',
+  });
+  // An idle client losing its connection (database restart) must not crash the process.
+  pool.on('error', () => {});
+  return pool;
+}
+
+export async function withTransaction<T>(pool: pg.Pool, fn: (tx: pg.PoolClient) => Promise<T>): Promise<T> {
+  let client: pg.PoolClient;
+  try {
+    client = await pool.connect();
+  } catch (err) {
+    throw mapDbError(err);
+  }
+  try {
+    await client.query('BEGIN');
+    const out = await fn(client);
+    await client.query('COMMIT');
+    return out;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw mapDbError(err);
+  } finally {
+    client.release();
+  }
+}
+
+/** Runs a query and maps driver errors. */
+export async function query<R extends pg.QueryResultRow>(
+  db: Queryable,
+  text: string,
+  values: unknown[] = [],
+): Promise<pg.QueryResult<R>> {
+  try {
+    return await db.query<R>(text, values);
+  } catch (err) {
+    throw mapDbError(err);
+  }
+}

@@ -1,0 +1,129 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import Type from 'typebox';
+import type { AgentService } from '../../../services/agents/agent-service.js';
+import { authorize } from '../../auth.js';
+import { acceptJsonOnly } from '../../errors.js';
+import { DateTime, errorResponses, Nullable, Uuid } from '../../schemas.js';
+
+const Agent = Type.Object({
+  id: Uuid,
+  name: Type.String(),
+  description: Type.String(),
+  disabled: Type.Boolean(),
+  expires_at: Nullable(DateTime),
+  created_by: Type.String(),
+  created_at: DateTime,
+  updated_at: DateTime,
+});
+const AgentWithKey = Type.Object({
+  agent: Agent,
+  api_key: Type.String({ description: 'shown once; store it now' }),
+});
+const AgentParams = Type.Object({ id: Uuid });
+
+/** Agents are managed by org admins. */
+export const agentRoutes: FastifyPluginAsyncTypebox<{ agents: AgentService }> = async (app, { agents }) => {
+  acceptJsonOnly(app);
+  const admin = (req: Parameters<typeof authorize>[0]) => authorize(req, undefined, undefined, 'admin');
+
+  app.post(
+    '/v1/agents',
+    {
+      schema: {
+        tags: ['agents'],
+        summary: 'Create an agent and its API key (ocv_…, shown once)',
+        body: Type.Object(
+          {
+            name: Type.String({ minLength: 1, maxLength: 63 }),
+            description: Type.Optional(Type.String({ maxLength: 1024 })),
+            expires_at: Type.Optional(Nullable(DateTime)),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 201: AgentWithKey, ...errorResponses },
+      },
+    },
+    async (req, reply) => {
+      const created = await agents.create(await admin(req), req.body, req.id);
+      reply.status(201);
+      return created;
+    },
+  );
+
+  app.get(
+    '/v1/agents',
+    {
+      schema: {
+        tags: ['agents'],
+        summary: 'List agents',
+        response: { 200: Type.Object({ agents: Type.Array(Agent) }), ...errorResponses },
+      },
+    },
+    async (req) => ({ agents: await agents.list(await admin(req)) }),
+  );
+
+  app.get(
+    '/v1/agents/:id',
+    {
+      schema: {
+        tags: ['agents'],
+        summary: 'Get an agent',
+        params: AgentParams,
+        response: { 200: Agent, ...errorResponses },
+      },
+    },
+    async (req) => agents.get(await admin(req), req.params.id),
+  );
+
+  app.patch(
+    '/v1/agents/:id',
+    {
+      schema: {
+        tags: ['agents'],
+        summary: 'Disable or enable an agent, set its expiry or description',
+        description: 'Disabling or expiring an agent revokes its live access tokens at once.',
+        params: AgentParams,
+        body: Type.Object(
+          {
+            description: Type.Optional(Type.String({ maxLength: 1024 })),
+            disabled: Type.Optional(Type.Boolean()),
+            expires_at: Type.Optional(Nullable(DateTime)),
+          },
+          { additionalProperties: false, minProperties: 1 },
+        ),
+        response: { 200: Agent, ...errorResponses },
+      },
+    },
+    async (req) => agents.update(await admin(req), req.params.id, req.body, req.id),
+  );
+
+  app.delete(
+    '/v1/agents/:id',
+    {
+      schema: {
+        tags: ['agents'],
+        summary: 'Delete an agent, its keys and its grants',
+        params: AgentParams,
+        response: { 204: Type.Null(), ...errorResponses },
+      },
+    },
+    async (req, reply) => {
+      await agents.remove(await admin(req), req.params.id, req.id);
+      reply.status(204);
+      return null;
+    },
+  );
+
+  app.post(
+    '/v1/agents/:id/rotate-key',
+    {
+      schema: {
+        tags: ['agents'],
+        summary: "Replace an agent's API key (the old key and its tokens stop working at once)",
+        params: AgentParams,
+        response: { 200: AgentWithKey, ...errorResponses },
+      },
+    },
+    async (req) => agents.rotateKey(await admin(req), req.params.id, req.id),
+  );
+};

@@ -1,0 +1,76 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import Type from 'typebox';
+import type { AuthService } from '../../../services/auth/auth-service.js';
+import { acceptJsonOnly } from '../../errors.js';
+import { errorResponses, TokenResponse, Uuid } from '../../schemas.js';
+
+const bearer = (t: { token: string; expiresIn: number }) => ({
+  access_token: t.token,
+  token_type: 'Bearer' as const,
+  expires_in: t.expiresIn,
+});
+
+/** The token exchanges: no bearer needed, rate limited per client address (see app.ts). */
+export const authRoutes: FastifyPluginAsyncTypebox<{
+  auth: AuthService;
+  rateLimit: { max: number; timeWindow: string } | undefined;
+}> = async (app, { auth, rateLimit }) => {
+  acceptJsonOnly(app);
+  const limited = rateLimit ? { config: { rateLimit } } : {};
+  const ctx = (req: { id: string; ip: string }) => ({ requestId: req.id, ip: req.ip });
+
+  app.post(
+    '/v1/auth/token',
+    {
+      ...limited,
+      schema: {
+        tags: ['auth'],
+        summary: 'Exchange a user API key (ocu_…) for a short-lived access token',
+        body: Type.Object(
+          { api_key: Type.String({ minLength: 1, maxLength: 256 }) },
+          { additionalProperties: false },
+        ),
+        response: { 200: TokenResponse, ...errorResponses },
+      },
+    },
+    async (req) => bearer(await auth.exchangeApiKey(req.body.api_key, ctx(req))),
+  );
+
+  app.post(
+    '/v1/auth/agent-token',
+    {
+      ...limited,
+      schema: {
+        tags: ['auth'],
+        summary: "Exchange an agent's id and API key (ocv_…) for a short-lived access token",
+        body: Type.Object(
+          { agent_id: Uuid, api_key: Type.String({ minLength: 1, maxLength: 256 }) },
+          { additionalProperties: false },
+        ),
+        response: { 200: TokenResponse, ...errorResponses },
+      },
+    },
+    async (req) => bearer(await auth.exchangeAgentKey(req.body.agent_id, req.body.api_key, ctx(req))),
+  );
+
+  app.post(
+    '/v1/auth/k8s-token',
+    {
+      ...limited,
+      schema: {
+        tags: ['auth'],
+        summary: 'Exchange a Kubernetes service-account token for a short-lived access token',
+        description:
+          'The token must be a projected service-account token whose audience includes the audience ' +
+          'this server is configured with (ONECLAW_K8S_AUDIENCE, default "oneclaw"). The access token ' +
+          'names the principal system:serviceaccount:<namespace>:<name>, which policies grant to.',
+        body: Type.Object(
+          { token: Type.String({ minLength: 1, maxLength: 16384 }) },
+          { additionalProperties: false },
+        ),
+        response: { 200: TokenResponse, ...errorResponses },
+      },
+    },
+    async (req) => bearer(await auth.exchangeK8sToken(req.body.token, ctx(req))),
+  );
+};

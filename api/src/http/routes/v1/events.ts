@@ -1,0 +1,270 @@
+// The change feed of a vault: what changed (kind, path, version), never a value. Two modes on
+// one URL, chosen by Accept:
+//   text/event-stream → Server-Sent Events, resuming from Last-Event-ID (or ?after), a comment
+//                       heartbeat every 15 s, ending when the client goes or the server closes;
+//   anything else     → a JSON long poll: `{events, next_cursor}` at once if there are events
+//                       after the cursor, otherwise as soon as one commits or after `wait` s.
+// Both read the durable rows from the cursor on, so nothing is missed across reconnects.
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type pg from 'pg';
+import Type from 'typebox';
+import type { Principal } from '../../../services/auth/auth-service.js';
+import { notFound } from '../../../services/errors.js';
+import { listEvents, type VaultEvent } from '../../../services/events/events-store.js';
+import type { Feed, FeedSubscription } from '../../../services/events/feed.js';
+import { getVault } from '../../../services/vaults/vault-store.js';
+import { authorizeScope } from '../../auth.js';
+import { Cursor, parseCursor } from '../../cursor.js';
+import { DateTime, errorResponses, Uuid } from '../../schemas.js';
+
+export const VaultEventSchema = Type.Object({
+  id: Type.String({ description: 'the event id; the cursor to resume after it' }),
+  vault_id: Uuid,
+  kind: Type.String({
+    description:
+      'vault.created, vault.deleted, vault.kek_rotated, secret.written, secret.deleted, secret.destroyed',
+  }),
+  path: Type.Union([Type.String(), Type.Null()]),
+  version: Type.Union([Type.Integer(), Type.Null()]),
+  created_at: DateTime,
+});
+
+const EventsPage = Type.Object({
+  events: Type.Array(VaultEventSchema),
+  next_cursor: Type.String({ description: 'pass as `after` to continue' }),
+});
+
+export interface EventRouteOptions {
+  feed: Feed;
+  pool: pg.Pool;
+  heartbeatMs?: number;
+  /**
+   * A stream ends after this long (default 5 min) and the client resumes with Last-Event-ID, so
+   * an expired token or a revoked grant stops a stream within that bound.
+   */
+  maxStreamMs?: number;
+}
+
+const wantsStream = (req: FastifyRequest) => /\btext\/event-stream\b/i.test(req.headers.accept ?? '');
+
+export const eventRoutes: FastifyPluginAsyncTypebox<EventRouteOptions> = async (app, opts) => {
+  const { feed, pool } = opts;
+  const heartbeatMs = opts.heartbeatMs ?? 15_000;
+  const maxStreamMs = opts.maxStreamMs ?? 300_000;
+  // Every open stream and waiting long poll; closing the app ends them at once (app.close() would
+  // otherwise wait for them).
+  const open = new Set<AbortController>();
+  app.addHook('preClose', async () => {
+    for (const ac of open) ac.abort();
+  });
+
+  const requireVault = async (p: Principal, vaultId: string) => {
+    if (!(await getVault(pool, p.orgId, vaultId))) throw notFound('vault');
+  };
+
+  /** An AbortController that fires when the client goes or the app closes. */
+  const track = (reply: FastifyReply) => {
+    const ac = new AbortController();
+    const onClose = () => ac.abort();
+    reply.raw.once('close', onClose);
+    open.add(ac);
+    // The client may have gone while the request was being checked.
+    if (!reply.raw.socket || reply.raw.socket.destroyed) ac.abort();
+    return {
+      signal: ac.signal,
+      abort: () => ac.abort(),
+      done: () => {
+        open.delete(ac);
+        reply.raw.removeListener('close', onClose);
+      },
+    };
+  };
+
+  app.get(
+    '/v1/vaults/:vault_id/events',
+    {
+      schema: {
+        tags: ['events'],
+        summary: 'Follow the changes of a vault (server-sent events or long poll)',
+        description:
+          'With `Accept: text/event-stream`: server-sent events (`id` = event id, `event` = kind, `data` = the ' +
+          'event as JSON), resuming after `Last-Event-ID` (or `after`), with a comment heartbeat every 15 s. ' +
+          'Otherwise a JSON long poll: returns at once if events exist after `after`, else waits up to ' +
+          '`wait` seconds for one. Events name what changed, never a value.',
+        params: Type.Object({ vault_id: Uuid }),
+        querystring: Type.Object(
+          {
+            after: Type.Optional(Cursor),
+            wait: Type.Optional(
+              Type.Integer({
+                minimum: 0,
+                maximum: 60,
+                description: 'long poll: seconds to wait for an event (default 0)',
+              }),
+            ),
+            limit: Type.Optional(
+              Type.Integer({ minimum: 1, maximum: 1000, description: 'events per response (default 100)' }),
+            ),
+          },
+          { additionalProperties: false },
+        ),
+        headers: Type.Object({
+          'last-event-id': Type.Optional(
+            Type.String({ description: 'server-sent events: resume after this event id' }),
+          ),
+        }),
+        response: {
+          200: {
+            description: 'a page of events (JSON), or a stream of them (server-sent events)',
+            content: {
+              'application/json': { schema: EventsPage },
+              'text/event-stream': {
+                schema: Type.String({
+                  description: 'id: <event id>\nevent: <kind>\ndata: <the event as JSON>, one per event',
+                }),
+              },
+            },
+          },
+          ...errorResponses,
+        },
+      },
+    },
+    async (req, reply) => {
+      const vaultId = req.params.vault_id;
+      // Events name paths: a caller sees those of the paths it may list or read.
+      const { principal: p, patterns } = await authorizeScope(req, vaultId, ['list', 'read']);
+      const visible = eventFilter(patterns);
+      const stream = wantsStream(req);
+      const lastEventId = stream ? req.headers['last-event-id'] : undefined;
+      const after = lastEventId
+        ? parseCursor(lastEventId, 'Last-Event-ID')
+        : parseCursor(req.query.after, 'after');
+      const limit = req.query.limit ?? 100;
+      await requireVault(p, vaultId);
+
+      if (stream) {
+        const sub = feed.subscribe(vaultId); // may refuse (503) before anything is sent
+        reply.hijack();
+        void serveStream(req, reply, { vaultId, sub, after, limit, visible });
+        return reply;
+      }
+
+      const waitMs = (req.query.wait ?? 0) * 1000;
+      let events: VaultEvent[];
+      // The cursor moves past events the caller may not see, so it never re-reads them.
+      if (waitMs === 0) {
+        events = await listEvents(pool, vaultId, after, limit);
+      } else {
+        const sub = feed.subscribe(vaultId);
+        const t = track(reply);
+        try {
+          events = await sub.next(after, { limit, timeoutMs: waitMs, signal: t.signal });
+        } finally {
+          t.done();
+          sub.close();
+        }
+      }
+      return { events: events.filter(visible), next_cursor: events.at(-1)?.id ?? after };
+    },
+  );
+
+  async function serveStream(
+    req: FastifyRequest,
+    reply: FastifyReply,
+    s: {
+      vaultId: string;
+      sub: FeedSubscription;
+      after: string;
+      limit: number;
+      visible: (e: VaultEvent) => boolean;
+    },
+  ): Promise<void> {
+    const res = reply.raw;
+    const { vaultId } = s;
+    const t = track(reply);
+    let cursor = s.after;
+    const write = async (chunk: string) => {
+      if (res.writableEnded || res.destroyed) return;
+      if (!res.write(chunk)) {
+        // Back-pressure: read no further until the client has taken what it was sent.
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            res.removeListener('drain', done);
+            res.removeListener('close', done);
+            resolve();
+          };
+          res.on('drain', done);
+          res.on('close', done);
+        });
+      }
+    };
+    // Each heartbeat re-checks the caller's access: a revoked grant ends the stream.
+    const heartbeat = setInterval(() => {
+      authorizeScope(req, vaultId, ['list', 'read']).then(
+        () => {
+          if (!res.writableEnded && !res.destroyed && res.writableLength === 0) res.write(': heartbeat\n\n');
+        },
+        () => t.abort(),
+      );
+    }, heartbeatMs);
+    const lifetime = setTimeout(() => t.abort(), maxStreamMs);
+    try {
+      res.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-store',
+        connection: 'keep-alive',
+        'x-accel-buffering': 'no',
+        'x-request-id': req.id,
+      });
+      // The reconnection delay for EventSource clients, and a first byte so proxies pass headers on.
+      await write('retry: 2000\n: connected\n\n');
+      while (!t.signal.aborted) {
+        const events = await s.sub.next(cursor, { limit: s.limit, timeoutMs: maxStreamMs, signal: t.signal });
+        let deleted = false;
+        for (const e of events) {
+          if (!s.visible(e)) {
+            cursor = e.id;
+            continue;
+          }
+          await write(`id: ${e.id}\nevent: ${e.kind}\ndata: ${JSON.stringify(toPublic(e))}\n\n`);
+          cursor = e.id;
+          if (e.kind === 'vault.deleted') deleted = true;
+        }
+        // A deleted vault has no further events; a reconnect gets its 404.
+        if (deleted) break;
+      }
+    } catch (err) {
+      // The database went away mid-stream: end it; the client resumes from its last id.
+      req.log.warn(
+        { err: { name: (err as Error).name, message: (err as Error).message } },
+        'event stream ended',
+      );
+    } finally {
+      clearInterval(heartbeat);
+      clearTimeout(lifetime);
+      t.done();
+      s.sub.close();
+      if (!res.writableEnded) res.end();
+    }
+  }
+};
+
+/** Exactly the public fields, whatever the row carries. */
+function toPublic(e: VaultEvent): VaultEvent {
+  return {
+    id: e.id,
+    vault_id: e.vault_id,
+    kind: e.kind,
+    path: e.path,
+    version: e.version,
+    created_at: e.created_at,
+  };
+}
+
+/** Vault-level events (no path) are visible to anyone who may follow the feed. */
+function eventFilter(patterns: string[] | undefined): (e: VaultEvent) => boolean {
+  if (!patterns) return () => true;
+  const res = patterns.map((p) => new RegExp(p));
+  return (e) => e.path === null || res.some((r) => r.test(e.path as string));
+}

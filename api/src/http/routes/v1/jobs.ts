@@ -1,0 +1,54 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import Type from 'typebox';
+import type { JobService } from '../../../services/jobs/job-service.js';
+import { authorize } from '../../auth.js';
+import { DateTime, errorResponses, Uuid } from '../../schemas.js';
+
+const Job = Type.Object({
+  id: Uuid,
+  kind: Type.String(),
+  vault_id: Type.Union([Uuid, Type.Null()]),
+  status: Type.Union([
+    Type.Literal('pending'),
+    Type.Literal('running'),
+    Type.Literal('succeeded'),
+    Type.Literal('failed'),
+  ]),
+  processed: Type.Integer(),
+  total: Type.Integer(),
+  error: Type.Union([Type.String(), Type.Null()]),
+  created_at: DateTime,
+  updated_at: DateTime,
+});
+
+export const jobRoutes: FastifyPluginAsyncTypebox<{ jobs: JobService }> = async (app, { jobs }) => {
+  app.post(
+    '/v1/vaults/:vault_id/rotate-kek',
+    {
+      schema: {
+        tags: ['vaults'],
+        summary: 'Rotate the vault KEK: new writes use a new KEK version at once; a job re-wraps older DEKs',
+        params: Type.Object({ vault_id: Uuid }),
+        response: { 202: Job, ...errorResponses },
+      },
+    },
+    async (req, reply) => {
+      const p = await authorize(req, req.params.vault_id, undefined, 'admin');
+      reply.status(202);
+      return jobs.startKekRotation(p, req.params.vault_id, req.id);
+    },
+  );
+
+  app.get(
+    '/v1/jobs/:job_id',
+    {
+      schema: {
+        tags: ['jobs'],
+        summary: 'Progress of a job',
+        params: Type.Object({ job_id: Uuid }),
+        response: { 200: Job, ...errorResponses },
+      },
+    },
+    async (req) => jobs.get(await authorize(req, undefined, undefined, 'admin'), req.params.job_id),
+  );
+};

@@ -1,0 +1,89 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import Type from 'typebox';
+import type { UserService } from '../../../services/users/user-service.js';
+import { authorize } from '../../auth.js';
+import { acceptJsonOnly } from '../../errors.js';
+import { DateTime, errorResponses, Uuid } from '../../schemas.js';
+
+const Role = Type.Union([Type.Literal('admin'), Type.Literal('member')]);
+const User = Type.Object({
+  id: Uuid,
+  name: Type.String(),
+  role: Role,
+  disabled: Type.Boolean(),
+  created_at: DateTime,
+});
+const UserWithKey = Type.Object({
+  user: User,
+  api_key: Type.String({ description: 'shown once; store it now' }),
+});
+const UserParams = Type.Object({ id: Uuid });
+
+/** Users are managed by org admins. */
+export const userRoutes: FastifyPluginAsyncTypebox<{ users: UserService }> = async (app, { users }) => {
+  acceptJsonOnly(app);
+  const admin = (req: Parameters<typeof authorize>[0]) => authorize(req, undefined, undefined, 'admin');
+
+  app.post(
+    '/v1/users',
+    {
+      schema: {
+        tags: ['users'],
+        summary: 'Create a user and their API key (ocu_…, shown once)',
+        body: Type.Object(
+          { name: Type.String({ minLength: 1, maxLength: 128 }), role: Role },
+          { additionalProperties: false },
+        ),
+        response: { 201: UserWithKey, ...errorResponses },
+      },
+    },
+    async (req, reply) => {
+      const created = await users.create(await admin(req), req.body, req.id);
+      reply.status(201);
+      return created;
+    },
+  );
+
+  app.get(
+    '/v1/users',
+    {
+      schema: {
+        tags: ['users'],
+        summary: 'List users',
+        response: { 200: Type.Object({ users: Type.Array(User) }), ...errorResponses },
+      },
+    },
+    async (req) => ({ users: await users.list(await admin(req)) }),
+  );
+
+  app.patch(
+    '/v1/users/:id',
+    {
+      schema: {
+        tags: ['users'],
+        summary: 'Disable or enable a user, or change their role',
+        description: 'Disabling a user revokes their live access tokens at once.',
+        params: UserParams,
+        body: Type.Object(
+          { role: Type.Optional(Role), disabled: Type.Optional(Type.Boolean()) },
+          { additionalProperties: false, minProperties: 1 },
+        ),
+        response: { 200: User, ...errorResponses },
+      },
+    },
+    async (req) => users.update(await admin(req), req.params.id, req.body, req.id),
+  );
+
+  app.post(
+    '/v1/users/:id/rotate-key',
+    {
+      schema: {
+        tags: ['users'],
+        summary: "Replace a user's API key (the old key and its tokens stop working at once)",
+        params: UserParams,
+        response: { 200: UserWithKey, ...errorResponses },
+      },
+    },
+    async (req) => users.rotateKey(await admin(req), req.params.id, req.id),
+  );
+};

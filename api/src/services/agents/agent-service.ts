@@ -1,0 +1,197 @@
+// Agents: non-human principals (CI jobs, services outside the cluster) that authenticate with
+// an `ocv_` API key. The key is shown once, at creation or rotation, and stored as a salted
+// scrypt hash. Disabling, expiring, deleting or rotating takes effect at once, also for access
+// tokens already issued (auth-service checks the agent and key on every request).
+import { randomUUID } from 'node:crypto';
+import type pg from 'pg';
+import { type Queryable, query, UniqueViolationError } from '../../db/pool.js';
+import { appendAudit } from '../audit/audit-service.js';
+import type { Principal } from '../auth/auth-service.js';
+import type { AuthInvalidation, Stale } from '../auth/invalidation.js';
+import { issueApiKey, revokeApiKeys } from '../auth/key-store.js';
+import { badRequest, conflict, notFound } from '../errors.js';
+import { deletePoliciesOfPrincipal } from '../policies/policy-store.js';
+
+export const AGENT_NAME = /^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$/;
+
+export interface Agent {
+  id: string;
+  name: string;
+  description: string;
+  disabled: boolean;
+  expires_at: string | null;
+  created_by: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface AgentPatch {
+  description?: string | undefined;
+  disabled?: boolean | undefined;
+  expires_at?: string | null | undefined;
+}
+
+export interface AgentService {
+  create(
+    p: Principal,
+    input: { name: string; description?: string | undefined; expires_at?: string | null | undefined },
+    requestId?: string,
+  ): Promise<{ agent: Agent; api_key: string }>;
+  list(p: Principal): Promise<Agent[]>;
+  get(p: Principal, id: string): Promise<Agent>;
+  update(p: Principal, id: string, patch: AgentPatch, requestId?: string): Promise<Agent>;
+  remove(p: Principal, id: string, requestId?: string): Promise<void>;
+  /** Revokes every key of the agent and issues a new one. */
+  rotateKey(p: Principal, id: string, requestId?: string): Promise<{ agent: Agent; api_key: string }>;
+}
+
+interface AgentRow {
+  id: string;
+  org_id: string;
+  name: string;
+  description: string;
+  created_by: string;
+  created_at: Date;
+  updated_at: Date;
+  expires_at: Date | null;
+  disabled_at: Date | null;
+}
+
+const toApi = (r: AgentRow): Agent => ({
+  id: r.id,
+  name: r.name,
+  description: r.description,
+  disabled: r.disabled_at !== null,
+  expires_at: r.expires_at ? r.expires_at.toISOString() : null,
+  created_by: r.created_by,
+  created_at: r.created_at.toISOString(),
+  updated_at: r.updated_at.toISOString(),
+});
+
+function futureDate(value: string | null | undefined): Date | null {
+  if (!value) return null;
+  const d = new Date(value);
+  if (Number.isNaN(d.getTime())) throw badRequest('expires_at: not a date-time');
+  return d;
+}
+
+export function createAgentService(deps: { pool: pg.Pool; invalidation: AuthInvalidation }): AgentService {
+  const { pool, invalidation } = deps;
+  const stale = (id: string): Stale[] => [{ principal: id }];
+
+  const load = async (db: Queryable, p: Principal, id: string, forUpdate = false): Promise<AgentRow> => {
+    const { rows } = await query<AgentRow>(
+      db,
+      `SELECT * FROM agents WHERE id = $1 AND org_id = $2 AND deleted_at IS NULL${forUpdate ? ' FOR UPDATE' : ''}`,
+      [id, p.orgId],
+    );
+    if (!rows[0]) throw notFound('agent');
+    return rows[0];
+  };
+
+  const audit = (tx: Queryable, p: Principal, action: string, agentId: string, requestId?: string) =>
+    appendAudit(tx, {
+      orgId: p.orgId,
+      actor: p.subject,
+      action,
+      decision: 'allow',
+      requestId,
+      details: { agent: agentId },
+    });
+
+  return {
+    async create(p, input, requestId) {
+      if (!AGENT_NAME.test(input.name)) {
+        throw badRequest('name: lowercase letters, digits, . _ - (1-63), starting and ending alphanumeric');
+      }
+      const expiresAt = futureDate(input.expires_at);
+      try {
+        return await invalidation.change(pool, [], async (tx) => {
+          const { rows } = await query<AgentRow>(
+            tx,
+            `INSERT INTO agents (id, org_id, name, description, created_by, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING *`,
+            [randomUUID(), p.orgId, input.name, input.description ?? '', p.subject, expiresAt],
+          );
+          const row = rows[0] as AgentRow;
+          const apiKey = await issueApiKey(tx, p.orgId, 'agent', row.id);
+          await audit(tx, p, 'agent.create', row.id, requestId);
+          return { agent: toApi(row), api_key: apiKey };
+        });
+      } catch (err) {
+        if (err instanceof UniqueViolationError)
+          throw conflict(`an agent named ${input.name} already exists`);
+        throw err;
+      }
+    },
+
+    async list(p) {
+      const { rows } = await query<AgentRow>(
+        pool,
+        'SELECT * FROM agents WHERE org_id = $1 AND deleted_at IS NULL ORDER BY name',
+        [p.orgId],
+      );
+      return rows.map(toApi);
+    },
+
+    async get(p, id) {
+      return toApi(await load(pool, p, id));
+    },
+
+    async update(p, id, patch, requestId) {
+      const expiresAt = patch.expires_at === undefined ? undefined : futureDate(patch.expires_at);
+      const row = await invalidation.change(pool, stale(id), async (tx) => {
+        await load(tx, p, id, true);
+        const { rows } = await query<AgentRow>(
+          tx,
+          `UPDATE agents SET
+              description = COALESCE($3, description),
+              disabled_at = CASE WHEN $4::boolean IS NULL THEN disabled_at
+                                 WHEN $4 THEN COALESCE(disabled_at, now()) ELSE NULL END,
+              expires_at = CASE WHEN $5::boolean THEN $6::timestamptz ELSE expires_at END,
+              updated_at = now()
+            WHERE id = $1 AND org_id = $2 RETURNING *`,
+          [
+            id,
+            p.orgId,
+            patch.description ?? null,
+            patch.disabled ?? null,
+            expiresAt !== undefined,
+            expiresAt ?? null,
+          ],
+        );
+        const updated = rows[0] as AgentRow;
+        const action =
+          patch.disabled === true
+            ? 'agent.disable'
+            : patch.disabled === false
+              ? 'agent.enable'
+              : 'agent.update';
+        await audit(tx, p, action, id, requestId);
+        return updated;
+      });
+      return toApi(row);
+    },
+
+    async remove(p, id, requestId) {
+      await invalidation.change(pool, stale(id), async (tx, mark) => {
+        await load(tx, p, id, true);
+        await query(tx, 'UPDATE agents SET deleted_at = now(), updated_at = now() WHERE id = $1', [id]);
+        await revokeApiKeys(tx, id);
+        // Its grants go with it, and so do the cached copies of those vaults' grants.
+        for (const vault of await deletePoliciesOfPrincipal(tx, p.orgId, 'agent', id)) mark({ vault });
+        await audit(tx, p, 'agent.delete', id, requestId);
+      });
+    },
+
+    async rotateKey(p, id, requestId) {
+      return invalidation.change(pool, stale(id), async (tx) => {
+        const row = await load(tx, p, id, true);
+        await revokeApiKeys(tx, id);
+        const apiKey = await issueApiKey(tx, p.orgId, 'agent', id);
+        await audit(tx, p, 'agent.rotate_key', id, requestId);
+        return { agent: toApi(row), api_key: apiKey };
+      });
+    },
+  };
+}

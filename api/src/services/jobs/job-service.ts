@@ -1,0 +1,70 @@
+// Starting and reading jobs through the API.
+import type pg from 'pg';
+import { withTransaction } from '../../db/pool.js';
+import type { Principal } from '../auth/auth-service.js';
+import { notFound } from '../errors.js';
+import type { VaultService } from '../vaults/vault-service.js';
+import { createJob, getJob, type JobRow, type JobStatus } from './job-store.js';
+import { ROTATE_KEK } from './rotate-kek.js';
+
+export interface Job {
+  id: string;
+  kind: string;
+  vault_id: string | null;
+  status: JobStatus;
+  processed: number;
+  total: number;
+  error: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface JobService {
+  startKekRotation(p: Principal, vaultId: string, requestId?: string): Promise<Job>;
+  get(p: Principal, id: string): Promise<Job>;
+}
+
+export const toJob = (j: JobRow): Job => ({
+  id: j.id,
+  kind: j.kind,
+  vault_id: j.vault_id,
+  status: j.status,
+  processed: j.processed,
+  total: j.total,
+  error: j.error,
+  created_at: j.created_at.toISOString(),
+  updated_at: j.updated_at.toISOString(),
+});
+
+export function createJobService(deps: {
+  pool: pg.Pool;
+  vaults: VaultService;
+  onCreated: () => void;
+}): JobService {
+  return {
+    async startKekRotation(p, vaultId, requestId) {
+      const job = await withTransaction(deps.pool, async (tx) => {
+        const version = await deps.vaults.addKekVersion(tx, p, vaultId, requestId);
+        const { rows } = await tx.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM secret_versions
+            WHERE vault_id = $1 AND kek_version > 0 AND kek_version < $2 AND destroyed_at IS NULL`,
+          [vaultId, version],
+        );
+        return createJob(tx, {
+          orgId: p.orgId,
+          vaultId,
+          kind: ROTATE_KEK,
+          params: { kek_version: version },
+          total: rows[0]?.n ?? 0,
+        });
+      });
+      deps.onCreated();
+      return toJob(job);
+    },
+    async get(p, id) {
+      const job = await getJob(deps.pool, p.orgId, id);
+      if (!job) throw notFound('job');
+      return toJob(job);
+    },
+  };
+}

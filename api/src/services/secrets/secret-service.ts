@@ -1,0 +1,341 @@
+// Versioned secrets. A write seals the value under a fresh DEK bound to (org, vault, path,
+// version) and appends version n+1 under a row lock on the path, so concurrent writers never
+// lose or duplicate a version; the audit record and the change-feed event commit with it.
+import { randomUUID } from 'node:crypto';
+import type pg from 'pg';
+import type { Envelope } from '../../crypto/envelope.js';
+import { type Queryable, withTransaction } from '../../db/pool.js';
+import { appendAudit } from '../audit/audit-service.js';
+import type { Principal } from '../auth/auth-service.js';
+import { badRequest, conflict, gone, notFound, tooLarge } from '../errors.js';
+import { recordEvent } from '../events/events-store.js';
+import type { VaultService } from '../vaults/vault-service.js';
+import { getVault, type VaultRow } from '../vaults/vault-store.js';
+import * as store from './secret-store.js';
+
+export const SECRET_TYPES = [
+  'password',
+  'api_key',
+  'private_key',
+  'certificate',
+  'file',
+  'note',
+  'ssh_key',
+  'env_bundle',
+] as const;
+export type SecretType = (typeof SECRET_TYPES)[number];
+export const SECRET_PATH = /^[A-Za-z0-9_-]+(\/[A-Za-z0-9_-]+)*$/;
+export const MAX_PATH = 512;
+
+export interface PutSecretInput {
+  type: SecretType;
+  value: string;
+  metadata?: Record<string, string> | undefined;
+  expires_at?: string | null | undefined;
+  max_access_count?: number | null | undefined;
+  cas?: number | undefined;
+}
+
+export interface SecretMeta {
+  path: string;
+  type: string;
+  version: number;
+  metadata: Record<string, string>;
+  expires_at: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface SecretValue {
+  path: string;
+  type: string;
+  value: string;
+  version: number;
+  metadata: Record<string, string>;
+  expires_at: string | null;
+  cmek_encrypted: boolean;
+  created_at: string;
+}
+
+export interface VersionMeta {
+  version: number;
+  type: string;
+  created_at: string;
+  created_by: string;
+  expires_at: string | null;
+  max_access_count: number | null;
+  access_count: number;
+  destroyed: boolean;
+  cmek_encrypted: boolean;
+}
+
+export interface SecretService {
+  put(
+    p: Principal,
+    vaultId: string,
+    path: string,
+    input: PutSecretInput,
+    requestId?: string,
+  ): Promise<{ path: string; version: number; created_at: string }>;
+  get(
+    p: Principal,
+    vaultId: string,
+    path: string,
+    version?: number,
+    requestId?: string,
+  ): Promise<SecretValue>;
+  list(
+    p: Principal,
+    vaultId: string,
+    opts: {
+      prefix?: string | undefined;
+      cursor?: string | undefined;
+      limit?: number | undefined;
+      /** Only paths matching one of these (regular-expression sources); undefined: all. */
+      patterns?: string[] | undefined;
+    },
+  ): Promise<{ secrets: SecretMeta[]; next_cursor: string | null }>;
+  versions(p: Principal, vaultId: string, path: string): Promise<VersionMeta[]>;
+  remove(
+    p: Principal,
+    vaultId: string,
+    path: string,
+    opts: { destroy: boolean },
+    requestId?: string,
+  ): Promise<void>;
+}
+
+export function validatePath(path: string): void {
+  if (path.length > MAX_PATH) throw badRequest(`path is longer than ${MAX_PATH} characters`);
+  if (!SECRET_PATH.test(path)) {
+    throw badRequest(
+      'path must be segments of A-Z a-z 0-9 _ - separated by single slashes, with no leading or trailing slash',
+    );
+  }
+}
+
+/** A listing prefix: the start of a path (it may end mid-segment or with a slash). */
+export function validatePrefix(prefix: string): void {
+  if (prefix.length > MAX_PATH || !/^[A-Za-z0-9_/-]*$/.test(prefix))
+    throw badRequest('prefix may use only A-Z a-z 0-9 _ - /');
+}
+
+/** Text PostgreSQL can store in jsonb: no NUL, no unpaired UTF-16 surrogates. */
+function storableText(s: string): boolean {
+  return !s.includes('\u0000') && s.isWellFormed();
+}
+
+function validateMetadata(m: Record<string, string> | undefined): void {
+  if (!m) return;
+  const entries = Object.entries(m);
+  if (entries.length > 64) throw badRequest('metadata has more than 64 entries');
+  for (const [k, v] of entries) {
+    if (k.length === 0 || k.length > 128) throw badRequest('metadata keys are 1-128 characters');
+    if (typeof v !== 'string' || v.length > 1024)
+      throw badRequest(
+        `metadata value for ${JSON.stringify(k.slice(0, 40))} must be a string of at most 1024 characters`,
+      );
+    if (!storableText(k) || !storableText(v)) {
+      throw badRequest('metadata may not contain NUL characters or unpaired surrogates');
+    }
+  }
+}
+
+export function createSecretService(deps: {
+  pool: pg.Pool;
+  envelope: Envelope;
+  vaults: VaultService;
+  maxValueBytes: number;
+}): SecretService {
+  const { pool, envelope } = deps;
+
+  const vaultOf = async (
+    db: Queryable,
+    p: Principal,
+    vaultId: string,
+    forShare = false,
+  ): Promise<VaultRow> => {
+    const v = await getVault(db, p.orgId, vaultId, { forShare });
+    if (!v) throw notFound('vault');
+    return v;
+  };
+
+  const iso = (d: Date | null) => (d ? d.toISOString() : null);
+
+  return {
+    async put(p, vaultId, path, input, requestId) {
+      validatePath(path);
+      if (!SECRET_TYPES.includes(input.type))
+        throw badRequest(`type must be one of ${SECRET_TYPES.join(', ')}`);
+      const value = Buffer.from(input.value, 'utf8');
+      if (value.length > deps.maxValueBytes)
+        throw tooLarge(`value is larger than ${deps.maxValueBytes} bytes`);
+      validateMetadata(input.metadata);
+      let expiresAt: Date | null = null;
+      if (input.expires_at) {
+        expiresAt = new Date(input.expires_at);
+        if (Number.isNaN(expiresAt.getTime())) throw badRequest('expires_at must be an RFC 3339 date-time');
+        if (expiresAt.getTime() <= Date.now()) throw badRequest('expires_at must be in the future');
+      }
+      try {
+        return await withTransaction(pool, async (tx) => {
+          const vault = await vaultOf(tx, p, vaultId, true);
+          const secret = await store.lockSecret(tx, vaultId, path, randomUUID());
+          const current = secret.is_new ? 0 : secret.current_version;
+          if (input.cas !== undefined && input.cas !== current) {
+            throw conflict(`check-and-set failed: current version is ${current}, expected ${input.cas}`);
+          }
+          const version = current + 1;
+          const sealed = await envelope.seal(await deps.vaults.keys(tx, vault), path, version, value);
+          const row = await store.insertVersion(tx, {
+            secret_id: secret.id,
+            version,
+            vault_id: vaultId,
+            type: input.type,
+            ciphertext: sealed.ciphertext,
+            wrapped_dek: sealed.wrappedDek,
+            kek_version: sealed.kekVersion,
+            metadata: input.metadata ?? {},
+            expires_at: expiresAt,
+            max_access_count: input.max_access_count ?? null,
+            cmek_fingerprint: null,
+            created_by: p.subject,
+          });
+          await store.setCurrentVersion(tx, secret.id, version);
+          await appendAudit(tx, {
+            orgId: p.orgId,
+            actor: p.subject,
+            action: 'secret.write',
+            decision: 'allow',
+            vaultId,
+            path,
+            version,
+            requestId,
+          });
+          await recordEvent(tx, { vaultId, kind: 'secret.written', path, version });
+          return { path, version, created_at: row.created_at.toISOString() };
+        });
+      } finally {
+        value.fill(0);
+      }
+    },
+
+    async get(p, vaultId, path, version, requestId) {
+      validatePath(path);
+      return withTransaction(pool, async (tx) => {
+        const vault = await vaultOf(tx, p, vaultId);
+        const secret = await store.getSecret(tx, vaultId, path);
+        if (!secret || secret.deleted_at) throw notFound('secret');
+        const v = await store.getVersion(tx, secret.id, version ?? secret.current_version);
+        if (!v) throw notFound('secret version');
+        if (v.destroyed_at || !v.ciphertext || !v.wrapped_dek)
+          throw gone('this secret version was destroyed');
+        if (v.expires_at && v.expires_at.getTime() <= Date.now())
+          throw gone('this secret version has expired');
+        if (v.max_access_count !== null && !(await store.countAccess(tx, secret.id, v.version))) {
+          throw gone('this secret version has reached its maximum access count');
+        }
+        const plaintext = await envelope.open(await deps.vaults.keys(tx, vault), path, v.version, {
+          ciphertext: v.ciphertext,
+          wrappedDek: v.wrapped_dek,
+        });
+        await appendAudit(tx, {
+          orgId: p.orgId,
+          actor: p.subject,
+          action: 'secret.read',
+          decision: 'allow',
+          vaultId,
+          path,
+          version: v.version,
+          requestId,
+        });
+        try {
+          return {
+            path,
+            type: v.type,
+            value: plaintext.toString('utf8'),
+            version: v.version,
+            metadata: v.metadata,
+            expires_at: iso(v.expires_at),
+            cmek_encrypted: v.cmek_fingerprint !== null,
+            created_at: v.created_at.toISOString(),
+          };
+        } finally {
+          plaintext.fill(0);
+        }
+      });
+    },
+
+    async list(p, vaultId, opts) {
+      await vaultOf(pool, p, vaultId);
+      const prefix = opts.prefix ?? '';
+      validatePrefix(prefix);
+      const limit = Math.min(Math.max(opts.limit ?? 100, 1), 1000);
+      let after = '';
+      if (opts.cursor) {
+        after = Buffer.from(opts.cursor, 'base64url').toString('utf8');
+        if (!SECRET_PATH.test(after)) throw badRequest('cursor is not valid');
+      }
+      const rows = await store.listSecrets(pool, vaultId, {
+        prefix,
+        after,
+        limit: limit + 1,
+        patterns: opts.patterns,
+      });
+      const page = rows.slice(0, limit);
+      const last = page.at(-1);
+      return {
+        secrets: page.map((r) => ({
+          path: r.path,
+          type: r.type,
+          version: r.current_version,
+          metadata: r.metadata,
+          expires_at: iso(r.expires_at),
+          created_at: r.created_at.toISOString(),
+          updated_at: r.updated_at.toISOString(),
+        })),
+        next_cursor: rows.length > limit && last ? Buffer.from(last.path).toString('base64url') : null,
+      };
+    },
+
+    async versions(p, vaultId, path) {
+      validatePath(path);
+      await vaultOf(pool, p, vaultId);
+      const secret = await store.getSecret(pool, vaultId, path);
+      if (!secret || secret.deleted_at) throw notFound('secret');
+      return (await store.listVersions(pool, secret.id)).map((v) => ({
+        version: v.version,
+        type: v.type,
+        created_at: v.created_at.toISOString(),
+        created_by: v.created_by,
+        expires_at: iso(v.expires_at),
+        max_access_count: v.max_access_count,
+        access_count: v.access_count,
+        destroyed: v.destroyed_at !== null,
+        cmek_encrypted: v.cmek_fingerprint !== null,
+      }));
+    },
+
+    async remove(p, vaultId, path, { destroy }, requestId) {
+      validatePath(path);
+      await withTransaction(pool, async (tx) => {
+        await vaultOf(tx, p, vaultId);
+        const secret = await store.getSecret(tx, vaultId, path);
+        if (!secret || (secret.deleted_at && !destroy)) throw notFound('secret');
+        await store.softDelete(tx, secret.id);
+        const destroyed = destroy ? await store.destroyVersions(tx, secret.id) : 0;
+        await appendAudit(tx, {
+          orgId: p.orgId,
+          actor: p.subject,
+          action: destroy ? 'secret.destroy' : 'secret.delete',
+          decision: 'allow',
+          vaultId,
+          path,
+          requestId,
+          details: destroy ? { versions_destroyed: destroyed } : {},
+        });
+        await recordEvent(tx, { vaultId, kind: destroy ? 'secret.destroyed' : 'secret.deleted', path });
+      });
+    },
+  };
+}

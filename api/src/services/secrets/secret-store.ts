@@ -1,0 +1,175 @@
+// SQL for secrets and their versions.
+import { type Queryable, query } from '../../db/pool.js';
+
+export interface SecretRow {
+  id: string;
+  vault_id: string;
+  path: string;
+  current_version: number;
+  created_at: Date;
+  updated_at: Date;
+  deleted_at: Date | null;
+}
+
+export interface VersionRow {
+  secret_id: string;
+  version: number;
+  vault_id: string;
+  type: string;
+  ciphertext: Buffer | null;
+  wrapped_dek: Buffer | null;
+  kek_version: number;
+  metadata: Record<string, string>;
+  expires_at: Date | null;
+  max_access_count: number | null;
+  access_count: number;
+  cmek_fingerprint: string | null;
+  created_by: string;
+  created_at: Date;
+  destroyed_at: Date | null;
+}
+
+/** The secret row for a path, locked for the rest of the transaction (created if missing). */
+export async function lockSecret(
+  tx: Queryable,
+  vaultId: string,
+  path: string,
+  newId: string,
+): Promise<SecretRow & { is_new: boolean }> {
+  await query(
+    tx,
+    `INSERT INTO secrets (id, vault_id, path, current_version) VALUES ($1, $2, $3, 1)
+     ON CONFLICT (vault_id, path) DO NOTHING`,
+    [newId, vaultId, path],
+  );
+  const { rows } = await query<SecretRow>(
+    tx,
+    'SELECT * FROM secrets WHERE vault_id = $1 AND path = $2 FOR UPDATE',
+    [vaultId, path],
+  );
+  const row = rows[0] as SecretRow;
+  const versions = await query<{ n: number }>(
+    tx,
+    'SELECT count(*)::int AS n FROM secret_versions WHERE secret_id = $1',
+    [row.id],
+  );
+  return { ...row, is_new: versions.rows[0]?.n === 0 };
+}
+
+export async function insertVersion(
+  tx: Queryable,
+  v: Omit<VersionRow, 'created_at' | 'destroyed_at' | 'access_count'>,
+): Promise<VersionRow> {
+  const { rows } = await query<VersionRow>(
+    tx,
+    `INSERT INTO secret_versions (secret_id, version, vault_id, type, ciphertext, wrapped_dek, kek_version, metadata,
+                                  expires_at, max_access_count, cmek_fingerprint, created_by)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING *`,
+    [
+      v.secret_id,
+      v.version,
+      v.vault_id,
+      v.type,
+      v.ciphertext,
+      v.wrapped_dek,
+      v.kek_version,
+      JSON.stringify(v.metadata),
+      v.expires_at,
+      v.max_access_count,
+      v.cmek_fingerprint,
+      v.created_by,
+    ],
+  );
+  return rows[0] as VersionRow;
+}
+
+export async function setCurrentVersion(tx: Queryable, secretId: string, version: number): Promise<void> {
+  await query(
+    tx,
+    'UPDATE secrets SET current_version = $2, deleted_at = NULL, updated_at = now() WHERE id = $1',
+    [secretId, version],
+  );
+}
+
+export async function getSecret(
+  db: Queryable,
+  vaultId: string,
+  path: string,
+): Promise<SecretRow | undefined> {
+  const { rows } = await query<SecretRow>(db, 'SELECT * FROM secrets WHERE vault_id = $1 AND path = $2', [
+    vaultId,
+    path,
+  ]);
+  return rows[0];
+}
+
+export async function getVersion(
+  db: Queryable,
+  secretId: string,
+  version: number,
+): Promise<VersionRow | undefined> {
+  const { rows } = await query<VersionRow>(
+    db,
+    'SELECT * FROM secret_versions WHERE secret_id = $1 AND version = $2',
+    [secretId, version],
+  );
+  return rows[0];
+}
+
+/**
+ * Counts one access, atomically, if the version still allows one. Returns false when the
+ * version is used up (max_access_count reached) or expired, in which case nothing changed.
+ */
+export async function countAccess(tx: Queryable, secretId: string, version: number): Promise<boolean> {
+  const { rowCount } = await query(
+    tx,
+    `UPDATE secret_versions SET access_count = access_count + 1
+      WHERE secret_id = $1 AND version = $2
+        AND (max_access_count IS NULL OR access_count < max_access_count)
+        AND (expires_at IS NULL OR expires_at > now())`,
+    [secretId, version],
+  );
+  return rowCount === 1;
+}
+
+export async function listSecrets(
+  db: Queryable,
+  vaultId: string,
+  opts: { prefix: string; after: string; limit: number; patterns?: string[] | undefined },
+): Promise<Array<SecretRow & { type: string; expires_at: Date | null; metadata: Record<string, string> }>> {
+  const { rows } = await query<
+    SecretRow & { type: string; expires_at: Date | null; metadata: Record<string, string> }
+  >(
+    db,
+    `SELECT s.*, v.type, v.expires_at, v.metadata
+       FROM secrets s JOIN secret_versions v ON v.secret_id = s.id AND v.version = s.current_version
+      WHERE s.vault_id = $1 AND s.deleted_at IS NULL AND s.path LIKE $2 AND s.path > $3
+        AND ($5::text[] IS NULL OR s.path ~ ANY ($5::text[]))
+      ORDER BY s.path LIMIT $4`,
+    [vaultId, `${opts.prefix.replace(/[\\%_]/g, '\\$&')}%`, opts.after, opts.limit, opts.patterns ?? null],
+  );
+  return rows;
+}
+
+export async function listVersions(db: Queryable, secretId: string): Promise<VersionRow[]> {
+  const { rows } = await query<VersionRow>(
+    db,
+    'SELECT * FROM secret_versions WHERE secret_id = $1 ORDER BY version',
+    [secretId],
+  );
+  return rows;
+}
+
+export async function softDelete(tx: Queryable, secretId: string): Promise<void> {
+  await query(tx, 'UPDATE secrets SET deleted_at = now(), updated_at = now() WHERE id = $1', [secretId]);
+}
+
+export async function destroyVersions(tx: Queryable, secretId: string): Promise<number> {
+  const { rowCount } = await query(
+    tx,
+    `UPDATE secret_versions SET ciphertext = NULL, wrapped_dek = NULL, destroyed_at = now()
+      WHERE secret_id = $1 AND destroyed_at IS NULL`,
+    [secretId],
+  );
+  return rowCount ?? 0;
+}

@@ -1,0 +1,146 @@
+// Users: people, with `ocu_` API keys, each an org admin or a member. Members can do only what
+// policies grant them. Disabling a user or rotating their key takes effect at once, also for
+// access tokens already issued.
+import { randomUUID } from 'node:crypto';
+import type pg from 'pg';
+import { type Queryable, query, UniqueViolationError } from '../../db/pool.js';
+import { appendAudit } from '../audit/audit-service.js';
+import type { Principal } from '../auth/auth-service.js';
+import type { AuthInvalidation } from '../auth/invalidation.js';
+import { issueApiKey, revokeApiKeys } from '../auth/key-store.js';
+import { badRequest, conflict, notFound } from '../errors.js';
+
+export const USER_NAME = /^[a-z0-9]([a-z0-9._@-]{0,126}[a-z0-9])?$/;
+
+export type Role = 'admin' | 'member';
+
+export interface User {
+  id: string;
+  name: string;
+  role: Role;
+  disabled: boolean;
+  created_at: string;
+}
+
+interface UserRow {
+  id: string;
+  org_id: string;
+  name: string;
+  role: Role;
+  disabled_at: Date | null;
+  created_at: Date;
+}
+
+export interface UserService {
+  create(
+    p: Principal,
+    input: { name: string; role: Role },
+    requestId?: string,
+  ): Promise<{ user: User; api_key: string }>;
+  list(p: Principal): Promise<User[]>;
+  update(
+    p: Principal,
+    id: string,
+    patch: { role?: Role | undefined; disabled?: boolean | undefined },
+    requestId?: string,
+  ): Promise<User>;
+  /** Revokes every key of the user and issues a new one. */
+  rotateKey(p: Principal, id: string, requestId?: string): Promise<{ user: User; api_key: string }>;
+}
+
+const toApi = (r: UserRow): User => ({
+  id: r.id,
+  name: r.name,
+  role: r.role,
+  disabled: r.disabled_at !== null,
+  created_at: r.created_at.toISOString(),
+});
+
+export function createUserService(deps: { pool: pg.Pool; invalidation: AuthInvalidation }): UserService {
+  const { pool, invalidation } = deps;
+
+  const load = async (db: Queryable, p: Principal, id: string): Promise<UserRow> => {
+    const { rows } = await query<UserRow>(
+      db,
+      'SELECT * FROM users WHERE id = $1 AND org_id = $2 FOR UPDATE',
+      [id, p.orgId],
+    );
+    if (!rows[0]) throw notFound('user');
+    return rows[0];
+  };
+  const audit = (tx: Queryable, p: Principal, action: string, userId: string, requestId?: string) =>
+    appendAudit(tx, {
+      orgId: p.orgId,
+      actor: p.subject,
+      action,
+      decision: 'allow',
+      requestId,
+      details: { user: userId },
+    });
+
+  return {
+    async create(p, input, requestId) {
+      if (!USER_NAME.test(input.name)) {
+        throw badRequest(
+          'name: lowercase letters, digits, . _ @ - (1-128), starting and ending alphanumeric',
+        );
+      }
+      try {
+        return await invalidation.change(pool, [], async (tx) => {
+          const { rows } = await query<UserRow>(
+            tx,
+            'INSERT INTO users (id, org_id, name, role) VALUES ($1, $2, $3, $4) RETURNING *',
+            [randomUUID(), p.orgId, input.name, input.role],
+          );
+          const row = rows[0] as UserRow;
+          const apiKey = await issueApiKey(tx, p.orgId, 'user', row.id);
+          await audit(tx, p, 'user.create', row.id, requestId);
+          return { user: toApi(row), api_key: apiKey };
+        });
+      } catch (err) {
+        if (err instanceof UniqueViolationError) throw conflict(`a user named ${input.name} already exists`);
+        throw err;
+      }
+    },
+
+    async list(p) {
+      const { rows } = await query<UserRow>(pool, 'SELECT * FROM users WHERE org_id = $1 ORDER BY name', [
+        p.orgId,
+      ]);
+      return rows.map(toApi);
+    },
+
+    async update(p, id, patch, requestId) {
+      // Nobody locks themselves out: an admin cannot disable or demote their own user.
+      if (id === p.id && (patch.disabled === true || patch.role === 'member')) {
+        throw conflict('you cannot disable or demote yourself; ask another admin');
+      }
+      const row = await invalidation.change(pool, [{ principal: id }], async (tx) => {
+        await load(tx, p, id);
+        const { rows } = await query<UserRow>(
+          tx,
+          `UPDATE users SET role = COALESCE($2, role),
+                  disabled_at = CASE WHEN $3::boolean IS NULL THEN disabled_at
+                                     WHEN $3 THEN COALESCE(disabled_at, now()) ELSE NULL END
+            WHERE id = $1 RETURNING *`,
+          [id, patch.role ?? null, patch.disabled ?? null],
+        );
+        const action =
+          patch.disabled === true ? 'user.disable' : patch.disabled === false ? 'user.enable' : 'user.update';
+        await audit(tx, p, action, id, requestId);
+        return rows[0] as UserRow;
+      });
+      return toApi(row);
+    },
+
+    async rotateKey(p, id, requestId) {
+      return invalidation.change(pool, [{ principal: id }], async (tx) => {
+        const row = await load(tx, p, id);
+        await revokeApiKeys(tx, id);
+        const apiKey = await issueApiKey(tx, p.orgId, 'user', id);
+        await audit(tx, p, 'user.rotate_key', id, requestId);
+        return { user: toApi(row), api_key: apiKey };
+      });
+    },
+  };
+}

@@ -1,0 +1,129 @@
+// Small helpers for API behaviour tests: the error envelope, vaults, secrets and extra users.
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { LightMyRequestResponse } from 'fastify';
+import { expect } from 'vitest';
+import { generateApiKey, hashApiKey } from '../../api/src/services/auth/api-keys.js';
+import type { TestApi } from './api.js';
+
+export interface ApiVault {
+  id: string;
+  name: string;
+  description: string;
+  kms_key: string;
+  kms_backend: string;
+  kms_key_id: string;
+  custody: 'wrapped' | 'kms';
+  kek_version: number;
+  cmek_enabled: boolean;
+  created_at: string;
+  updated_at: string;
+}
+
+/**
+ * Asserts the error envelope exactly: status, code, message (string: exact; RegExp: match) and
+ * a request id equal to the response's x-request-id header.
+ */
+export function expectError(
+  res: LightMyRequestResponse,
+  status: number,
+  code: string,
+  message?: string | RegExp,
+): void {
+  expect({ status: res.statusCode, body: res.body }).toMatchObject({ status });
+  const body = res.json() as { error: { code: string; message: string; request_id: string } };
+  expect(Object.keys(body)).toEqual(['error']);
+  expect(Object.keys(body.error).sort()).toEqual(['code', 'message', 'request_id']);
+  expect(body.error.code).toBe(code);
+  expect(body.error.request_id).toBe(res.headers['x-request-id']);
+  if (typeof message === 'string') expect(body.error.message).toBe(message);
+  else if (message) expect(body.error.message).toMatch(message);
+  else expect(body.error.message.length).toBeGreaterThan(0);
+}
+
+/** A fresh DNS-style vault name. */
+export function vaultName(prefix = 'v'): string {
+  return `${prefix}-${randomBytes(5).toString('hex')}`;
+}
+
+export async function createVault(
+  api: TestApi,
+  body: { name?: string; description?: string; custody?: 'wrapped' | 'kms' } = {},
+): Promise<ApiVault> {
+  const res = await api.request({
+    method: 'POST',
+    url: '/v1/vaults',
+    payload: { name: vaultName(), ...body },
+  });
+  expect({ status: res.statusCode, body: res.body }).toMatchObject({ status: 201 });
+  return res.json() as ApiVault;
+}
+
+export function secretUrl(vaultId: string, path: string, query = ''): string {
+  return `/v1/vaults/${vaultId}/secrets/${path}${query}`;
+}
+
+export async function putSecret(
+  api: TestApi,
+  vaultId: string,
+  path: string,
+  body: Record<string, unknown>,
+  token?: string,
+): Promise<LightMyRequestResponse> {
+  return api.request({
+    method: 'PUT',
+    url: secretUrl(vaultId, path),
+    payload: { type: 'password', ...body },
+    ...(token === undefined ? {} : { token }),
+  });
+}
+
+/** Writes and asserts success; returns the version written. */
+export async function writeSecret(
+  api: TestApi,
+  vaultId: string,
+  path: string,
+  value: string,
+  extra: Record<string, unknown> = {},
+): Promise<number> {
+  const res = await putSecret(api, vaultId, path, { value, ...extra });
+  expect({ status: res.statusCode, body: res.body }).toMatchObject({ status: 200 });
+  return (res.json() as { version: number }).version;
+}
+
+export async function orgId(api: TestApi): Promise<string> {
+  const { rows } = await api.db.pool.query<{ id: string }>('SELECT id FROM orgs');
+  expect(rows).toHaveLength(1);
+  return (rows[0] as { id: string }).id;
+}
+
+/** A user inserted directly (role member unless told), with an API key of its own. */
+export async function createUser(
+  api: TestApi,
+  role: 'admin' | 'member' = 'member',
+): Promise<{ userId: string; apiKey: string }> {
+  const org = await orgId(api);
+  const userId = randomUUID();
+  const apiKey = generateApiKey('user');
+  await api.db.pool.query('INSERT INTO users (id, org_id, name, role) VALUES ($1, $2, $3, $4)', [
+    userId,
+    org,
+    `user-${userId.slice(0, 8)}`,
+    role,
+  ]);
+  await api.db.pool.query(
+    `INSERT INTO api_keys (id, org_id, principal_type, principal_id, lookup, key_hash)
+     VALUES ($1, $2, 'user', $3, $4, $5)`,
+    [randomUUID(), org, userId, apiKey.slice(4, 20), await hashApiKey(apiKey)],
+  );
+  return { userId, apiKey };
+}
+
+export async function exchange(api: TestApi, apiKey: string): Promise<LightMyRequestResponse> {
+  return api.request({ method: 'POST', url: '/v1/auth/token', payload: { api_key: apiKey }, token: null });
+}
+
+export async function tokenFor(api: TestApi, apiKey: string): Promise<string> {
+  const res = await exchange(api, apiKey);
+  expect({ status: res.statusCode, body: res.body }).toMatchObject({ status: 200 });
+  return (res.json() as { access_token: string }).access_token;
+}
