@@ -28,11 +28,17 @@ export interface TestApi {
 
 export async function startTestApi(
   env: Record<string, string> = {},
-  opts: { listen?: boolean; runJobs?: boolean; jobLeaseMs?: number } = {},
+  opts: {
+    listen?: boolean;
+    runJobs?: boolean;
+    jobLeaseMs?: number;
+    /** Another replica's database: shared, not dropped on close (pass the same keys in `env`). */
+    db?: TestDatabase;
+  } = {},
 ): Promise<TestApi> {
-  const db = await migratedDatabase();
+  const db = opts.db ?? (await migratedDatabase());
   const dataDir = mkdtempSync(join(tmpdir(), 'oneclaw-api-'));
-  const adminKey = generateApiKey('user');
+  const adminKey = env.ONECLAW_BOOTSTRAP_ADMIN_KEY ?? generateApiKey('user');
   const config = loadConfig({
     ONECLAW_PROFILE: 'production',
     ONECLAW_DATABASE_URL: db.url,
@@ -92,7 +98,7 @@ export async function startTestApi(
     },
     async close() {
       await server.close();
-      await db.drop();
+      if (!opts.db) await db.drop();
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
