@@ -23,6 +23,7 @@ import { createAgentService } from './services/agents/agent-service.js';
 import { createAuthService } from './services/auth/auth-service.js';
 import { createAuthInvalidation } from './services/auth/invalidation.js';
 import { createK8sValidator } from './services/auth/k8s-validator.js';
+import { startSigningKeyRegistry } from './services/auth/signing-keys.js';
 import { createTokenService } from './services/auth/tokens.js';
 import { createFeedHub, type FeedHub } from './services/events/feed.js';
 import { createJobService } from './services/jobs/job-service.js';
@@ -142,9 +143,17 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     const cache = createKekCache({ ...config.kekCache, metrics });
     cleanups.push(async () => cache.clear());
     const envelope = createEnvelope({ kms, cache });
+    const signingKeys = await startSigningKeyRegistry({
+      pool,
+      current: await signer.publicJwk(),
+      tokenTtlSeconds: config.tokenTtlSeconds,
+      logger,
+    });
+    cleanups.push(async () => signingKeys.stop());
     const tokens = await createTokenService({
       signer,
       ttlSeconds: config.tokenTtlSeconds,
+      trustedKeys: signingKeys.trusted,
       cacheMaxEntries: config.tokenCacheMaxEntries,
     });
     const k8s = createK8sValidator(config.k8s);

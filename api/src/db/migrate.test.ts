@@ -16,7 +16,11 @@ describe('migrations', () => {
   it('apply once when several replicas start at the same time, and are idempotent', async () => {
     const results = await Promise.all([migrate(db.url), migrate(db.url), migrate(db.url)]);
     const applied = results.flat();
-    expect(applied).toEqual(['1700000000000_initial', '1700000000001_identity']);
+    expect(applied).toEqual([
+      '1700000000000_initial',
+      '1700000000001_identity',
+      '1700000000002_signing-keys',
+    ]);
     expect(await migrate(db.url)).toEqual([]);
 
     const client = new pg.Client({ connectionString: db.url });
@@ -33,6 +37,7 @@ describe('migrations', () => {
           'policies',
           'secret_versions',
           'secrets',
+          'signing_keys',
           'vault_events',
           'vault_keks',
           'vaults',

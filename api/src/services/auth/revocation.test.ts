@@ -171,3 +171,55 @@ describe('token endpoint rate limit', () => {
     expect(agent.statusCode).toBe(401);
   });
 });
+
+describe('signing key rotation', () => {
+  it('tokens signed with the previous key keep working after a rolling change of key, until they expire', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'oneclaw-rotation-'));
+    const shared = {
+      ONECLAW_LOCAL_MASTER_KEY: randomBytes(32).toString('base64'),
+      ONECLAW_BOOTSTRAP_ADMIN_KEY: generateApiKey('user'),
+    };
+    const keyFile = (name: string) => {
+      writeFileSync(join(dir, name), generateLocalSigningKeyPem(), { mode: 0o600 });
+      return join(dir, name);
+    };
+    const old = await startTestApi({ ...shared, ONECLAW_SIGNING_KEY_FILE: keyFile('old.pem') });
+    const servers = [old];
+    try {
+      const oldToken = await old.adminToken();
+      // The replacement replica starts with a new key while the old one still runs.
+      const newKey = keyFile('new.pem');
+      const next = await startTestApi({ ...shared, ONECLAW_SIGNING_KEY_FILE: newKey }, { db: old.db });
+      servers.push(next);
+      const newToken = await next.adminToken();
+      const list = (server: TestApi, token: string) =>
+        server.request({ method: 'GET', url: '/v1/vaults', token });
+      expect((await list(next, oldToken)).statusCode).toBe(200);
+      // The old replica learns the new key when it first sees a token signed with it.
+      expect((await list(old, newToken)).statusCode).toBe(200);
+      const kids = async (server: TestApi) =>
+        (
+          (await server.request({ method: 'GET', url: '/.well-known/jwks.json', token: null })).json() as {
+            keys: Array<{ kid: string }>;
+          }
+        ).keys.map((k) => k.kid);
+      expect((await kids(next)).length).toBe(2);
+      expect((await kids(next))[0]).not.toEqual((await kids(old))[0]);
+
+      // Once the old key has been inactive for longer than any token lives, it is not trusted.
+      await next.db.pool.query(
+        `UPDATE signing_keys SET last_active_at = now() - interval '2 hours' WHERE kid <> $1`,
+        [(await kids(next))[0]],
+      );
+      const later = await startTestApi({ ...shared, ONECLAW_SIGNING_KEY_FILE: newKey }, { db: next.db });
+      servers.push(later);
+      expectError(await list(later, oldToken), 401, 'invalid_token');
+      expect((await list(later, newToken)).statusCode).toBe(200);
+      expect(await kids(later)).toHaveLength(1);
+    } finally {
+      // The first server owns the database: close it last.
+      for (const s of servers.reverse()) await s.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

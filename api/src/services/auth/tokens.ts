@@ -30,7 +30,7 @@ export type VerifiedClaims = TokenClaims & { jti: string; exp: number };
 export interface TokenService {
   issue(claims: TokenClaims): Promise<{ token: string; expiresIn: number }>;
   verify(token: string): Promise<VerifiedClaims>;
-  jwks(): JSONWebKeySet;
+  jwks(): Promise<JSONWebKeySet>;
 }
 
 const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
@@ -49,17 +49,50 @@ function verifiedCache(maxEntries: number) {
 export async function createTokenService(opts: {
   signer: KmsSigner;
   ttlSeconds: number;
-  /** Keys of earlier signers still trusted for verification until their tokens expire. */
-  previousKeys?: PublicJwk[];
+  /**
+   * Every public key whose tokens may still be live, the signer's first (the database-backed
+   * registry of all replicas' keys). Reloaded every 30 s, and at once (at most every 5 s) when a
+   * token names a key not yet known. Absent: only the signer's own key.
+   */
+  trustedKeys?: () => Promise<PublicJwk[]>;
   /** Verified tokens remembered (default 10 000; 0: verify every time). */
   cacheMaxEntries?: number;
 }): Promise<TokenService> {
   const current = await opts.signer.publicJwk();
-  const keys = [current, ...(opts.previousKeys ?? [])];
-  const jwks: JSONWebKeySet = { keys: keys.map((k) => ({ ...k })) };
-  const keySet = createLocalJWKSet(jwks);
-  const algorithms = [...new Set(keys.map((k) => k.alg))];
+  let jwks: JSONWebKeySet = { keys: [] };
+  let keySet = createLocalJWKSet(jwks);
+  let algorithms: string[] = [];
+  const install = (keys: PublicJwk[]) => {
+    jwks = { keys: keys.map((k) => ({ ...k })) };
+    keySet = createLocalJWKSet(jwks);
+    algorithms = [...new Set(keys.map((k) => k.alg))];
+  };
+  install([current]);
+  let loadedAt = 0;
+  let reloadedForMissAt = 0;
+  let loading: Promise<void> | undefined;
+  const reload = (): Promise<void> => {
+    if (!opts.trustedKeys) return Promise.resolve();
+    loading ??= opts
+      .trustedKeys()
+      .then((keys) => {
+        install(keys);
+        loadedAt = Date.now();
+      })
+      // Unreachable database: keep trusting the keys already known.
+      .catch(() => {})
+      .finally(() => {
+        loading = undefined;
+      });
+    return loading;
+  };
+  await reload();
+  const fresh = () => {
+    if (Date.now() - loadedAt > 30_000) void reload();
+  };
   const cache = verifiedCache(opts.cacheMaxEntries ?? 10_000);
+  const check = (token: string) =>
+    jwtVerify(token, keySet, { issuer: ISSUER, audience: AUDIENCE, algorithms });
 
   return {
     async issue(claims) {
@@ -86,9 +119,19 @@ export async function createTokenService(opts: {
         cache?.delete(digest);
         throw unauthenticated('token expired', 'token_expired');
       }
+      fresh();
       let payload: JWTPayload;
       try {
-        ({ payload } = await jwtVerify(token, keySet, { issuer: ISSUER, audience: AUDIENCE, algorithms }));
+        try {
+          ({ payload } = await check(token));
+        } catch (err) {
+          // A key another replica started using since the last reload.
+          if (!(err instanceof joseErrors.JWKSNoMatchingKey) || Date.now() - reloadedForMissAt < 5_000)
+            throw err;
+          reloadedForMissAt = Date.now();
+          await reload();
+          ({ payload } = await check(token));
+        }
       } catch (err) {
         throw classifyJwtError(err);
       }
@@ -105,7 +148,10 @@ export async function createTokenService(opts: {
       cache?.set(digest, claims, { ttl: Math.max(1, claims.exp * 1000 - Date.now()) });
       return claims;
     },
-    jwks: () => jwks,
+    async jwks() {
+      fresh();
+      return jwks;
+    },
   };
 }
 
