@@ -1,6 +1,7 @@
 // buildApp(deps): the HTTP service, used by the server process and by tests (app.inject or a
 // real listener). Everything it needs comes in through `deps`; nothing here opens connections.
 import { randomUUID } from 'node:crypto';
+import AjvCompiler from '@fastify/ajv-compiler';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -80,11 +81,21 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
-    ajv: { customOptions: { removeAdditional: false, allErrors: false } },
     routerOptions: { maxParamLength: 600 },
     // Policies' IP conditions and rate limits key on req.ip: only a listed proxy may set it.
     trustProxy: deps.trustedProxies?.length ? deps.trustedProxies : false,
   }).withTypeProvider<TypeBoxTypeProvider>();
+
+  // Bodies are validated as sent: no type coercion, so `"disabled": 0` or `"expires_at": ""`
+  // is a 400, never a silent false or "no expiry". Query strings and path parameters are text
+  // on the wire and are coerced (`?purge=true`).
+  const validators = AjvCompiler();
+  const ajvFor = (coerceTypes: false | 'array') => ({
+    customOptions: { coerceTypes, removeAdditional: false as const, allErrors: false },
+  });
+  app.setValidatorCompiler((route) =>
+    validators({}, ajvFor(route.httpPart === 'body' ? false : 'array'))(route),
+  );
 
   app.addHook('onSend', async (req, reply) => {
     reply.header('x-request-id', req.id);

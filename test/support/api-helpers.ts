@@ -127,3 +127,166 @@ export async function tokenFor(api: TestApi, apiKey: string): Promise<string> {
   expect({ status: res.statusCode, body: res.body }).toMatchObject({ status: 200 });
   return (res.json() as { access_token: string }).access_token;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Identity management: agents, policies, a second organization, users in a given organization.
+
+export interface ApiAgent {
+  id: string;
+  name: string;
+  description: string;
+  disabled: boolean;
+  expires_at: string | null;
+  created_by: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface ApiUser {
+  id: string;
+  name: string;
+  role: 'admin' | 'member';
+  disabled: boolean;
+  created_at: string;
+}
+
+export interface ApiPolicy {
+  id: string;
+  vault_id: string;
+  principal_type: 'user' | 'agent' | 'k8s_service_account';
+  principal_id: string;
+  secret_path_pattern: string;
+  permissions: Array<'read' | 'write' | 'delete' | 'list'>;
+  conditions: Record<string, unknown>;
+  expires_at: string | null;
+  created_by: string;
+  created_at: string;
+}
+
+/** A fresh agent or user name (lowercase, digits and dashes). */
+export function principalName(prefix = 'p'): string {
+  return `${prefix}-${randomBytes(5).toString('hex')}`;
+}
+
+/** POST /v1/agents as the admin; asserts 201. */
+export async function createAgent(
+  api: TestApi,
+  body: { name?: string; description?: string; expires_at?: string | null } = {},
+): Promise<{ agent: ApiAgent; api_key: string }> {
+  const res = await api.request({
+    method: 'POST',
+    url: '/v1/agents',
+    payload: { name: principalName('agent'), ...body },
+  });
+  expect({ status: res.statusCode, body: res.body }).toMatchObject({ status: 201 });
+  return res.json() as { agent: ApiAgent; api_key: string };
+}
+
+export async function agentExchange(
+  api: TestApi,
+  agentId: string,
+  apiKey: string,
+): Promise<LightMyRequestResponse> {
+  return api.request({
+    method: 'POST',
+    url: '/v1/auth/agent-token',
+    payload: { agent_id: agentId, api_key: apiKey },
+    token: null,
+  });
+}
+
+export async function agentTokenFor(api: TestApi, agentId: string, apiKey: string): Promise<string> {
+  const res = await agentExchange(api, agentId, apiKey);
+  expect({ status: res.statusCode, body: res.body }).toMatchObject({ status: 200 });
+  return (res.json() as { access_token: string }).access_token;
+}
+
+/** POST /v1/vaults/:id/policies as the admin; asserts 201. */
+export async function createPolicy(
+  api: TestApi,
+  vaultId: string,
+  body: Record<string, unknown>,
+): Promise<ApiPolicy> {
+  const res = await api.request({ method: 'POST', url: `/v1/vaults/${vaultId}/policies`, payload: body });
+  expect({ status: res.statusCode, body: res.body }).toMatchObject({ status: 201 });
+  return res.json() as ApiPolicy;
+}
+
+/**
+ * A user inserted directly into the given organization, with an API key of its own. Unlike
+ * createUser it works when there is more than one organization (see createOrg).
+ */
+export async function createUserIn(
+  api: TestApi,
+  org: string,
+  role: 'admin' | 'member' = 'member',
+): Promise<{ userId: string; apiKey: string }> {
+  const userId = randomUUID();
+  const apiKey = generateApiKey('user');
+  await api.db.pool.query('INSERT INTO users (id, org_id, name, role) VALUES ($1, $2, $3, $4)', [
+    userId,
+    org,
+    `user-${userId.slice(0, 8)}`,
+    role,
+  ]);
+  await api.db.pool.query(
+    `INSERT INTO api_keys (id, org_id, principal_type, principal_id, lookup, key_hash)
+     VALUES ($1, $2, 'user', $3, $4, $5)`,
+    [randomUUID(), org, userId, apiKey.slice(4, 20), await hashApiKey(apiKey)],
+  );
+  return { userId, apiKey };
+}
+
+/**
+ * A second organization inserted directly, with an admin user and an agent of its own. After
+ * this, orgId() and createUser() (which expect a single organization) fail: use createUserIn.
+ */
+export async function createOrg(api: TestApi): Promise<{
+  orgId: string;
+  admin: { userId: string; apiKey: string };
+  agentId: string;
+}> {
+  const org = randomUUID();
+  await api.db.pool.query('INSERT INTO orgs (id, name) VALUES ($1, $2)', [org, principalName('org')]);
+  const admin = await createUserIn(api, org, 'admin');
+  const agentId = randomUUID();
+  await api.db.pool.query(`INSERT INTO agents (id, org_id, name, created_by) VALUES ($1, $2, $3, 'test')`, [
+    agentId,
+    org,
+    principalName('other-agent'),
+  ]);
+  return { orgId: org, admin, agentId };
+}
+
+/**
+ * Asserts that `text` (an API key, a token, a secret value) is stored nowhere in the test
+ * database: every column of every table, text as is and binary as hex, base64 and UTF-8.
+ */
+export async function expectStoredNowhere(api: TestApi, text: string): Promise<void> {
+  const { rows: tables } = await api.db.pool.query<{ name: string }>(
+    `SELECT quote_ident(table_schema) || '.' || quote_ident(table_name) AS name
+       FROM information_schema.tables
+      WHERE table_schema NOT IN ('pg_catalog', 'information_schema') AND table_type = 'BASE TABLE'`,
+  );
+  expect(tables.length).toBeGreaterThan(0);
+  const forms = [text, Buffer.from(text).toString('hex'), Buffer.from(text).toString('base64')];
+  for (const { name } of tables) {
+    const { rows } = await api.db.pool.query(`SELECT * FROM ${name}`);
+    for (const row of rows as Array<Record<string, unknown>>) {
+      for (const [column, value] of Object.entries(row)) {
+        const shown = Buffer.isBuffer(value)
+          ? [value.toString('hex'), value.toString('base64'), value.toString('utf8')].join(' ')
+          : typeof value === 'string'
+            ? value
+            : JSON.stringify(value);
+        for (const form of forms) {
+          expect({ table: name, column, found: shown?.includes(form) ?? false }).toEqual({
+            table: name,
+            column,
+            found: false,
+          });
+        }
+      }
+    }
+  }
+}

@@ -68,7 +68,7 @@ const toApi = (r: AgentRow): Agent => ({
   updated_at: r.updated_at.toISOString(),
 });
 
-function futureDate(value: string | null | undefined): Date | null {
+function parseDate(value: string | null | undefined): Date | null {
   if (!value) return null;
   const d = new Date(value);
   if (Number.isNaN(d.getTime())) throw badRequest('expires_at: not a date-time');
@@ -104,7 +104,10 @@ export function createAgentService(deps: { pool: pg.Pool; invalidation: AuthInva
       if (!AGENT_NAME.test(input.name)) {
         throw badRequest('name: lowercase letters, digits, . _ - (1-63), starting and ending alphanumeric');
       }
-      const expiresAt = futureDate(input.expires_at);
+      const expiresAt = parseDate(input.expires_at);
+      // Creating an agent that is already expired is a mistake; PATCH may expire one at once.
+      if (expiresAt && expiresAt.getTime() <= Date.now())
+        throw badRequest('expires_at: must be in the future');
       try {
         return await invalidation.change(pool, [], async (tx) => {
           const { rows } = await query<AgentRow>(
@@ -139,7 +142,7 @@ export function createAgentService(deps: { pool: pg.Pool; invalidation: AuthInva
     },
 
     async update(p, id, patch, requestId) {
-      const expiresAt = patch.expires_at === undefined ? undefined : futureDate(patch.expires_at);
+      const expiresAt = patch.expires_at === undefined ? undefined : parseDate(patch.expires_at);
       const row = await invalidation.change(pool, stale(id), async (tx) => {
         await load(tx, p, id, true);
         const { rows } = await query<AgentRow>(
@@ -179,8 +182,16 @@ export function createAgentService(deps: { pool: pg.Pool; invalidation: AuthInva
         await query(tx, 'UPDATE agents SET deleted_at = now(), updated_at = now() WHERE id = $1', [id]);
         await revokeApiKeys(tx, id);
         // Its grants go with it, and so do the cached copies of those vaults' grants.
-        for (const vault of await deletePoliciesOfPrincipal(tx, p.orgId, 'agent', id)) mark({ vault });
-        await audit(tx, p, 'agent.delete', id, requestId);
+        const removed = await deletePoliciesOfPrincipal(tx, p.orgId, 'agent', id);
+        for (const { vault_id } of removed) mark({ vault: vault_id });
+        await appendAudit(tx, {
+          orgId: p.orgId,
+          actor: p.subject,
+          action: 'agent.delete',
+          decision: 'allow',
+          requestId,
+          details: { agent: id, grants_removed: removed.length },
+        });
       });
     },
 

@@ -151,7 +151,9 @@ function validate(input: PolicyInput): void {
       throw badRequest('principal_id: a service account is named system:serviceaccount:<namespace>:<name>');
     }
   } else if (!UUID.test(input.principal_id)) {
-    throw badRequest(`principal_id: a ${input.principal_type} is named by its id (a UUID)`);
+    throw badRequest(
+      `principal_id: ${input.principal_type === 'agent' ? 'an agent' : 'a user'} is named by its id (a UUID)`,
+    );
   }
   const c = input.conditions ?? {};
   if (c.ip_cidrs) {
@@ -264,7 +266,12 @@ export function createPolicyService(deps: {
           decision: 'allow',
           vaultId,
           requestId,
-          details: { policy: policyId, principal: `${gone.principal_type}:${gone.principal_id}` },
+          details: {
+            policy: policyId,
+            principal: `${gone.principal_type}:${gone.principal_id}`,
+            pattern: gone.secret_path_pattern,
+            permissions: gone.permissions.join(','),
+          },
         });
       });
     },

@@ -88,17 +88,17 @@ export async function policiesOfPrincipal(
   return rows;
 }
 
-/** Removes a deleted agent's grants. */
+/** Removes a deleted agent's grants; returns what was removed (one row per grant). */
 export async function deletePoliciesOfPrincipal(
   tx: Queryable,
   orgId: string,
   type: PrincipalType,
   principalId: string,
-): Promise<string[]> {
-  const { rows } = await query<{ vault_id: string }>(
+): Promise<Array<{ id: string; vault_id: string }>> {
+  const { rows } = await query<{ id: string; vault_id: string }>(
     tx,
-    'DELETE FROM policies WHERE org_id = $1 AND principal_type = $2 AND principal_id = $3 RETURNING vault_id',
+    'DELETE FROM policies WHERE org_id = $1 AND principal_type = $2 AND principal_id = $3 RETURNING id, vault_id',
     [orgId, type, principalId],
   );
-  return [...new Set(rows.map((r) => r.vault_id))];
+  return rows;
 }

@@ -81,7 +81,9 @@ export const agentRoutes: FastifyPluginAsyncTypebox<{ agents: AgentService }> = 
       schema: {
         tags: ['agents'],
         summary: 'Disable or enable an agent, set its expiry or description',
-        description: 'Disabling or expiring an agent revokes its live access tokens at once.',
+        description:
+          'Disabling or expiring an agent suspends its key and live access tokens at once; enabling it again ' +
+          'restores them. Rotate the key (or delete the agent) to revoke for good.',
         params: AgentParams,
         body: Type.Object(
           {

@@ -62,7 +62,9 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ users: UserService }> = asy
       schema: {
         tags: ['users'],
         summary: 'Disable or enable a user, or change their role',
-        description: 'Disabling a user revokes their live access tokens at once.',
+        description:
+          'Disabling a user suspends their key and live access tokens at once; enabling them again restores ' +
+          'them. Rotate the key to revoke for good.',
         params: UserParams,
         body: Type.Object(
           { role: Type.Optional(Role), disabled: Type.Optional(Type.Boolean()) },
