@@ -1,0 +1,97 @@
+// Small measuring kit for bench/: per-operation latencies (median, p99) and throughput of a
+// sequential loop, after a warm-up. Sequential on purpose: on a 2-core machine, latency of one
+// caller is what the numbers mean; concurrency benchmarks say so in their names.
+
+export interface Measurement {
+  name: string;
+  iterations: number;
+  median_us: number;
+  p99_us: number;
+  ops_per_s: number;
+}
+
+function percentile(sorted: number[], p: number): number {
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1));
+  return sorted[i] ?? Number.NaN;
+}
+
+export async function measure(
+  name: string,
+  op: (i: number) => unknown,
+  opts: { iterations: number; warmup?: number },
+): Promise<Measurement> {
+  for (let i = 0; i < (opts.warmup ?? Math.ceil(opts.iterations / 10)); i++) await op(i);
+  const samples: number[] = new Array(opts.iterations);
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < opts.iterations; i++) {
+    const s = process.hrtime.bigint();
+    await op(i);
+    samples[i] = Number(process.hrtime.bigint() - s) / 1_000;
+  }
+  const totalS = Number(process.hrtime.bigint() - t0) / 1e9;
+  samples.sort((a, b) => a - b);
+  return {
+    name,
+    iterations: opts.iterations,
+    median_us: round(percentile(samples, 0.5)),
+    p99_us: round(percentile(samples, 0.99)),
+    ops_per_s: Math.round(opts.iterations / totalS),
+  };
+}
+
+const round = (n: number) => Math.round(n * 10) / 10;
+
+export function table(rows: Measurement[], baseline?: Measurement): string {
+  const head = `| benchmark | iterations | median µs | p99 µs | ops/s |${baseline ? ` × ${baseline.name} (median) |` : ''}`;
+  const sep = `|---|---:|---:|---:|---:|${baseline ? '---:|' : ''}`;
+  const lines = rows.map((r) => {
+    const ratio = baseline ? ` ${Number((r.median_us / baseline.median_us).toPrecision(3))} |` : '';
+    return `| ${r.name} | ${r.iterations} | ${r.median_us} | ${r.p99_us} | ${r.ops_per_s} |${ratio}`;
+  });
+  return [head, sep, ...lines].join('\n');
+}
+
+/** One fixed-duration HTTP load run (autocannon), or the median of several rounds of it. */
+export interface LoadMeasurement {
+  name: string;
+  /** Row whose req/s and p99 the ratio columns divide by (the peer doing the same operation). */
+  baseline?: string;
+  connections: number;
+  duration_s: number;
+  rounds: number;
+  /** 2xx responses per second. */
+  req_per_s: number;
+  /** Latency of 2xx responses, milliseconds (autocannon's histogram has 1 ms resolution). */
+  p50_ms: number;
+  p99_ms: number;
+  p99_9_ms: number;
+  /** Connection errors (including timeouts), summed over the rounds. */
+  errors: number;
+  /** Non-2xx responses, summed over the rounds, with their status codes. */
+  non2xx: number;
+  statuses: Record<string, number>;
+}
+
+const ratio = (a: number, b: number | undefined) =>
+  b === undefined || !b ? '—' : String(Number((a / b).toPrecision(3)));
+
+/** The load table: per row, req/s and latency percentiles, and both against the row's baseline. */
+export function loadTable(rows: LoadMeasurement[]): string {
+  const byName = new Map(rows.map((r) => [r.name, r]));
+  const head =
+    '| benchmark | conns | rounds × s | req/s (2xx) | p50 ms | p99 ms | p99.9 ms | errors | non-2xx | × peer req/s | × peer p99 | peer |';
+  const sep = '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|';
+  const lines = rows.map((r) => {
+    const b = r.baseline ? byName.get(r.baseline) : undefined;
+    const codes = Object.entries(r.statuses)
+      .filter(([code]) => !code.startsWith('2'))
+      .map(([code, n]) => `${code}: ${n}`)
+      .join(', ');
+    return (
+      `| ${r.name} | ${r.connections} | ${r.rounds} × ${r.duration_s} | ${r.req_per_s} | ${r.p50_ms} | ${r.p99_ms} | ${r.p99_9_ms} | ` +
+      `${r.errors} | ${r.non2xx}${codes ? ` (${codes})` : ''} | ${ratio(r.req_per_s, b?.req_per_s)} | ` +
+      `${ratio(r.p99_ms, b?.p99_ms)} | ${b ? b.name : '—'} |`
+    );
+  });
+  return [head, sep, ...lines].join('\n');
+}
