@@ -45,6 +45,7 @@ export const EnvSchema = Type.Object({
   ONECLAW_TOKEN_TTL_SECONDS: Type.Optional(PositiveInt),
   ONECLAW_BOOTSTRAP_ADMIN_KEY: Type.Optional(Type.String({ pattern: '^ocu_[A-Za-z0-9_-]{32,}$' })),
   ONECLAW_TOKEN_CACHE_MAX_ENTRIES: Type.Optional(NonNegativeInt),
+  ONECLAW_DATABASE_POOL_MAX: Type.Optional(PositiveInt),
   ONECLAW_TRUSTED_PROXIES: Type.Optional(Type.String({ minLength: 1 })),
   ONECLAW_AUTH_RATE_LIMIT: Type.Optional(NonNegativeInt),
   ONECLAW_K8S_AUTH: Type.Optional(
@@ -76,6 +77,8 @@ export interface Config {
   maxSecretBytes: number;
   tokenTtlSeconds: number;
   bootstrapAdminKey: string | undefined;
+  /** Connections to PostgreSQL per process. */
+  databasePoolMax: number;
   /** Verified-token cache size; 0 turns the cache off (every request verifies the signature). */
   tokenCacheMaxEntries: number;
   /** CIDRs of reverse proxies whose X-Forwarded-For is trusted; empty: the socket address. */
@@ -127,6 +130,7 @@ const HINTS: Record<string, string> = {
   ONECLAW_MAX_SECRET_BYTES: 'expected a positive integer',
   ONECLAW_TOKEN_TTL_SECONDS: 'expected a positive integer',
   ONECLAW_TOKEN_CACHE_MAX_ENTRIES: 'expected a whole number (0 turns the cache off)',
+  ONECLAW_DATABASE_POOL_MAX: 'expected a positive integer',
   ONECLAW_AUTH_RATE_LIMIT: 'expected a whole number of requests per minute (0 turns it off)',
   ONECLAW_K8S_ISSUER: "expected the https:// issuer URL of the cluster's service-account tokens",
   ONECLAW_K8S_JWKS_URL: 'expected an https:// URL',
@@ -278,6 +282,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxSecretBytes: Number(e.ONECLAW_MAX_SECRET_BYTES ?? 65536),
     tokenTtlSeconds: Number(e.ONECLAW_TOKEN_TTL_SECONDS ?? 900),
     bootstrapAdminKey: e.ONECLAW_BOOTSTRAP_ADMIN_KEY,
+    databasePoolMax: Number(e.ONECLAW_DATABASE_POOL_MAX ?? 20),
     tokenCacheMaxEntries: Number(e.ONECLAW_TOKEN_CACHE_MAX_ENTRIES ?? 10_000),
     trustedProxies,
     authRateLimitPerMinute: Number(e.ONECLAW_AUTH_RATE_LIMIT ?? 60),

@@ -20,6 +20,7 @@ import { createKmsMetrics } from './kms/metrics.js';
 import { openSigner } from './kms/registry.js';
 import type { KmsSettings } from './kms/types.js';
 import { createAgentService } from './services/agents/agent-service.js';
+import { startAuditChainer } from './services/audit/audit-service.js';
 import { createAuthService } from './services/auth/auth-service.js';
 import { createAuthInvalidation } from './services/auth/invalidation.js';
 import { createK8sValidator } from './services/auth/k8s-validator.js';
@@ -99,7 +100,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   };
   try {
     let databaseUrl = config.databaseUrl;
-    let maxConnections = 10;
+    let maxConnections = config.databasePoolMax;
     if (!databaseUrl) {
       const embedded = await startEmbeddedDatabase(config.dataDir);
       cleanups.push(() => embedded.stop());
@@ -199,6 +200,8 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       runner.start();
       cleanups.push(() => runner.stop());
     }
+    const chainer = startAuditChainer({ pool, logger });
+    cleanups.push(() => chainer.stop());
     let url: string | undefined;
     if (opts.listen !== false) {
       url = await app.listen({ host: config.listen.host, port: config.listen.port });

@@ -20,6 +20,7 @@ describe('migrations', () => {
       '1700000000000_initial',
       '1700000000001_identity',
       '1700000000002_signing-keys',
+      '1700000000003_audit-chaining',
     ]);
     expect(await migrate(db.url)).toEqual([]);
 

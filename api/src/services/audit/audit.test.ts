@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migratedDatabase, type TestDatabase } from '../../../../test/support/db.js';
 import { withTransaction } from '../../db/pool.js';
-import { appendAudit, listAudit, verifyChain } from './audit-service.js';
+import { appendAudit, listAudit, sealAudit, startAuditChainer, verifyChain } from './audit-service.js';
 
 describe('audit log', () => {
   let db: TestDatabase;
@@ -53,12 +54,13 @@ describe('audit log', () => {
 
   it('detects an edited record', async () => {
     const victim = (await listAudit(db.pool, { orgId, limit: 20 }))[12];
-    await db.pool.query(`UPDATE audit_events SET decision = 'allow', actor = 'user:forged' WHERE seq = $1`, [
-      victim?.seq,
-    ]);
+    await db.pool.query(
+      `UPDATE audit_events SET decision = 'allow', actor = 'user:forged' WHERE chain_seq = $1`,
+      [victim?.seq],
+    );
     const verdict = await verifyChain(db.pool, orgId);
     expect(verdict).toMatchObject({ ok: false, brokenAt: victim?.seq, reason: 'record content altered' });
-    await db.pool.query(`UPDATE audit_events SET actor = $2, decision = $3 WHERE seq = $1`, [
+    await db.pool.query(`UPDATE audit_events SET actor = $2, decision = $3 WHERE chain_seq = $1`, [
       victim?.seq,
       victim?.actor,
       victim?.decision,
@@ -68,11 +70,64 @@ describe('audit log', () => {
 
   it('detects a deleted record', async () => {
     const all = await listAudit(db.pool, { orgId, limit: 100 });
-    await db.pool.query('DELETE FROM audit_events WHERE seq = $1', [all[30]?.seq]);
+    await db.pool.query('DELETE FROM audit_events WHERE chain_seq = $1', [all[30]?.seq]);
     expect(await verifyChain(db.pool, orgId)).toMatchObject({
       ok: false,
       brokenAt: all[31]?.seq,
       reason: 'link to previous record broken',
     });
+  });
+
+  it('seals in the background, and replicas sealing at once still make one linear chain', async () => {
+    const other = randomUUID();
+    await db.pool.query('INSERT INTO orgs (id, name) VALUES ($1, $2)', [other, 'audit-org-2']);
+    const append = (i: number) =>
+      withTransaction(db.pool, (tx) =>
+        appendAudit(tx, {
+          orgId: other,
+          actor: 'user:y',
+          action: 'secret.write',
+          decision: 'allow',
+          version: i,
+        }),
+      );
+    await Promise.all(Array.from({ length: 30 }, (_, i) => append(i)));
+    const pending = async () =>
+      (
+        await db.pool.query<{ n: number }>(
+          'SELECT count(*)::int AS n FROM audit_events WHERE org_id = $1 AND hash IS NULL',
+          [other],
+        )
+      ).rows[0]?.n;
+    expect(await pending()).toBe(30);
+    // Three replicas' sealers race, while more records commit.
+    const sealed = await Promise.all([
+      sealAudit(db.pool, other, 7),
+      sealAudit(db.pool, other, 7),
+      append(30).then(() => sealAudit(db.pool, other, 7)),
+    ]);
+    expect(sealed.reduce((a, b) => a + b, 0)).toBe(31);
+    const positions = await db.pool.query<{ chain_seq: string }>(
+      'SELECT chain_seq FROM audit_events WHERE org_id = $1 ORDER BY chain_seq',
+      [other],
+    );
+    expect(positions.rows.map((r) => Number(r.chain_seq))).toEqual(
+      Array.from({ length: 31 }, (_, i) => i + 1),
+    );
+    expect(await verifyChain(db.pool, other)).toEqual({ ok: true, checked: 31 });
+
+    // The background chainer seals what commits later without anyone listing.
+    const chainer = startAuditChainer({ pool: db.pool, logger: pino({ level: 'silent' }), intervalMs: 20 });
+    try {
+      await append(31);
+      const start = Date.now();
+      while ((await pending()) !== 0) {
+        expect(Date.now() - start).toBeLessThan(5_000);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    } finally {
+      await chainer.stop();
+    }
+    expect(await verifyChain(db.pool, other)).toEqual({ ok: true, checked: 32 });
   });
 });

@@ -156,7 +156,9 @@ describe('audit API', () => {
 
     const victim = (await get(`/v1/audit?vault_id=${vaultA}`)).events[2];
     expect(victim?.action).toBe('secret.write');
-    await api.db.pool.query(`UPDATE audit_events SET actor = 'user:forged' WHERE seq = $1`, [victim?.seq]);
+    await api.db.pool.query(`UPDATE audit_events SET actor = 'user:forged' WHERE chain_seq = $1`, [
+      victim?.seq,
+    ]);
     const broken = await api.request({ method: 'GET', url: '/v1/audit/verify' });
     expect(broken.statusCode).toBe(200);
     const before = (await get(`/v1/audit?limit=1000`)).events.filter(
