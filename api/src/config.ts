@@ -57,6 +57,7 @@ export const EnvSchema = Type.Object({
   ONECLAW_K8S_JWKS_URL: Type.Optional(Type.String({ pattern: '^https?://' })),
   ONECLAW_K8S_CA_FILE: Type.Optional(Type.String({ minLength: 1 })),
   ONECLAW_K8S_TOKEN_FILE: Type.Optional(Type.String({ minLength: 1 })),
+  ONECLAW_K8S_ADMIN_SERVICE_ACCOUNTS: Type.Optional(Type.String({ minLength: 1 })),
 });
 export type Env = Static<typeof EnvSchema>;
 
@@ -86,6 +87,11 @@ export interface Config {
   /** Token exchanges per client address per minute; 0 turns rate limiting off. */
   authRateLimitPerMinute: number;
   k8s: K8sAuthConfig;
+  /**
+   * Service accounts ("system:serviceaccount:<ns>:<name>") that are org admins when they exchange
+   * a token: the operator's own identity, so it needs no static admin key.
+   */
+  k8sAdminServiceAccounts: string[];
 }
 
 /** How `POST /v1/auth/k8s-token` validates service-account tokens. */
@@ -256,6 +262,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     if (!isCidr(cidr)) problems.push(`ONECLAW_TRUSTED_PROXIES: ${cidr} is not an IP address or CIDR`);
   }
   const k8s = k8sAuth(e, problems);
+  const k8sAdmins = (e.ONECLAW_K8S_ADMIN_SERVICE_ACCOUNTS ?? '')
+    .split(',')
+    .map((a) => a.trim())
+    .filter(Boolean);
+  for (const a of k8sAdmins) {
+    if (!/^system:serviceaccount:[a-z0-9]([a-z0-9.-]*[a-z0-9])?:[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/.test(a)) {
+      problems.push(
+        `ONECLAW_K8S_ADMIN_SERVICE_ACCOUNTS: ${a} is not system:serviceaccount:<namespace>:<name>`,
+      );
+    }
+  }
+  if (k8sAdmins.length && k8s.mode === 'off') {
+    problems.push('ONECLAW_K8S_ADMIN_SERVICE_ACCOUNTS: needs ONECLAW_K8S_AUTH (tokenreview or jwks)');
+  }
 
   const [host, port] = splitListen(e.ONECLAW_LISTEN ?? '127.0.0.1:8080');
   if (port > 65535) problems.push('ONECLAW_LISTEN: port must be 0-65535 (0: any free port)');
@@ -287,6 +307,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     trustedProxies,
     authRateLimitPerMinute: Number(e.ONECLAW_AUTH_RATE_LIMIT ?? 60),
     k8s,
+    k8sAdminServiceAccounts: k8sAdmins,
   };
 }
 

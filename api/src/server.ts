@@ -159,7 +159,14 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     });
     const k8s = createK8sValidator(config.k8s);
     if (k8s) logger.info({ mode: k8s.mode }, 'Kubernetes service-account authentication enabled');
-    const auth = createAuthService({ pool, tokens, logger, invalidation, k8s });
+    const auth = createAuthService({
+      pool,
+      tokens,
+      logger,
+      invalidation,
+      k8s,
+      k8sAdmins: config.k8sAdminServiceAccounts,
+    });
     const vaults = createVaultService({ pool, kms, kmsKeyUri: config.kmsKey, envelope, cache });
     const agents = createAgentService({ pool, invalidation });
     const users = createUserService({ pool, invalidation });

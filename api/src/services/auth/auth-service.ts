@@ -64,7 +64,11 @@ export function createAuthService(deps: {
   invalidation: AuthInvalidation;
   /** Absent: POST /v1/auth/k8s-token answers 404-like "not enabled". */
   k8s?: K8sTokenValidator | undefined;
+  /** Service-account usernames that are org admins (the operator). */
+  k8sAdmins?: string[];
 }): AuthService {
+  const k8sAdmins = new Set(deps.k8sAdmins ?? []);
+  const saRole = (username: string): 'admin' | 'member' => (k8sAdmins.has(username) ? 'admin' : 'member');
   const { pool, tokens, invalidation } = deps;
   const log = deps.logger.child({ component: 'auth' });
   const statuses = new LRUCache<string, Status>({ max: 50_000, ttl: STATUS_TTL_MS });
@@ -261,7 +265,11 @@ export function createAuthService(deps: {
       }
       const orgId = await orgForWorkloads();
       await granted(action, orgId, identity.username, ctx);
-      return tokens.issue({ sub: `sa:${identity.namespace}:${identity.name}`, org: orgId, role: 'member' });
+      return tokens.issue({
+        sub: `sa:${identity.namespace}:${identity.name}`,
+        org: orgId,
+        role: saRole(identity.username),
+      });
     },
 
     async authenticate(bearer) {
@@ -278,7 +286,8 @@ export function createAuthService(deps: {
       const sa = /^([a-z0-9.-]{1,253}):([a-z0-9.-]{1,253})$/.exec(id);
       if (kind === 'sa' && sa) {
         const username = `system:serviceaccount:${sa[1]}:${sa[2]}`;
-        return { kind: 'k8s', id: username, orgId: claims.org, role: 'member', subject: username };
+        // The role comes from this server's configuration, not from the token.
+        return { kind: 'k8s', id: username, orgId: claims.org, role: saRole(username), subject: username };
       }
       throw unauthenticated('invalid token', 'invalid_token');
     },

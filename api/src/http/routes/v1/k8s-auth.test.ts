@@ -20,6 +20,7 @@ describe('Kubernetes token exchange', () => {
     const info = await sharedPeer('kube');
     kube = await kubeIdentities(info, 'k8sauth');
     await kube.createServiceAccount('app');
+    await kube.createServiceAccount('operator');
     // The apiserver serves its discovery document and keys only to authenticated callers.
     dir = mkdtempSync(join(tmpdir(), 'oneclaw-k8sauth-'));
     writeFileSync(join(dir, 'token'), info.token, { mode: 0o600 });
@@ -29,6 +30,7 @@ describe('Kubernetes token exchange', () => {
       ONECLAW_K8S_CA_FILE: info.caFile,
       ONECLAW_K8S_TOKEN_FILE: join(dir, 'token'),
       ONECLAW_K8S_AUDIENCE: 'vault.example',
+      ONECLAW_K8S_ADMIN_SERVICE_ACCOUNTS: kube.username('operator'),
     });
     off = await startTestApi();
   });
@@ -75,6 +77,18 @@ describe('Kubernetes token exchange', () => {
       [kube.username('app')],
     );
     expect(audit.rowCount).toBe(1);
+  });
+
+  it('makes the configured service accounts org admins, and no others', async () => {
+    const asAccount = async (name: string) =>
+      ((await exchange(api, await kube.mint(name, ['vault.example']))).json() as { access_token: string })
+        .access_token;
+    const create = (token: string, name: string) =>
+      api.request({ method: 'POST', url: '/v1/vaults', payload: { name }, token });
+    expect((await create(await asAccount('operator'), 'made-by-operator')).statusCode).toBe(201);
+    expectError(await create(await asAccount('app'), 'made-by-app'), 403, 'admin_required');
+    const audit = await api.db.pool.query(`SELECT actor FROM audit_events WHERE action = 'vault.create'`);
+    expect(audit.rows).toContainEqual({ actor: kube.username('operator') });
   });
 
   it('refuses a token minted for another audience, and garbage', async () => {
