@@ -1,0 +1,665 @@
+// The typed oneclaw client: the REST API of SPEC §4 over the global fetch (Node ≥ 20 and
+// browsers), no dependencies.
+//
+// - Tokens are exchanged lazily from the credentials, cached, and exchanged again when within
+//   60 s of expiry (half the lifetime for tokens shorter than two minutes). Concurrent callers
+//   share one in-flight exchange; an early refresh that fails for a passing reason keeps the
+//   token in hand while it is still valid. A 401 `token_expired` or `principal_revoked` drops
+//   the token, exchanges once more and repeats the request once; a second refusal is thrown.
+// - Every attempt has a deadline (`timeoutMs`, plus the long-poll wait for the change feed),
+//   combined with the caller's signal where there is one.
+// - GET, PUT and DELETE (and the token exchanges) are retried on 429 (after Retry-After), 503
+//   and connection failures, with exponential backoff and jitter. Other POSTs and PATCHes are
+//   never retried. A timeout is not retried: `timeoutMs` bounds how long a caller waits.
+// - Errors are `OneclawError`s whose messages never hold an API key, a token or a value sent.
+import { ABORTED, NETWORK_ERROR, OneclawError, redact, TIMEOUT } from './errors.js';
+import type {
+  Agent,
+  AgentCreateInput,
+  AgentUpdateInput,
+  AgentWithKey,
+  AuditPage,
+  AuditVerifyResult,
+  EventsPage,
+  Job,
+  Policy,
+  PolicyCreateInput,
+  Secret,
+  SecretList,
+  SecretMeta,
+  SecretPutInput,
+  SecretWriteResult,
+  TokenResponse,
+  User,
+  UserCreateInput,
+  UserUpdateInput,
+  UserWithKey,
+  Vault,
+  VaultCreateInput,
+  VaultEvent,
+  VaultUpdateInput,
+  VersionMeta,
+} from './types.js';
+
+export type Credentials =
+  /** A user's API key (`ocu_…`), exchanged at `POST /v1/auth/token`. */
+  | { apiKey: string }
+  /** An agent's id and API key (`ocv_…`), exchanged at `POST /v1/auth/agent-token`. */
+  | { agentId: string; apiKey: string }
+  /**
+   * A source of Kubernetes service-account tokens (e.g. reading the projected token file),
+   * exchanged at `POST /v1/auth/k8s-token`; called again on every exchange.
+   */
+  | { kubernetesToken: () => Promise<string> }
+  /** A bearer token used as it is: never exchanged or refreshed. */
+  | { accessToken: string };
+
+export interface ClientOptions {
+  /** The API's origin (and path prefix, if any), e.g. `https://oneclaw.example.com`. */
+  baseUrl: string;
+  credentials: Credentials;
+  /** A fetch to use instead of the global one. */
+  fetch?: typeof fetch;
+  /** Deadline of each attempt, in ms (default 10 000). Long polls get their wait on top. */
+  timeoutMs?: number;
+  /** Retries of an idempotent request after 429, 503 or a connection failure (default 3). */
+  retries?: number;
+  /** The User-Agent header (outside browsers; default `oneclaw-sdk/<version>`). */
+  userAgent?: string;
+}
+
+export interface EventsPollOptions {
+  /** The cursor: the id of the last event seen (default: from the beginning). */
+  after?: string;
+  /** Seconds to wait for an event when there is none (0–60; default 0). */
+  wait?: number;
+  /** Events per response (1–1000; default 100). */
+  limit?: number;
+  signal?: AbortSignal;
+}
+
+export interface EventsFollowOptions {
+  /** The cursor to resume after (default: from the beginning of the vault's feed). */
+  after?: string;
+  /** Ends the iteration (without an error) when it aborts. */
+  signal: AbortSignal;
+}
+
+export interface OneclawClient {
+  vaults: {
+    create(input: VaultCreateInput): Promise<Vault>;
+    list(): Promise<Vault[]>;
+    get(id: string): Promise<Vault>;
+    update(id: string, patch: VaultUpdateInput): Promise<Vault>;
+    /** With `purge`, crypto-shreds: nothing in the vault can ever be decrypted again. */
+    delete(id: string, opts?: { purge?: boolean }): Promise<void>;
+    rotateKek(id: string): Promise<Job>;
+  };
+  secrets: {
+    put(vaultId: string, path: string, input: SecretPutInput): Promise<SecretWriteResult>;
+    get(vaultId: string, path: string, opts?: { version?: number }): Promise<Secret>;
+    list(vaultId: string, opts?: { prefix?: string; cursor?: string; limit?: number }): Promise<SecretList>;
+    /** Every secret under `prefix`, page after page (`pageSize` per request). */
+    listAll(vaultId: string, opts?: { prefix?: string; pageSize?: number }): AsyncIterable<SecretMeta>;
+    versions(vaultId: string, path: string): Promise<VersionMeta[]>;
+    /** Soft-deletes; with `destroy`, destroys every version's key irrecoverably. */
+    delete(vaultId: string, path: string, opts?: { destroy?: boolean }): Promise<void>;
+  };
+  policies: {
+    create(vaultId: string, input: PolicyCreateInput): Promise<Policy>;
+    list(vaultId: string): Promise<Policy[]>;
+    delete(vaultId: string, policyId: string): Promise<void>;
+  };
+  agents: {
+    create(input: AgentCreateInput): Promise<AgentWithKey>;
+    list(): Promise<Agent[]>;
+    get(id: string): Promise<Agent>;
+    update(id: string, patch: AgentUpdateInput): Promise<Agent>;
+    delete(id: string): Promise<void>;
+    rotateKey(id: string): Promise<AgentWithKey>;
+  };
+  users: {
+    create(input: UserCreateInput): Promise<UserWithKey>;
+    list(): Promise<User[]>;
+    update(id: string, patch: UserUpdateInput): Promise<User>;
+    rotateKey(id: string): Promise<UserWithKey>;
+  };
+  jobs: {
+    get(id: string): Promise<Job>;
+  };
+  events: {
+    /** One long poll: at once if events exist after `after`, else within `wait` seconds. */
+    poll(vaultId: string, opts?: EventsPollOptions): Promise<EventsPage>;
+    /**
+     * The vault's events as they happen: long polls (wait 30 s) from the cursor on, retried with
+     * backoff on network errors, timeouts, 429 and 5xx gateway/availability answers; ends when
+     * `signal` aborts. Any other error (403, 404, 401 after a refresh…) ends it with that error.
+     */
+    follow(vaultId: string, opts: EventsFollowOptions): AsyncIterable<VaultEvent>;
+  };
+  audit: {
+    list(opts?: { vault_id?: string; after?: string; limit?: number }): Promise<AuditPage>;
+    verify(): Promise<AuditVerifyResult>;
+  };
+  /** The current access token (exchanging or refreshing as needed). */
+  token(): Promise<string>;
+}
+
+export const SDK_VERSION = '0.1.0';
+const DEFAULT_TIMEOUT_MS = 10_000;
+const DEFAULT_RETRIES = 3;
+/** Refresh this long before expiry (at most half the token's lifetime). */
+const REFRESH_MARGIN_MS = 60_000;
+/** After an early refresh failed for a passing reason, the next attempt waits this long. */
+const REFRESH_COOLDOWN_MS = 5_000;
+const BACKOFF_BASE_MS = 200;
+const BACKOFF_MAX_MS = 5_000;
+/** A Retry-After longer than this is not waited for: the error is thrown. */
+const MAX_RETRY_AFTER_MS = 60_000;
+const FOLLOW_WAIT_S = 30;
+const FOLLOW_BACKOFF_BASE_MS = 500;
+const FOLLOW_BACKOFF_MAX_MS = 30_000;
+/** Codes the server uses when a fresh token may succeed where the one sent failed. */
+const REFRESHABLE = new Set(['token_expired', 'principal_revoked']);
+
+type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+type Query = Record<string, string | number | boolean | undefined>;
+
+interface Call {
+  method: Method;
+  /** Already encoded, from `/v1/…`. */
+  path: string;
+  query?: Query;
+  body?: unknown;
+  /** Send a bearer token (default true). */
+  auth?: boolean;
+  /** Retry on 429/503/connection failures (default: GET, PUT and DELETE). */
+  retry?: boolean;
+  signal?: AbortSignal | undefined;
+  timeoutMs?: number;
+  /** Strings the request carries that must never appear in an error message. */
+  sensitive?: Array<string | undefined>;
+}
+
+interface RawResponse {
+  status: number;
+  headers: Headers;
+  text: string;
+}
+
+export function createClient(opts: ClientOptions): OneclawClient {
+  const baseUrl = opts.baseUrl.replace(/\/+$/, '');
+  const fetchImpl: typeof fetch = opts.fetch ?? ((input, init) => globalThis.fetch(input, init));
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const retries = Math.max(0, opts.retries ?? DEFAULT_RETRIES);
+  const isBrowser = typeof (globalThis as { document?: unknown }).document !== 'undefined';
+  const userAgent = opts.userAgent ?? (isBrowser ? undefined : `oneclaw-sdk/${SDK_VERSION}`);
+  const creds = opts.credentials;
+  const credentialSecret = 'apiKey' in creds ? creds.apiKey : undefined;
+
+  // --- transport ------------------------------------------------------------------------
+
+  async function send(c: Call, token: string | undefined): Promise<RawResponse> {
+    const what = `${c.method} ${c.path}`;
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (userAgent) headers['user-agent'] = userAgent;
+    if (token !== undefined) headers.authorization = `Bearer ${token}`;
+    let body: string | undefined;
+    if (c.body !== undefined) {
+      headers['content-type'] = 'application/json';
+      body = JSON.stringify(c.body);
+    }
+    const ms = c.timeoutMs ?? timeoutMs;
+    const d = deadline(ms, c.signal);
+    try {
+      const res = await fetchImpl(baseUrl + c.path + queryString(c.query), {
+        method: c.method,
+        headers,
+        ...(body === undefined ? {} : { body }),
+        signal: d.signal,
+        redirect: 'error',
+      });
+      // Read the body under the same deadline.
+      const text = await res.text();
+      return { status: res.status, headers: res.headers, text };
+    } catch (err) {
+      if (c.signal?.aborted) throw new OneclawError(0, ABORTED, `${what}: aborted by the caller`);
+      if (d.timedOut()) throw new OneclawError(0, TIMEOUT, `${what}: no answer within ${ms} ms`);
+      throw new OneclawError(0, NETWORK_ERROR, `${what}: network error${describeNetworkError(err)}`);
+    } finally {
+      d.done();
+    }
+  }
+
+  function toError(res: RawResponse, c: Call, secrets: Array<string | undefined>): OneclawError {
+    const headerId = res.headers.get('x-request-id') ?? undefined;
+    const env = parseJson(res.text) as {
+      error?: { code?: unknown; message?: unknown; request_id?: unknown };
+    };
+    const e = env && typeof env === 'object' ? env.error : undefined;
+    if (e && typeof e.code === 'string') {
+      const message = typeof e.message === 'string' ? redact(e.message, secrets) : e.code;
+      const requestId = typeof e.request_id === 'string' ? e.request_id : headerId;
+      return new OneclawError(res.status, e.code, message, requestId);
+    }
+    // Not the API's envelope (a proxy, a load balancer): say so without echoing the body.
+    return new OneclawError(
+      res.status,
+      `http_${res.status}`,
+      `${c.method} ${c.path}: HTTP ${res.status}`,
+      headerId,
+    );
+  }
+
+  /** One API call: token, attempts, retries, the one refresh after a 401. */
+  async function call<T>(c: Call): Promise<T> {
+    const retryable = c.retry ?? (c.method === 'GET' || c.method === 'PUT' || c.method === 'DELETE');
+    const auth = c.auth ?? true;
+    let attempt = 0;
+    let refreshed = false;
+    for (;;) {
+      const token = auth ? await tokens.get(c.signal) : undefined;
+      const secrets = [token, credentialSecret, ...(c.sensitive ?? [])];
+      let res: RawResponse;
+      try {
+        res = await send(c, token);
+      } catch (err) {
+        if (err instanceof OneclawError && err.code === NETWORK_ERROR && retryable && attempt < retries) {
+          await sleep(backoff(attempt++, BACKOFF_BASE_MS, BACKOFF_MAX_MS), c.signal);
+          continue;
+        }
+        throw err;
+      }
+      if (res.status >= 200 && res.status < 300) {
+        if (res.status === 204 || res.text === '') return undefined as T;
+        const parsed = parseJson(res.text);
+        if (parsed === undefined) {
+          throw new OneclawError(
+            res.status,
+            'invalid_response',
+            `${c.method} ${c.path}: the response is not JSON`,
+            res.headers.get('x-request-id') ?? undefined,
+          );
+        }
+        return parsed as T;
+      }
+      const err = toError(res, c, secrets);
+      if (
+        res.status === 401 &&
+        token !== undefined &&
+        tokens.refreshable &&
+        !refreshed &&
+        REFRESHABLE.has(err.code)
+      ) {
+        refreshed = true;
+        tokens.invalidate(token);
+        continue;
+      }
+      if ((res.status === 429 || res.status === 503) && retryable && attempt < retries) {
+        const wait =
+          retryAfterMs(res.headers.get('retry-after')) ?? backoff(attempt, BACKOFF_BASE_MS, BACKOFF_MAX_MS);
+        if (wait > MAX_RETRY_AFTER_MS) throw err;
+        attempt++;
+        await sleep(wait, c.signal);
+        continue;
+      }
+      throw err;
+    }
+  }
+
+  // --- tokens ---------------------------------------------------------------------------
+
+  const tokens = (() => {
+    /** The token, when to exchange again, and until when it may still be used if that fails. */
+    let current: { token: string; refreshAt: number; usableUntil: number } | undefined;
+    let inflight: Promise<string> | undefined;
+
+    async function exchange(): Promise<string> {
+      if ('accessToken' in creds) return creds.accessToken;
+      const sentAt = Date.now();
+      let res: TokenResponse;
+      if ('kubernetesToken' in creds) {
+        const token = await creds.kubernetesToken();
+        res = await call<TokenResponse>({
+          method: 'POST',
+          path: '/v1/auth/k8s-token',
+          body: { token },
+          auth: false,
+          retry: true,
+          sensitive: [token],
+        });
+      } else if ('agentId' in creds) {
+        res = await call<TokenResponse>({
+          method: 'POST',
+          path: '/v1/auth/agent-token',
+          body: { agent_id: creds.agentId, api_key: creds.apiKey },
+          auth: false,
+          retry: true,
+        });
+      } else {
+        res = await call<TokenResponse>({
+          method: 'POST',
+          path: '/v1/auth/token',
+          body: { api_key: creds.apiKey },
+          auth: false,
+          retry: true,
+        });
+      }
+      if (!res || typeof res.access_token !== 'string' || typeof res.expires_in !== 'number') {
+        throw new OneclawError(200, 'invalid_response', 'the token exchange answered without a token');
+      }
+      const ttl = res.expires_in * 1000;
+      current = {
+        token: res.access_token,
+        refreshAt: sentAt + ttl - Math.min(REFRESH_MARGIN_MS, ttl / 2),
+        usableUntil: sentAt + ttl - Math.min(5_000, ttl / 4),
+      };
+      return res.access_token;
+    }
+
+    /**
+     * An early refresh that failed for a passing reason (no answer, 429, 5xx) while the token in
+     * hand is still good: keep using it, and try again in a few seconds rather than on every call.
+     */
+    function keepCurrent(err: unknown): string {
+      const held = current;
+      const passing =
+        err instanceof OneclawError && (err.status === 0 || err.status === 429 || err.status >= 500);
+      if (!held || !passing || Date.now() >= held.usableUntil) throw err;
+      held.refreshAt = Math.min(held.usableUntil, Date.now() + REFRESH_COOLDOWN_MS);
+      return held.token;
+    }
+
+    return {
+      refreshable: !('accessToken' in creds),
+      get(signal?: AbortSignal): Promise<string> {
+        if ('accessToken' in creds) return Promise.resolve(creds.accessToken);
+        if (current && Date.now() < current.refreshAt) return Promise.resolve(current.token);
+        // One exchange at a time, whoever asks; a caller's abort does not cancel it for others.
+        inflight ??= exchange()
+          .catch(keepCurrent)
+          .finally(() => {
+            inflight = undefined;
+          });
+        return withSignal(inflight, signal);
+      },
+      /** Forget `token` if it is still the cached one (a newer one is kept). */
+      invalidate(token: string): void {
+        if (current?.token === token) current = undefined;
+      },
+    };
+  })();
+
+  // --- resources ------------------------------------------------------------------------
+
+  const vaultPath = (id: string) => `/v1/vaults/${seg(id, 'vault id')}`;
+  const secretUrl = (vaultId: string, kind: 'secrets' | 'versions', path: string) =>
+    `${vaultPath(vaultId)}/${kind}/${secretPath(path)}`;
+
+  async function* listAll(vaultId: string, o: { prefix?: string; pageSize?: number } = {}) {
+    let cursor: string | undefined;
+    do {
+      const page: SecretList = await call<SecretList>({
+        method: 'GET',
+        path: `${vaultPath(vaultId)}/secrets`,
+        query: { prefix: o.prefix, cursor, limit: o.pageSize },
+      });
+      yield* page.secrets;
+      cursor = page.next_cursor ?? undefined;
+    } while (cursor);
+  }
+
+  const poll = async (vaultId: string, o: EventsPollOptions = {}) =>
+    call<EventsPage>({
+      method: 'GET',
+      path: `${vaultPath(vaultId)}/events`,
+      query: { after: o.after, wait: o.wait, limit: o.limit },
+      signal: o.signal,
+      timeoutMs: timeoutMs + (o.wait ?? 0) * 1000,
+    });
+
+  async function* follow(vaultId: string, o: EventsFollowOptions): AsyncGenerator<VaultEvent> {
+    const { signal } = o;
+    let cursor = o.after;
+    let failures = 0;
+    while (!signal.aborted) {
+      let page: EventsPage;
+      try {
+        page = await poll(vaultId, { after: cursor, wait: FOLLOW_WAIT_S, signal });
+        failures = 0;
+      } catch (err) {
+        if (signal.aborted) return;
+        if (!(err instanceof OneclawError) || !followRetries(err)) throw err;
+        try {
+          await sleep(backoff(failures++, FOLLOW_BACKOFF_BASE_MS, FOLLOW_BACKOFF_MAX_MS), signal);
+        } catch {
+          return; // aborted while waiting
+        }
+        continue;
+      }
+      for (const e of page.events) {
+        yield e;
+        if (signal.aborted) return;
+      }
+      cursor = page.next_cursor;
+    }
+  }
+
+  return {
+    vaults: {
+      create: async (input) => call({ method: 'POST', path: '/v1/vaults', body: input }),
+      list: async () => (await call<{ vaults: Vault[] }>({ method: 'GET', path: '/v1/vaults' })).vaults,
+      get: async (id) => call({ method: 'GET', path: vaultPath(id) }),
+      update: async (id, patch) => call({ method: 'PATCH', path: vaultPath(id), body: patch }),
+      delete: async (id, o) =>
+        call({ method: 'DELETE', path: vaultPath(id), query: { purge: o?.purge ? true : undefined } }),
+      rotateKek: async (id) => call({ method: 'POST', path: `${vaultPath(id)}/rotate-kek` }),
+    },
+    secrets: {
+      put: async (vaultId, path, input) =>
+        call({
+          method: 'PUT',
+          path: secretUrl(vaultId, 'secrets', path),
+          body: input,
+          sensitive: [input.value],
+        }),
+      get: async (vaultId, path, o) =>
+        call({ method: 'GET', path: secretUrl(vaultId, 'secrets', path), query: { version: o?.version } }),
+      list: async (vaultId, o) =>
+        call({
+          method: 'GET',
+          path: `${vaultPath(vaultId)}/secrets`,
+          query: { prefix: o?.prefix, cursor: o?.cursor, limit: o?.limit },
+        }),
+      listAll: (vaultId, o) => listAll(vaultId, o),
+      versions: async (vaultId, path) =>
+        (
+          await call<{ versions: VersionMeta[] }>({
+            method: 'GET',
+            path: secretUrl(vaultId, 'versions', path),
+          })
+        ).versions,
+      delete: async (vaultId, path, o) =>
+        call({
+          method: 'DELETE',
+          path: secretUrl(vaultId, 'secrets', path),
+          query: { destroy: o?.destroy ? true : undefined },
+        }),
+    },
+    policies: {
+      create: async (vaultId, input) =>
+        call({ method: 'POST', path: `${vaultPath(vaultId)}/policies`, body: input }),
+      list: async (vaultId) =>
+        (await call<{ policies: Policy[] }>({ method: 'GET', path: `${vaultPath(vaultId)}/policies` }))
+          .policies,
+      delete: async (vaultId, policyId) =>
+        call({ method: 'DELETE', path: `${vaultPath(vaultId)}/policies/${seg(policyId, 'policy id')}` }),
+    },
+    agents: {
+      create: async (input) => call({ method: 'POST', path: '/v1/agents', body: input }),
+      list: async () => (await call<{ agents: Agent[] }>({ method: 'GET', path: '/v1/agents' })).agents,
+      get: async (id) => call({ method: 'GET', path: `/v1/agents/${seg(id, 'agent id')}` }),
+      update: async (id, patch) =>
+        call({ method: 'PATCH', path: `/v1/agents/${seg(id, 'agent id')}`, body: patch }),
+      delete: async (id) => call({ method: 'DELETE', path: `/v1/agents/${seg(id, 'agent id')}` }),
+      rotateKey: async (id) => call({ method: 'POST', path: `/v1/agents/${seg(id, 'agent id')}/rotate-key` }),
+    },
+    users: {
+      create: async (input) => call({ method: 'POST', path: '/v1/users', body: input }),
+      list: async () => (await call<{ users: User[] }>({ method: 'GET', path: '/v1/users' })).users,
+      update: async (id, patch) =>
+        call({ method: 'PATCH', path: `/v1/users/${seg(id, 'user id')}`, body: patch }),
+      rotateKey: async (id) => call({ method: 'POST', path: `/v1/users/${seg(id, 'user id')}/rotate-key` }),
+    },
+    jobs: {
+      get: async (id) => call({ method: 'GET', path: `/v1/jobs/${seg(id, 'job id')}` }),
+    },
+    events: {
+      poll,
+      follow: (vaultId, o) => follow(vaultId, o),
+    },
+    audit: {
+      list: async (o) =>
+        call({
+          method: 'GET',
+          path: '/v1/audit',
+          query: { vault_id: o?.vault_id, after: o?.after, limit: o?.limit },
+        }),
+      verify: async () => call({ method: 'GET', path: '/v1/audit/verify' }),
+    },
+    token: () => tokens.get(),
+  };
+}
+
+// --- helpers --------------------------------------------------------------------------------
+
+/**
+ * One URL path segment, encoded. Empty, `.` and `..` segments are refused: the URL parser would
+ * drop or resolve them (also encoded as `%2e`) and send the request to another route.
+ */
+function seg(value: string, what: string): string {
+  if (typeof value !== 'string' || value === '' || value === '.' || value === '..') {
+    throw new OneclawError(
+      0,
+      'invalid_request',
+      `${what} must be a non-empty string other than "." and ".."`,
+    );
+  }
+  return encodeURIComponent(value);
+}
+
+/** A secret path (`a/b/c`), each segment encoded. */
+function secretPath(path: string): string {
+  if (typeof path !== 'string') throw new OneclawError(0, 'invalid_request', 'secret path must be a string');
+  return path
+    .split('/')
+    .map((s) => seg(s, 'each secret path segment'))
+    .join('/');
+}
+
+function queryString(q: Query | undefined): string {
+  if (!q) return '';
+  const params = new URLSearchParams();
+  for (const [k, v] of Object.entries(q)) if (v !== undefined) params.set(k, String(v));
+  const s = params.toString();
+  return s ? `?${s}` : '';
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+/** ` (ECONNREFUSED)`: the cause's code only; fetch's messages are not ours to forward. */
+function describeNetworkError(err: unknown): string {
+  const e = err as { code?: unknown; cause?: { code?: unknown } } | undefined;
+  const code = e?.cause?.code ?? e?.code;
+  return typeof code === 'string' && /^[A-Z0-9_]{2,64}$/.test(code) ? ` (${code})` : '';
+}
+
+/** Exponential backoff with jitter: between half and all of min(max, base·2^attempt). */
+function backoff(attempt: number, baseMs: number, maxMs: number): number {
+  const d = Math.min(maxMs, baseMs * 2 ** attempt);
+  return d / 2 + Math.random() * (d / 2);
+}
+
+/** Retry-After as delta-seconds or an HTTP date, in ms; undefined if absent or unreadable. */
+function retryAfterMs(value: string | null): number | undefined {
+  if (value === null || value.trim() === '') return undefined;
+  const v = value.trim();
+  if (/^\d+$/.test(v)) return Number(v) * 1000;
+  const at = Date.parse(v);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
+}
+
+/** Failures `events.follow` outlives: no answer, or the API or a gateway briefly unavailable. */
+function followRetries(err: OneclawError): boolean {
+  return (
+    ((err.status === 0 && err.code !== ABORTED) || [429, 502, 503, 504].includes(err.status)) &&
+    err.code !== 'invalid_request'
+  );
+}
+
+/** An abort signal that fires after `ms` or when `caller` aborts; `done()` releases both. */
+function deadline(ms: number, caller: AbortSignal | undefined) {
+  const ac = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    ac.abort(new OneclawError(0, TIMEOUT, `no answer within ${ms} ms`));
+  }, ms);
+  const onAbort = () => ac.abort(caller?.reason);
+  if (caller?.aborted) onAbort();
+  else caller?.addEventListener('abort', onAbort, { once: true });
+  return {
+    signal: ac.signal,
+    timedOut: () => timedOut,
+    done: () => {
+      clearTimeout(timer);
+      caller?.removeEventListener('abort', onAbort);
+    },
+  };
+}
+
+function abortedError(): OneclawError {
+  return new OneclawError(0, ABORTED, 'aborted by the caller');
+}
+
+/** Waits `ms`; rejects with an `aborted` OneclawError when `signal` aborts first. */
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(abortedError());
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(abortedError());
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** `p`, or an `aborted` rejection as soon as `signal` aborts (p itself goes on). */
+function withSignal<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return p;
+  if (signal.aborted) return Promise.reject(abortedError());
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(abortedError());
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
+}
