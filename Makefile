@@ -12,7 +12,7 @@ help: ## List the targets
 setup: ## Install everything the tests and dev environment need (idempotent, cached)
 	@bash hack/setup.sh
 
-dev: setup ## Start the local environment (control plane, PostgreSQL, KMS peers) and print how to reach it
+dev: setup ## Run oneclaw locally: control plane, API, operator, a sample vault synced into a Secret
 	@$(TSX) hack/dev.ts
 
 test: setup typecheck lint test-only ## Install, type-check, lint and run every test against real peers

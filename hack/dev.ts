@@ -1,19 +1,29 @@
-// `make dev`: the local environment on this machine — a Kubernetes control plane, PostgreSQL
-// and every KMS peer — started on free loopback ports, with how to reach each printed. Runs
-// until Ctrl-C, then stops everything. `--once` starts, prints, checks and stops (used by the
-// tests to keep this command working).
+// `make dev`: the product on this machine — a Kubernetes control plane, the oneclaw API on its
+// embedded default (PGlite, local KMS) trusting the cluster's service accounts, the operator,
+// the sample resources of examples/ and a sample secret written through the API, synced into a
+// Kubernetes Secret — plus PostgreSQL and every KMS peer for trying other backends, each on a
+// free loopback port, with how to reach them printed. Runs until Ctrl-C, then stops everything.
+// `--once` starts, prints, checks and stops (used by the tests to keep this command working).
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { KubeConfig } from '@kubernetes/client-node';
+import { loadConfig } from '../api/src/config.js';
+import { createLogger, startServer } from '../api/src/server.js';
+import { generateApiKey } from '../api/src/services/auth/api-keys.js';
+import { loadOperatorConfig } from '../operator/src/config.js';
+import { startOperator } from '../operator/src/operator.js';
+import { createClient } from '../sdk/src/index.js';
 import type { Peer } from '../test/support/peers/common.js';
 import { startGcpKms } from '../test/support/peers/gcpkms.js';
-import { startKube } from '../test/support/peers/kube.js';
+import { type KubeInfo, startKube } from '../test/support/peers/kube.js';
 import { startMoto } from '../test/support/peers/moto.js';
 import { startOpenBao } from '../test/support/peers/openbao.js';
 import { startPostgres } from '../test/support/peers/postgres.js';
 import { startSoftHsm } from '../test/support/peers/softhsm.js';
 import { reapOrphans } from '../test/support/proc.js';
-import { cacheDir, tools } from '../test/support/tools.js';
+import { cacheDir, repoRoot, tools } from '../test/support/tools.js';
 
 const once = process.argv.includes('--once');
 const started: Peer<unknown>[] = [];
@@ -41,7 +51,7 @@ async function main(): Promise<void> {
   const hsm = await up('softhsm', startSoftHsm);
 
   const envFile = join(cacheDir, 'dev.env');
-  const env = {
+  const env: Record<string, string> = {
     PATH: `${dirname(tools.kubectl())}:${process.env.PATH ?? ''}`,
     KUBECONFIG: kube.kubeconfig,
     ONECLAW_DATABASE_URL: pg.url,
@@ -69,6 +79,16 @@ async function main(): Promise<void> {
       encoding: 'utf8',
     }),
   );
+  const product = await startProduct(kube);
+  env.ONECLAW_API_URL = product.apiUrl;
+  writeFileSync(
+    envFile,
+    `${Object.entries(env)
+      .map(([k, v]) => `export ${k}=${v}`)
+      .join('\n')}\n`,
+    { mode: 0o600 },
+  );
+
   console.log('Reach everything from another shell with:');
   console.log(`  source ${envFile}`);
   console.log(`  kubectl get ns          # kubectl ${kube.version.slice(1)}, KUBECONFIG=${kube.kubeconfig}`);
@@ -78,7 +98,15 @@ async function main(): Promise<void> {
   );
   console.log(`  SoftHSM2 token "${hsm.tokenLabel}" (PIN ${hsm.pin}), SOFTHSM2_CONF=${hsm.conf}`);
 
+  console.log(
+    `  oneclaw API ${product.apiUrl} (admin key in ${product.adminKeyFile}), operator metrics ${product.metricsUrl}`,
+  );
+  console.log(
+    '  kubectl get oneclaw -n oneclaw-demo; kubectl get secret -n oneclaw-demo web-secrets -o yaml',
+  );
+
   if (once) {
+    await product.stop();
     await down();
     console.log('dev environment check passed; stopped');
     return;
@@ -89,7 +117,97 @@ async function main(): Promise<void> {
     process.once('SIGTERM', resolve);
   });
   console.log('\nstopping…');
+  await product.stop();
   await down();
+}
+
+/** The API, the operator, the examples and a sample secret, synced; returns how to reach them. */
+async function startProduct(kube: KubeInfo) {
+  const kubectl = (...args: string[]) =>
+    execFileSync(tools.kubectl(), ['--kubeconfig', kube.kubeconfig, ...args], { encoding: 'utf8' });
+  kubectl('apply', '--server-side', '-f', join(repoRoot, 'crds'));
+  kubectl('wait', '--for=condition=Established', '-f', join(repoRoot, 'crds'));
+  kubectl('create', 'namespace', 'oneclaw-system');
+  kubectl('create', 'serviceaccount', 'oneclaw-operator', '-n', 'oneclaw-system');
+
+  // The embedded database keeps its data between runs (a fresh one for --once).
+  const dataDir = once ? mkdtempSync(join(tmpdir(), 'oneclaw-dev-')) : join(cacheDir, 'dev-data');
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const adminKeyFile = join(dataDir, 'admin-key');
+  if (!existsSync(adminKeyFile)) writeFileSync(adminKeyFile, generateApiKey('user'), { mode: 0o600 });
+  const adminKey = readFileSync(adminKeyFile, 'utf8').trim();
+  const logger = createLogger('warn');
+  const server = await startServer(
+    loadConfig({
+      ONECLAW_DATA_DIR: dataDir,
+      ONECLAW_LISTEN: '127.0.0.1:0',
+      ONECLAW_BOOTSTRAP_ADMIN_KEY: adminKey,
+      ONECLAW_K8S_AUTH: 'tokenreview',
+      ONECLAW_K8S_KUBECONFIG: kube.kubeconfig,
+      ONECLAW_K8S_ADMIN_SERVICE_ACCOUNTS: 'system:serviceaccount:oneclaw-system:oneclaw-operator',
+    }),
+    { logger },
+  );
+  const apiUrl = server.url as string;
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromFile(kube.kubeconfig);
+  const operator = await startOperator({
+    config: {
+      ...loadOperatorConfig({ ONECLAW_API_URL: apiUrl }),
+      metricsListen: { host: '127.0.0.1', port: 0 },
+    },
+    kubeConfig,
+    logger,
+    apiUrl,
+  });
+  const t0 = Date.now();
+  kubectl('apply', '-f', join(repoRoot, 'examples'));
+  const vaultId = await waitFor('the demo vault', () =>
+    kubectl('get', 'ocvault', 'demo', '-n', 'oneclaw-demo', '-o', 'jsonpath={.status.vaultId}').trim(),
+  );
+  const admin = createClient({ baseUrl: apiUrl, credentials: { apiKey: adminKey } });
+  for (const [path, value] of [
+    ['web/db/username', 'web'],
+    ['web/db/password', `dev-${Date.now().toString(36)}`],
+    ['web/env/LOG_LEVEL', 'debug'],
+  ] as const) {
+    await admin.secrets.put(vaultId, path, { type: 'password', value });
+  }
+  await waitFor('the synced Secret', () =>
+    kubectl(
+      'get',
+      'secret',
+      'web-secrets',
+      '-n',
+      'oneclaw-demo',
+      '--ignore-not-found',
+      '-o',
+      'jsonpath={.data.DB_PASSWORD}',
+    ),
+  );
+  console.log(`\nThe sample is synced (${Date.now() - t0} ms from kubectl apply):`);
+  console.log(kubectl('get', 'oneclaw', '-n', 'oneclaw-demo'));
+  console.log(kubectl('describe', 'secret', 'web-secrets', '-n', 'oneclaw-demo'));
+  return {
+    apiUrl,
+    adminKeyFile,
+    metricsUrl: operator.metricsUrl,
+    async stop() {
+      await operator.stop();
+      await server.close();
+      if (once) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function waitFor(what: string, probe: () => string, timeoutMs = 60_000): Promise<string> {
+  const start = Date.now();
+  for (;;) {
+    const got = probe();
+    if (got) return got;
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
 }
 
 main().catch(async (err: unknown) => {

@@ -61,6 +61,10 @@ export const EnvSchema = Type.Object({
 });
 export type Env = Static<typeof EnvSchema>;
 
+/** Variables of `oneclaw operator`, which validates them itself (operator/src/config.ts). */
+export const isOperatorVariable = (name: string) =>
+  name.startsWith('ONECLAW_OPERATOR_') || name === 'ONECLAW_API_URL';
+
 export interface Config {
   profile: 'dev' | 'production';
   listen: { host: string; port: number };
@@ -159,7 +163,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     if (k.startsWith('ONECLAW_') && v !== undefined && v !== '') raw[k] = v;
   const problems: string[] = [];
   const known = new Set(Object.keys(EnvSchema.properties));
-  for (const k of Object.keys(raw)) if (!known.has(k)) problems.push(`${k}: unknown variable (typo?)`);
+  for (const k of Object.keys(raw)) {
+    // The operator's variables are validated by the operator (the two share a process with --embedded-api).
+    if (!known.has(k) && !isOperatorVariable(k)) problems.push(`${k}: unknown variable (typo?)`);
+  }
   // Each variable on its own, so every bad one is reported, not just the first.
   const properties = EnvSchema.properties as unknown as Record<string, TSchema>;
   for (const [name, value] of Object.entries(raw)) {

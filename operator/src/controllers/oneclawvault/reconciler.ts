@@ -1,0 +1,195 @@
+// OneclawVault: a vault in the API for a namespace, and its `access` list as grants to that
+// namespace's service accounts. The vault is created (or adopted by its derived name), its id
+// and KEK version recorded in status, and the grants converged to spec.access: added, changed
+// and removed. The finalizer honours deletionPolicy: Retain keeps the vault and its data,
+// Delete purges it (crypto-shredding).
+import { createHash } from 'node:crypto';
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { OneclawClient, Policy, PolicyCreateInput } from '../../../../sdk/src/index.js';
+import { OneclawError } from '../../../../sdk/src/index.js';
+import {
+  API_VERSION,
+  ConditionType,
+  type OneclawVault,
+  PLURAL_VAULTS,
+  Reason,
+  VAULT_FINALIZER,
+} from '../../apis/v1alpha1/types.js';
+import type { ObjectCache, ObjectKey, Reconciler } from '../../runtime/controller.js';
+import type { EventRecorder } from '../../runtime/events.js';
+import { addFinalizer, removeFinalizer } from '../../runtime/finalizers.js';
+import { namespacedPath } from '../../runtime/kube-request.js';
+import { writeStatus } from '../status.js';
+
+/** The API vault name of a OneclawVault: `<namespace>-<name>`, shortened with a digest past 63 characters. */
+export function vaultNameFor(namespace: string, name: string): string {
+  const full = `${namespace}-${name}`.toLowerCase().replace(/[^a-z0-9-]/g, '-');
+  if (full.length <= 63) return full;
+  const digest = createHash('sha256').update(`${namespace}/${name}`).digest('hex').slice(0, 10);
+  return `${full.slice(0, 52).replace(/-+$/, '')}-${digest}`;
+}
+
+export const serviceAccountPrincipal = (namespace: string, sa: string) =>
+  `system:serviceaccount:${namespace}:${sa}`;
+
+/** One grant, as compared between spec and API. */
+function grantKey(g: {
+  principal_id: string;
+  secret_path_pattern: string;
+  permissions: string[];
+  expires_at?: string | null;
+}) {
+  const expires = g.expires_at ? new Date(g.expires_at).toISOString() : null;
+  return JSON.stringify([g.principal_id, g.secret_path_pattern, [...g.permissions].sort(), expires]);
+}
+
+export function desiredGrants(vault: OneclawVault): PolicyCreateInput[] {
+  const ns = vault.metadata.namespace as string;
+  return (vault.spec.access ?? []).flatMap((a) =>
+    a.paths.map((path) => ({
+      principal_type: 'k8s_service_account' as const,
+      principal_id: serviceAccountPrincipal(ns, a.serviceAccount),
+      secret_path_pattern: path,
+      permissions: [...a.permissions],
+      ...(a.expiresAt ? { expires_at: a.expiresAt } : {}),
+    })),
+  );
+}
+
+export function createVaultReconciler(deps: {
+  kubeConfig: KubeConfig;
+  api: OneclawClient;
+  cache: ObjectCache<OneclawVault>;
+  events: EventRecorder;
+  /** How often a Ready vault is looked at again (KEK version, drifted grants). */
+  resyncMs?: number;
+}): Reconciler {
+  const { kubeConfig, api, events } = deps;
+  const objectPath = (k: ObjectKey) => namespacedPath(API_VERSION, PLURAL_VAULTS, k.namespace, k.name);
+  const status = (
+    v: OneclawVault,
+    fields: Record<string, unknown>,
+    ready: { status: 'True' | 'False' | 'Unknown'; reason: string; message: string },
+  ) =>
+    writeStatus(
+      kubeConfig,
+      {
+        plural: PLURAL_VAULTS,
+        namespace: v.metadata.namespace as string,
+        name: v.metadata.name as string,
+        generation: v.metadata.generation,
+        status: (v.status ?? {}) as never,
+      },
+      fields,
+      [{ type: ConditionType.Ready, ...ready }],
+    );
+
+  const findOrCreate = async (v: OneclawVault) => {
+    const ns = v.metadata.namespace as string;
+    const name = vaultNameFor(ns, v.metadata.name as string);
+    if (v.status?.vaultId) {
+      try {
+        return { vault: await api.vaults.get(v.status.vaultId), created: false };
+      } catch (err) {
+        if (!(err instanceof OneclawError && err.status === 404)) throw err;
+      }
+    }
+    // Adopt by name: a vault created before a crash that lost the status write, or pre-existing.
+    const existing = (await api.vaults.list()).find((x) => x.name === name);
+    if (existing) return { vault: existing, created: false };
+    const vault = await api.vaults.create({
+      name,
+      description: v.spec.displayName ?? `${ns}/${v.metadata.name}`,
+      ...(v.spec.kmsKey ? { kms_key: v.spec.kmsKey } : {}),
+      ...(v.spec.custody ? { custody: v.spec.custody } : {}),
+    });
+    return { vault, created: true };
+  };
+
+  const convergeGrants = async (v: OneclawVault, vaultId: string) => {
+    const prefix = `system:serviceaccount:${v.metadata.namespace}:`;
+    const current = (await api.policies.list(vaultId)).filter(
+      (p) => p.principal_type === 'k8s_service_account' && p.principal_id.startsWith(prefix),
+    );
+    const want = new Map(desiredGrants(v).map((g) => [grantKey(g), g]));
+    const have = new Map<string, Policy>(current.map((p) => [grantKey(p), p]));
+    let added = 0;
+    let removed = 0;
+    for (const [k, g] of want) {
+      if (!have.has(k)) {
+        await api.policies.create(vaultId, g);
+        added++;
+      }
+    }
+    for (const [k, p] of have) {
+      if (!want.has(k)) {
+        await api.policies.delete(vaultId, p.id).catch((err: unknown) => {
+          if (!(err instanceof OneclawError && err.status === 404)) throw err;
+        });
+        removed++;
+      }
+    }
+    return { added, removed };
+  };
+
+  return {
+    async reconcile(key, { log }) {
+      let v = deps.cache.get(key.namespace, key.name);
+      if (!v) return undefined;
+
+      if (v.metadata.deletionTimestamp) {
+        const vaultId = v.status?.vaultId;
+        if (vaultId && v.spec.deletionPolicy === 'Delete') {
+          await api.vaults.delete(vaultId, { purge: true }).catch((err: unknown) => {
+            if (!(err instanceof OneclawError && err.status === 404)) throw err;
+          });
+          await events.event(
+            v,
+            'Normal',
+            'VaultPurged',
+            `purged vault ${vaultId}: its secrets can never be decrypted again`,
+          );
+          log.info({ vaultId }, 'vault purged (deletionPolicy Delete)');
+        } else if (vaultId) {
+          await events.event(v, 'Normal', 'VaultRetained', `kept vault ${vaultId} (deletionPolicy Retain)`);
+        }
+        await removeFinalizer(kubeConfig, objectPath(key), v, VAULT_FINALIZER);
+        return undefined;
+      }
+
+      v = await addFinalizer(kubeConfig, objectPath(key), v, VAULT_FINALIZER);
+      try {
+        const { vault, created } = await findOrCreate(v);
+        if (created)
+          await events.event(v, 'Normal', 'VaultCreated', `created vault ${vault.id} (${vault.name})`);
+        const { added, removed } = await convergeGrants(v, vault.id);
+        if (added || removed) {
+          await events.event(v, 'Normal', 'AccessUpdated', `grants: ${added} added, ${removed} removed`);
+        }
+        const changed = await status(
+          v,
+          { vaultId: vault.id, kekKeyId: vault.kms_key_id, kekVersion: vault.kek_version },
+          {
+            status: 'True',
+            reason: Reason.VaultReady,
+            message: `vault ${vault.name} is ready with ${desiredGrants(v).length} grants`,
+          },
+        );
+        if (changed && v.status?.conditions?.find((c) => c.type === ConditionType.Ready)?.status !== 'True') {
+          await events.event(v, 'Normal', Reason.VaultReady, `vault ${vault.id} is ready`);
+        }
+      } catch (err) {
+        if (err instanceof OneclawError) {
+          const unavailable = err.status === 0 || err.status >= 500 || err.status === 429;
+          const reason = unavailable ? Reason.ApiUnavailable : Reason.InvalidSpec;
+          const message = `oneclaw API: ${err.code}: ${err.message}`;
+          if (await status(v, {}, { status: 'False', reason, message })) {
+            await events.event(v, 'Warning', reason, message);
+          }
+        }
+        throw err;
+      }
+      return { requeueAfterMs: deps.resyncMs ?? 5 * 60_000 };
+    },
+  };
+}

@@ -1,0 +1,308 @@
+// SecretSync: reads what spec.serviceAccountName is granted in the referenced vault — as that
+// service account, through a TokenRequest token exchanged at /v1/auth/k8s-token, so a sync can
+// never read more than its account may — and writes it to a Kubernetes Secret it owns. The
+// Secret is restored when edited or deleted by hand; the vault's change feed pushes writes;
+// refreshInterval is the fallback. When the account loses access the sync turns not-Ready with
+// reason AccessDenied, and spec.onAccessLoss decides whether the Secret is kept (Retain, the
+// default: running pods keep working) or deleted (Delete).
+import type { KubeConfig, V1Secret } from '@kubernetes/client-node';
+import { matchesPath } from '../../../../api/src/services/policies/match.js';
+import { OneclawError } from '../../../../sdk/src/index.js';
+import {
+  API_VERSION,
+  ConditionType,
+  DEFAULT_REFRESH_INTERVAL,
+  KIND_SYNC,
+  MANAGED_BY_LABEL,
+  MANAGED_BY_VALUE,
+  type OneclawVault,
+  PLURAL_SYNCS,
+  Reason,
+  type SecretSync,
+  SYNC_LABEL,
+} from '../../apis/v1alpha1/types.js';
+import type { Identities } from '../../identity.js';
+import { type ObjectCache, type Reconciler, TerminalError } from '../../runtime/controller.js';
+import type { EventRecorder } from '../../runtime/events.js';
+import { KubeApiError, kubeRequest, namespacedPath, statusCodeOf } from '../../runtime/kube-request.js';
+import { type ConditionInput, writeStatus } from '../status.js';
+import type { FeedFollowers } from './feed.js';
+import {
+  contentFingerprint,
+  dataFromKey,
+  listPrefix,
+  renderTemplate,
+  type SyncedEntry,
+  TemplateError,
+} from './render.js';
+import type { Restarter } from './restarts.js';
+
+/** "1h30m" → ms. */
+export function parseInterval(s: string): number {
+  const m = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/.exec(s);
+  if (!m || s === '') return 3_600_000;
+  return ((Number(m[1] ?? 0) * 60 + Number(m[2] ?? 0)) * 60 + Number(m[3] ?? 0)) * 1000;
+}
+
+/** Why a read failed, as the sync's condition; undefined: retry (the API is unavailable). */
+function classify(err: unknown): { reason: string; message: string } | undefined {
+  if (err instanceof OneclawError) {
+    if (err.status === 0 || err.status === 429 || err.status >= 500) return undefined;
+    if (err.status === 401 || err.status === 403) {
+      return {
+        reason: Reason.AccessDenied,
+        message: `the service account may not read it: ${err.code}: ${err.message}`,
+      };
+    }
+    return { reason: Reason.SyncFailed, message: `${err.code}: ${err.message}` };
+  }
+  if (statusCodeOf(err) === 404)
+    return { reason: Reason.InvalidSpec, message: 'the service account does not exist' };
+  return undefined;
+}
+
+class ReadFailure extends Error {
+  constructor(
+    readonly reason: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export function createSyncReconciler(deps: {
+  kubeConfig: KubeConfig;
+  identities: Identities;
+  syncs: ObjectCache<SecretSync>;
+  vaults: ObjectCache<OneclawVault>;
+  events: EventRecorder;
+  feed: FeedFollowers;
+  restarts: Restarter;
+  /** Observed API-write → Secret-update latency, when the write time is known. */
+  onSynced?: (sync: SecretSync, changed: boolean) => void;
+}): Reconciler {
+  const { kubeConfig, events } = deps;
+
+  const status = (s: SecretSync, fields: Record<string, unknown>, conditions: ConditionInput[]) =>
+    writeStatus(
+      kubeConfig,
+      {
+        plural: PLURAL_SYNCS,
+        namespace: s.metadata.namespace as string,
+        name: s.metadata.name as string,
+        generation: s.metadata.generation,
+        status: (s.status ?? {}) as never,
+      },
+      fields,
+      conditions,
+    );
+
+  const notReady = async (
+    s: SecretSync,
+    reason: string,
+    message: string,
+    type: 'Warning' | 'Normal' = 'Warning',
+  ) => {
+    const wrote = await status(s, {}, [
+      { type: ConditionType.Ready, status: 'False', reason, message },
+      { type: ConditionType.Synced, status: 'False', reason, message },
+    ]);
+    if (wrote) await events.event(s, type, reason, message);
+  };
+
+  /** Reads every requested secret as the sync's service account. */
+  const read = async (s: SecretSync, vaultId: string) => {
+    const api = deps.identities.as(s.metadata.namespace as string, s.spec.serviceAccountName);
+    const values = new Map<string, string>();
+    const entries = new Map<string, SyncedEntry>();
+    const take = async (key: string, path: string, version?: number) => {
+      const secret = await api.secrets.get(vaultId, path, version ? { version } : {});
+      values.set(key, secret.value);
+      entries.set(key, { key, path, version: secret.version });
+    };
+    try {
+      for (const from of s.spec.dataFrom ?? []) {
+        for await (const meta of api.secrets.listAll(vaultId, { prefix: listPrefix(from.path) })) {
+          if (matchesPath(from.path, meta.path)) await take(dataFromKey(from.path, meta.path), meta.path);
+        }
+      }
+      for (const d of s.spec.data ?? []) await take(d.secretKey, d.path, d.version);
+    } catch (err) {
+      const why = classify(err);
+      if (!why) throw err;
+      throw new ReadFailure(why.reason, why.message);
+    }
+    return { values, entries: [...entries.values()] };
+  };
+
+  const secretPath = (ns: string, name?: string) => namespacedPath('v1', 'secrets', ns, name);
+
+  /** Creates or converges the target Secret; returns whether it changed. */
+  const apply = async (s: SecretSync, name: string, data: Map<string, string>): Promise<boolean> => {
+    const ns = s.metadata.namespace as string;
+    const target = s.spec.target ?? {};
+    const type = target.type ?? 'Opaque';
+    const desired: V1Secret = {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: {
+        name,
+        namespace: ns,
+        labels: {
+          ...(target.labels ?? {}),
+          [MANAGED_BY_LABEL]: MANAGED_BY_VALUE,
+          [SYNC_LABEL]: s.metadata.name as string,
+        },
+        annotations: { ...(target.annotations ?? {}) },
+        ownerReferences: [
+          {
+            apiVersion: API_VERSION,
+            kind: KIND_SYNC,
+            name: s.metadata.name as string,
+            uid: s.metadata.uid as string,
+            controller: true,
+            blockOwnerDeletion: true,
+          },
+        ],
+      },
+      type,
+      data: Object.fromEntries([...data].map(([k, v]) => [k, Buffer.from(v, 'utf8').toString('base64')])),
+    };
+    let current: V1Secret | undefined;
+    try {
+      current = await kubeRequest<V1Secret>(kubeConfig, { path: secretPath(ns, name) });
+    } catch (err) {
+      if (!(err instanceof KubeApiError && err.statusCode === 404)) throw err;
+    }
+    if (!current) {
+      await kubeRequest(kubeConfig, { method: 'POST', path: secretPath(ns), body: desired });
+      return true;
+    }
+    const ours = current.metadata?.ownerReferences?.some((r) => r.uid === s.metadata.uid && r.controller);
+    if (!ours) {
+      throw new ReadFailure(
+        Reason.SecretConflict,
+        `Secret ${name} exists and is not managed by this SecretSync`,
+      );
+    }
+    const same =
+      current.type === type &&
+      JSON.stringify(current.data ?? {}) === JSON.stringify(desired.data) &&
+      JSON.stringify(current.metadata?.labels ?? {}) === JSON.stringify(desired.metadata?.labels) &&
+      JSON.stringify(current.metadata?.annotations ?? {}) === JSON.stringify(desired.metadata?.annotations);
+    if (same) return false;
+    if (current.type !== type) {
+      // A Secret's type is immutable: replace the object.
+      await kubeRequest(kubeConfig, { method: 'DELETE', path: secretPath(ns, name) });
+      await kubeRequest(kubeConfig, { method: 'POST', path: secretPath(ns), body: desired });
+      return true;
+    }
+    const replacement = {
+      ...desired,
+      metadata: { ...desired.metadata, resourceVersion: current.metadata?.resourceVersion },
+    };
+    await kubeRequest(kubeConfig, { method: 'PUT', path: secretPath(ns, name), body: replacement });
+    return true;
+  };
+
+  const removeTarget = async (s: SecretSync, name: string) => {
+    const ns = s.metadata.namespace as string;
+    try {
+      const current = await kubeRequest<V1Secret>(kubeConfig, { path: secretPath(ns, name) });
+      if (current.metadata?.ownerReferences?.some((r) => r.uid === s.metadata.uid)) {
+        await kubeRequest(kubeConfig, { method: 'DELETE', path: secretPath(ns, name) });
+        await events.event(s, 'Normal', 'SecretDeleted', `deleted Secret ${name} (onAccessLoss Delete)`);
+      }
+    } catch (err) {
+      if (!(err instanceof KubeApiError && err.statusCode === 404)) throw err;
+    }
+  };
+
+  return {
+    async reconcile(key, { log }) {
+      const s = deps.syncs.get(key.namespace, key.name);
+      if (!s || s.metadata.deletionTimestamp) {
+        // The Secret goes with it (owner reference); only the feed interest is ours to drop.
+        deps.feed.forget(key);
+        return undefined;
+      }
+      const refresh = parseInterval(s.spec.refreshInterval ?? DEFAULT_REFRESH_INTERVAL);
+      const targetName = s.spec.target?.name ?? (s.metadata.name as string);
+
+      const vault = deps.vaults.get(key.namespace, s.spec.vaultRef.name);
+      if (!vault) {
+        await notReady(s, Reason.VaultNotFound, `no OneclawVault ${s.spec.vaultRef.name} in this namespace`);
+        return { requeueAfterMs: 30_000 };
+      }
+      const vaultId = vault.status?.vaultId;
+      if (!vaultId) {
+        await notReady(
+          s,
+          Reason.VaultNotReady,
+          `OneclawVault ${s.spec.vaultRef.name} has no vault yet`,
+          'Normal',
+        );
+        return { requeueAfterMs: 5_000 };
+      }
+      deps.feed.watch(vaultId, key);
+
+      let changed: boolean;
+      let entries: SyncedEntry[];
+      try {
+        const got = await read(s, vaultId);
+        entries = got.entries;
+        let data = got.values;
+        const template = s.spec.target?.template?.data;
+        if (template) data = renderTemplate(template, got.values);
+        changed = await apply(s, targetName, data);
+      } catch (err) {
+        if (err instanceof TemplateError) {
+          await notReady(s, Reason.InvalidSpec, err.message);
+          throw new TerminalError(err.message);
+        }
+        if (err instanceof ReadFailure) {
+          if (err.reason === Reason.AccessDenied && s.spec.onAccessLoss === 'Delete')
+            await removeTarget(s, targetName);
+          await notReady(s, err.reason, err.message);
+          log.info({ reason: err.reason }, 'sync not possible');
+          return { requeueAfterMs: Math.min(refresh, 60_000) };
+        }
+        if (err instanceof OneclawError) await notReady(s, Reason.ApiUnavailable, `oneclaw API: ${err.code}`);
+        throw err;
+      }
+
+      const fingerprint = contentFingerprint({
+        entries,
+        template: s.spec.target?.template?.data,
+        type: s.spec.target?.type ?? 'Opaque',
+      });
+      const previous = s.status?.secretHash;
+      const contentChanged = previous !== fingerprint;
+      const message = `Secret ${targetName} holds ${entries.length} secret(s)`;
+      await status(
+        s,
+        {
+          targetName,
+          secretHash: fingerprint,
+          syncedVersions: Object.fromEntries(entries.map((e) => [e.path, e.version])),
+          ...(contentChanged || changed || !s.status?.lastSyncTime
+            ? { lastSyncTime: new Date().toISOString() }
+            : {}),
+        },
+        [
+          { type: ConditionType.Ready, status: 'True', reason: Reason.SyncSucceeded, message },
+          { type: ConditionType.Synced, status: 'True', reason: Reason.SyncSucceeded, message },
+        ],
+      );
+      if (changed) {
+        await events.event(s, 'Normal', changed && !previous ? 'SecretCreated' : 'SecretUpdated', message);
+      }
+      // Restart the workloads when the content moved on (not on the first sync, nor on drift repair).
+      if (previous && contentChanged) {
+        for (const t of s.spec.rolloutRestartTargets ?? []) deps.restarts.schedule(key.namespace, t, s);
+      }
+      deps.onSynced?.(s, changed);
+      return { requeueAfterMs: refresh };
+    },
+  };
+}

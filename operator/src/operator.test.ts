@@ -1,0 +1,360 @@
+// The operator end to end on the real control plane and the real API: OneclawVault → vault and
+// grants; SecretSync → a Kubernetes Secret read with the workload's own identity, pushed on
+// change, restored on drift, refused beyond the service account's grants, collected with its
+// owner; deletionPolicy Delete crypto-shreds.
+import { AppsV1Api, CustomObjectsApi, type KubeConfig, type V1Secret } from '@kubernetes/client-node';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestApi, type TestApi } from '../../test/support/api.js';
+import { installCrds } from '../../test/support/crds.js';
+import { kubeConfigFor, sharedPeer } from '../../test/support/fixtures.js';
+import { type KubeIdentities, kubeIdentities } from '../../test/support/kube-identity.js';
+import {
+  GROUP,
+  type OneclawVault,
+  PLURAL_SYNCS,
+  PLURAL_VAULTS,
+  type SecretSync,
+  VERSION,
+} from './apis/v1alpha1/types.js';
+import { RESTARTED_AT } from './controllers/secretsync/restarts.js';
+import { type RunningOperator, startOperator } from './operator.js';
+
+async function eventually<T>(
+  what: string,
+  fn: () => Promise<T | undefined | false>,
+  timeoutMs = 20_000,
+): Promise<T> {
+  const start = Date.now();
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v !== undefined && v !== false) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() - start > timeoutMs)
+      throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe('operator', () => {
+  let api: TestApi;
+  let kube: KubeIdentities;
+  let kc: KubeConfig;
+  let custom: CustomObjectsApi;
+  let operator: RunningOperator;
+  let ns: string;
+
+  const vaultObj = (name: string, spec: OneclawVault['spec']) => ({
+    apiVersion: `${GROUP}/${VERSION}`,
+    kind: 'OneclawVault',
+    metadata: { name, namespace: ns },
+    spec,
+  });
+  const getVault = (name: string) =>
+    custom.getNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      namespace: ns,
+      plural: PLURAL_VAULTS,
+      name,
+    }) as Promise<OneclawVault>;
+  const getSync = (name: string) =>
+    custom.getNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      namespace: ns,
+      plural: PLURAL_SYNCS,
+      name,
+    }) as Promise<SecretSync>;
+  const createSync = (name: string, spec: SecretSync['spec']) =>
+    custom.createNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      namespace: ns,
+      plural: PLURAL_SYNCS,
+      body: {
+        apiVersion: `${GROUP}/${VERSION}`,
+        kind: 'SecretSync',
+        metadata: { name, namespace: ns },
+        spec,
+      },
+    });
+  const readSecret = async (name: string): Promise<Record<string, string> | undefined> => {
+    try {
+      const s: V1Secret = await kube.core.readNamespacedSecret({ name, namespace: ns });
+      return Object.fromEntries(
+        Object.entries(s.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString()]),
+      );
+    } catch {
+      return undefined;
+    }
+  };
+  const condition = (
+    obj: { status?: { conditions?: Array<{ type: string; status: string; reason: string }> } },
+    type: string,
+  ) => obj.status?.conditions?.find((c) => c.type === type);
+  const put = async (vaultId: string, path: string, value: string) => {
+    const res = await api.request({
+      method: 'PUT',
+      url: `/v1/vaults/${vaultId}/secrets/${path}`,
+      payload: { type: 'password', value },
+    });
+    expect(res.statusCode).toBe(200);
+  };
+
+  beforeAll(async () => {
+    const info = await sharedPeer('kube');
+    await installCrds(info);
+    kc = kubeConfigFor(info.kubeconfig);
+    custom = kc.makeApiClient(CustomObjectsApi);
+    kube = await kubeIdentities(info, 'op');
+    ns = kube.namespace;
+    for (const sa of ['oneclaw-operator', 'app', 'nobody']) await kube.createServiceAccount(sa);
+    api = await startTestApi(
+      {
+        ONECLAW_K8S_AUTH: 'tokenreview',
+        ONECLAW_K8S_KUBECONFIG: info.kubeconfig,
+        ONECLAW_K8S_AUDIENCE: 'oneclaw',
+        ONECLAW_K8S_ADMIN_SERVICE_ACCOUNTS: kube.username('oneclaw-operator'),
+        ONECLAW_AUTH_RATE_LIMIT: '0',
+      },
+      { listen: true },
+    );
+    operator = await startOperator({
+      config: {
+        apiUrl: api.server.url,
+        namespace: ns,
+        serviceAccount: 'oneclaw-operator',
+        tokenFile: undefined,
+        audience: 'oneclaw',
+        metricsListen: { host: '127.0.0.1', port: 0 },
+        leaderElection: true,
+        concurrency: 4,
+        watchNamespace: ns,
+      },
+      kubeConfig: kc,
+      logger: pino({ level: 'warn' }),
+      apiUrl: api.server.url as string,
+      leaseDurationMs: 4_000,
+      renewDeadlineMs: 3_000,
+      retryPeriodMs: 500,
+      restartDebounceMs: 500,
+    });
+  });
+  afterAll(async () => {
+    await operator?.stop();
+    await api?.close();
+    await kube?.cleanup();
+  });
+
+  let vaultId: string;
+
+  it('turns a OneclawVault into a vault with grants for its service accounts', async () => {
+    await custom.createNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      namespace: ns,
+      plural: PLURAL_VAULTS,
+      body: vaultObj('main', {
+        deletionPolicy: 'Delete',
+        access: [{ serviceAccount: 'app', paths: ['app/**'], permissions: ['read', 'list'] }],
+      }),
+    });
+    const v = await eventually('vault Ready', async () => {
+      const got = await getVault('main');
+      return condition(got, 'Ready')?.status === 'True' && got;
+    });
+    vaultId = v.status?.vaultId as string;
+    expect(v.status).toMatchObject({ kekVersion: 1, observedGeneration: 1 });
+    expect(v.metadata.finalizers).toContain('oneclaw.dev/vault-protection');
+    const policies = (await api.request({ method: 'GET', url: `/v1/vaults/${vaultId}/policies` })).json() as {
+      policies: Array<{ principal_id: string; secret_path_pattern: string; permissions: string[] }>;
+    };
+    expect(policies.policies).toEqual([
+      expect.objectContaining({
+        principal_id: kube.username('app'),
+        secret_path_pattern: 'app/**',
+        permissions: ['read', 'list'],
+      }),
+    ]);
+    // The vault was created by the operator's own identity, not an admin key.
+    const audit = await api.db.pool.query(
+      `SELECT actor FROM audit_events WHERE action = 'vault.create' AND vault_id = $1`,
+      [vaultId],
+    );
+    expect(audit.rows).toEqual([{ actor: kube.username('oneclaw-operator') }]);
+  });
+
+  it('syncs what the service account may read into a Secret it owns, and pushes changes', async () => {
+    await put(vaultId, 'app/db/password', 's3cret-1');
+    await put(vaultId, 'app/env/LOG_LEVEL', 'debug');
+    const apps = kc.makeApiClient(AppsV1Api);
+    await apps.createNamespacedDeployment({
+      namespace: ns,
+      body: {
+        metadata: { name: 'web' },
+        spec: {
+          selector: { matchLabels: { app: 'web' } },
+          template: {
+            metadata: { labels: { app: 'web' } },
+            spec: { containers: [{ name: 'web', image: 'busybox' }] },
+          },
+        },
+      },
+    });
+    await createSync('app', {
+      vaultRef: { name: 'main' },
+      serviceAccountName: 'app',
+      data: [{ secretKey: 'password', path: 'app/db/password' }],
+      dataFrom: [{ path: 'app/env/*' }],
+      target: {
+        name: 'app-secrets',
+        template: { data: { url: 'postgres://app:{{ .password }}@db/app', level: '{{ .LOG_LEVEL }}' } },
+      },
+      rolloutRestartTargets: [{ kind: 'Deployment', name: 'web' }],
+    });
+    expect(await eventually('Secret', () => readSecret('app-secrets'))).toEqual({
+      url: 'postgres://app:s3cret-1@db/app',
+      level: 'debug',
+    });
+    const sync = await eventually('Synced', async () => {
+      const s = await getSync('app');
+      return condition(s, 'Synced')?.status === 'True' && s;
+    });
+    expect(sync.status).toMatchObject({
+      targetName: 'app-secrets',
+      syncedVersions: { 'app/db/password': 1, 'app/env/LOG_LEVEL': 1 },
+    });
+    expect(sync.status?.secretHash).toMatch(/^sha256:/);
+    expect(JSON.stringify(sync.status)).not.toContain('s3cret-1');
+    const secret = await kube.core.readNamespacedSecret({ name: 'app-secrets', namespace: ns });
+    expect(secret.metadata?.ownerReferences).toEqual([
+      expect.objectContaining({ kind: 'SecretSync', name: 'app', controller: true }),
+    ]);
+
+    // A write through the API reaches the Secret through the change feed, and restarts the workload once.
+    const t0 = Date.now();
+    await put(vaultId, 'app/db/password', 's3cret-2');
+    await put(vaultId, 'app/env/LOG_LEVEL', 'info');
+    await eventually(
+      'pushed',
+      async () =>
+        (await readSecret('app-secrets'))?.level === 'info' &&
+        (await readSecret('app-secrets'))?.url?.includes('s3cret-2'),
+    );
+    const propagation = Date.now() - t0;
+    expect(propagation).toBeLessThan(5_000);
+    const restarted = await eventually('restart', async () => {
+      const d = await apps.readNamespacedDeployment({ name: 'web', namespace: ns });
+      return d.spec?.template.metadata?.annotations?.[RESTARTED_AT];
+    });
+    await new Promise((r) => setTimeout(r, 1_500));
+    const d = await apps.readNamespacedDeployment({ name: 'web', namespace: ns });
+    // Both writes within the debounce window: one restart.
+    expect(d.spec?.template.metadata?.annotations?.[RESTARTED_AT]).toBe(restarted);
+    expect(d.metadata?.generation).toBe(2);
+  });
+
+  it('restores the Secret when it is edited or deleted by hand', async () => {
+    const edited = await kube.core.readNamespacedSecret({ name: 'app-secrets', namespace: ns });
+    edited.data = { ...edited.data, url: Buffer.from('tampered').toString('base64') };
+    await kube.core.replaceNamespacedSecret({ name: 'app-secrets', namespace: ns, body: edited });
+    await eventually('restored after edit', async () =>
+      (await readSecret('app-secrets'))?.url?.includes('s3cret-2'),
+    );
+    await kube.core.deleteNamespacedSecret({ name: 'app-secrets', namespace: ns });
+    await eventually('recreated', async () => (await readSecret('app-secrets'))?.url?.includes('s3cret-2'));
+  });
+
+  it('never reads beyond the service account grants', async () => {
+    await put(vaultId, 'ops/root', 'root-password');
+    await createSync('nobody', {
+      vaultRef: { name: 'main' },
+      serviceAccountName: 'nobody',
+      data: [{ secretKey: 'p', path: 'app/db/password' }],
+    });
+    await createSync('outside', {
+      vaultRef: { name: 'main' },
+      serviceAccountName: 'app',
+      data: [{ secretKey: 'root', path: 'ops/root' }],
+    });
+    for (const name of ['nobody', 'outside']) {
+      const s = await eventually(`${name} denied`, async () => {
+        const got = await getSync(name);
+        return condition(got, 'Ready')?.reason === 'AccessDenied' && got;
+      });
+      expect(condition(s, 'Ready')?.status).toBe('False');
+      expect(await readSecret(name)).toBeUndefined();
+    }
+    const events = await kube.core.listNamespacedEvent({ namespace: ns });
+    expect(events.items.some((e) => e.involvedObject.name === 'outside' && e.reason === 'AccessDenied')).toBe(
+      true,
+    );
+    expect(JSON.stringify(events.items)).not.toContain('root-password');
+    expect(JSON.stringify(events.items)).not.toContain('s3cret');
+  });
+
+  it('turns a sync not-Ready when its grant is removed, keeping the Secret by default', async () => {
+    const v = await getVault('main');
+    await custom.replaceNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      namespace: ns,
+      plural: PLURAL_VAULTS,
+      name: 'main',
+      body: {
+        ...v,
+        spec: { ...v.spec, access: [{ serviceAccount: 'app', paths: ['other/**'], permissions: ['read'] }] },
+      },
+    });
+    await eventually(
+      'app AccessDenied',
+      async () => condition(await getSync('app'), 'Ready')?.reason === 'AccessDenied',
+    );
+    expect((await readSecret('app-secrets'))?.url).toContain('s3cret-2');
+  });
+
+  it('lets the garbage collector remove the Secret with its SecretSync, and purges the vault with deletionPolicy Delete', async () => {
+    await custom.deleteNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      namespace: ns,
+      plural: PLURAL_SYNCS,
+      name: 'app',
+    });
+    // kube-controller-manager's garbage collector learns new CRDs by periodic discovery.
+    await eventually('Secret collected', async () => (await readSecret('app-secrets')) === undefined, 90_000);
+    await custom.deleteNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      namespace: ns,
+      plural: PLURAL_VAULTS,
+      name: 'main',
+    });
+    await eventually('vault gone', async () => {
+      try {
+        await getVault('main');
+        return false;
+      } catch {
+        return true;
+      }
+    });
+    expect((await api.request({ method: 'GET', url: `/v1/vaults/${vaultId}` })).statusCode).toBe(404);
+    const { rows } = await api.db.pool.query(
+      'SELECT count(*)::int AS n FROM vault_keks WHERE vault_id = $1 AND wrapped_kek IS NOT NULL',
+      [vaultId],
+    );
+    expect(rows).toEqual([{ n: 0 }]);
+  });
+
+  it('exports reconcile metrics and propagation latency', async () => {
+    const text = await (await fetch(`${operator.metricsUrl}/metrics`)).text();
+    expect(text).toMatch(/oneclaw_operator_reconcile_total\{[^}]*controller="secretsync"/);
+    expect(text).toMatch(/oneclaw_operator_sync_propagation_seconds_count [1-9]/);
+    expect(operator.isLeader()).toBe(true);
+  });
+});
