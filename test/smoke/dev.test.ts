@@ -14,7 +14,7 @@ describe('make dev', () => {
       ['--import', 'tsx', 'hack/dev.ts', '--once'],
       {
         cwd: repoRoot,
-        timeout: 120_000,
+        timeout: 170_000,
       },
     );
     for (const peer of ['kube', 'postgres', 'openbao', 'moto', 'gcp-kms', 'softhsm']) {
@@ -30,5 +30,5 @@ describe('make dev', () => {
     const env = readFileSync(join(cacheDir, 'dev.env'), 'utf8');
     expect(env).toMatch(/^export KUBECONFIG=\/.+kubeconfig$/m);
     expect(env).toMatch(/^export ONECLAW_DATABASE_URL=postgres:\/\/.+$/m);
-  });
+  }, 180_000);
 });

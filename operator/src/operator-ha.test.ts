@@ -1,0 +1,195 @@
+// Two operator replicas and an API restart: exactly one replica reconciles; when it stops, the
+// other takes over at once and keeps syncing; when the API goes away and comes back on the same
+// address, the operator converges again with nothing deleted in between.
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateLocalSigningKeyPem } from '../../api/src/kms/backends/local-signer.js';
+import { generateApiKey } from '../../api/src/services/auth/api-keys.js';
+import { startTestApi, type TestApi } from '../../test/support/api.js';
+import { installCrds } from '../../test/support/crds.js';
+import { kubeConfigFor, sharedPeer } from '../../test/support/fixtures.js';
+import { type KubeIdentities, kubeIdentities } from '../../test/support/kube-identity.js';
+import { freePort } from '../../test/support/ports.js';
+import { GROUP, type OneclawVault, PLURAL_SYNCS, PLURAL_VAULTS, VERSION } from './apis/v1alpha1/types.js';
+import { type RunningOperator, startOperator } from './operator.js';
+
+async function eventually<T>(
+  what: string,
+  fn: () => Promise<T | undefined | false>,
+  timeoutMs = 30_000,
+): Promise<T> {
+  const start = Date.now();
+  for (;;) {
+    const v = await fn().catch(() => undefined);
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe('operator replicas and API restarts', () => {
+  let kc: KubeConfig;
+  let custom: CustomObjectsApi;
+  let kube: KubeIdentities;
+  let api: TestApi;
+  let restarted: TestApi | undefined;
+  let env: Record<string, string>;
+  const replicas: RunningOperator[] = [];
+  let ns: string;
+  let keyDir: string;
+
+  const secretValue = async (name: string) => {
+    try {
+      const s = await kube.core.readNamespacedSecret({ name, namespace: ns });
+      return Buffer.from(s.data?.value ?? '', 'base64').toString();
+    } catch {
+      return undefined;
+    }
+  };
+  const put = async (server: TestApi, vaultId: string, value: string) => {
+    const res = await server.request({
+      method: 'PUT',
+      url: `/v1/vaults/${vaultId}/secrets/app/key`,
+      payload: { type: 'api_key', value },
+    });
+    expect(res.statusCode).toBe(200);
+  };
+  const sync = (name: string) =>
+    custom.createNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      namespace: ns,
+      plural: PLURAL_SYNCS,
+      body: {
+        apiVersion: `${GROUP}/${VERSION}`,
+        kind: 'SecretSync',
+        metadata: { name, namespace: ns },
+        spec: {
+          vaultRef: { name: 'v' },
+          serviceAccountName: 'app',
+          data: [{ secretKey: 'value', path: 'app/key' }],
+        },
+      },
+    });
+
+  beforeAll(async () => {
+    keyDir = mkdtempSync(join(tmpdir(), 'oneclaw-opha-'));
+    writeFileSync(join(keyDir, 'jwt.pem'), generateLocalSigningKeyPem(), { mode: 0o600 });
+    const info = await sharedPeer('kube');
+    await installCrds(info);
+    kc = kubeConfigFor(info.kubeconfig);
+    custom = kc.makeApiClient(CustomObjectsApi);
+    kube = await kubeIdentities(info, 'opha');
+    ns = kube.namespace;
+    for (const sa of ['oneclaw-operator', 'app']) await kube.createServiceAccount(sa);
+    env = {
+      ONECLAW_K8S_AUTH: 'tokenreview',
+      ONECLAW_K8S_KUBECONFIG: info.kubeconfig,
+      ONECLAW_K8S_ADMIN_SERVICE_ACCOUNTS: kube.username('oneclaw-operator'),
+      ONECLAW_AUTH_RATE_LIMIT: '0',
+      ONECLAW_LISTEN: `127.0.0.1:${await freePort()}`,
+      // The restarted API is the same installation: same keys, same admin.
+      ONECLAW_LOCAL_MASTER_KEY: randomBytes(32).toString('base64'),
+      ONECLAW_BOOTSTRAP_ADMIN_KEY: generateApiKey('user'),
+      ONECLAW_SIGNING_KEY_FILE: join(keyDir, 'jwt.pem'),
+    };
+    api = await startTestApi(env, { listen: true });
+    for (const identity of ['replica-a', 'replica-b']) {
+      replicas.push(
+        await startOperator({
+          config: {
+            apiUrl: api.server.url,
+            namespace: ns,
+            serviceAccount: 'oneclaw-operator',
+            tokenFile: undefined,
+            audience: 'oneclaw',
+            metricsListen: { host: '127.0.0.1', port: 0 },
+            leaderElection: true,
+            concurrency: 2,
+            watchNamespace: ns,
+          },
+          kubeConfig: kc,
+          logger: pino({ level: 'silent' }),
+          apiUrl: api.server.url as string,
+          identity,
+          leaseDurationMs: 4_000,
+          renewDeadlineMs: 3_000,
+          retryPeriodMs: 300,
+        }),
+      );
+    }
+  });
+  afterAll(async () => {
+    for (const r of replicas) await r.stop();
+    await restarted?.server.close();
+    await api?.server.close().catch(() => {});
+    await api?.db.drop();
+    await kube?.cleanup();
+    if (keyDir) rmSync(keyDir, { recursive: true, force: true });
+  });
+
+  let vaultId: string;
+
+  it('exactly one replica leads and reconciles', async () => {
+    await custom.createNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      namespace: ns,
+      plural: PLURAL_VAULTS,
+      body: {
+        apiVersion: `${GROUP}/${VERSION}`,
+        kind: 'OneclawVault',
+        metadata: { name: 'v', namespace: ns },
+        spec: { access: [{ serviceAccount: 'app', paths: ['app/*'], permissions: ['read'] }] },
+      },
+    });
+    vaultId = await eventually('vault id', async () => {
+      const v = (await custom.getNamespacedCustomObject({
+        group: GROUP,
+        version: VERSION,
+        namespace: ns,
+        plural: PLURAL_VAULTS,
+        name: 'v',
+      })) as OneclawVault;
+      return v.status?.vaultId;
+    });
+    await put(api, vaultId, 'one');
+    await sync('first');
+    expect(await eventually('first synced', async () => (await secretValue('first')) === 'one' && 'ok')).toBe(
+      'ok',
+    );
+    expect(replicas.filter((r) => r.isLeader())).toHaveLength(1);
+    // Only one vault was created, although two replicas saw the OneclawVault.
+    const vaults = (await api.request({ method: 'GET', url: '/v1/vaults' })).json() as { vaults: unknown[] };
+    expect(vaults.vaults).toHaveLength(1);
+  });
+
+  it('fails over at once when the leader stops, and the new leader keeps syncing', async () => {
+    const leader = replicas.find((r) => r.isLeader()) as RunningOperator;
+    const follower = replicas.find((r) => r !== leader) as RunningOperator;
+    const t0 = Date.now();
+    await leader.stop();
+    replicas.splice(replicas.indexOf(leader), 1);
+    await eventually('new leader', async () => follower.isLeader());
+    expect(Date.now() - t0).toBeLessThan(3_000);
+    await put(api, vaultId, 'two');
+    await eventually('pushed by the new leader', async () => (await secretValue('first')) === 'two');
+  });
+
+  it('survives an API restart on the same address, deleting nothing, and converges after', async () => {
+    await api.server.close();
+    // While the API is down the Secret stays as it was, and new syncs wait.
+    await sync('second');
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(await secretValue('first')).toBe('two');
+    restarted = await startTestApi(env, { listen: true, db: api.db });
+    await put(restarted, vaultId, 'three');
+    await eventually('first converged', async () => (await secretValue('first')) === 'three', 45_000);
+    await eventually('second synced', async () => (await secretValue('second')) === 'three', 45_000);
+  });
+});
