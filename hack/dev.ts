@@ -65,13 +65,7 @@ async function main(): Promise<void> {
     SOFTHSM2_CONF: hsm.conf,
     ONECLAW_PKCS11_MODULE: hsm.module,
   };
-  writeFileSync(
-    envFile,
-    `${Object.entries(env)
-      .map(([k, v]) => `export ${k}=${v}`)
-      .join('\n')}\n`,
-    { mode: 0o600 },
-  );
+  writeEnvFile(envFile, env);
 
   console.log(`\nKubernetes ${kube.version} at ${kube.server}`);
   console.log(
@@ -81,13 +75,7 @@ async function main(): Promise<void> {
   );
   const product = await startProduct(kube);
   env.ONECLAW_API_URL = product.apiUrl;
-  writeFileSync(
-    envFile,
-    `${Object.entries(env)
-      .map(([k, v]) => `export ${k}=${v}`)
-      .join('\n')}\n`,
-    { mode: 0o600 },
-  );
+  writeEnvFile(envFile, env);
 
   console.log('Reach everything from another shell with:');
   console.log(`  source ${envFile}`);
@@ -198,6 +186,16 @@ async function startProduct(kube: KubeInfo) {
       if (once) rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+function writeEnvFile(path: string, env: Record<string, string>): void {
+  writeFileSync(
+    path,
+    `${Object.entries(env)
+      .map(([k, v]) => `export ${k}=${v}`)
+      .join('\n')}\n`,
+    { mode: 0o600 },
+  );
 }
 
 async function waitFor(what: string, probe: () => string, timeoutMs = 60_000): Promise<string> {

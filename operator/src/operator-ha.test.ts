@@ -6,7 +6,6 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateLocalSigningKeyPem } from '../../api/src/kms/backends/local-signer.js';
 import { generateApiKey } from '../../api/src/services/auth/api-keys.js';
@@ -14,23 +13,11 @@ import { startTestApi, type TestApi } from '../../test/support/api.js';
 import { installCrds } from '../../test/support/crds.js';
 import { kubeConfigFor, sharedPeer } from '../../test/support/fixtures.js';
 import { type KubeIdentities, kubeIdentities } from '../../test/support/kube-identity.js';
+import { OPERATOR_ACCOUNT, operatorApiEnv, startTestOperator } from '../../test/support/operator.js';
 import { freePort } from '../../test/support/ports.js';
 import { GROUP, type OneclawVault, PLURAL_SYNCS, PLURAL_VAULTS, VERSION } from './apis/v1alpha1/types.js';
-import { type RunningOperator, startOperator } from './operator.js';
-
-async function eventually<T>(
-  what: string,
-  fn: () => Promise<T | undefined | false>,
-  timeoutMs = 30_000,
-): Promise<T> {
-  const start = Date.now();
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+import type { RunningOperator } from './operator.js';
+import { eventually } from './runtime/test-helpers.js';
 
 describe('operator replicas and API restarts', () => {
   let kc: KubeConfig;
@@ -86,12 +73,9 @@ describe('operator replicas and API restarts', () => {
     custom = kc.makeApiClient(CustomObjectsApi);
     kube = await kubeIdentities(info, 'opha');
     ns = kube.namespace;
-    for (const sa of ['oneclaw-operator', 'app']) await kube.createServiceAccount(sa);
+    for (const sa of [OPERATOR_ACCOUNT, 'app']) await kube.createServiceAccount(sa);
     env = {
-      ONECLAW_K8S_AUTH: 'tokenreview',
-      ONECLAW_K8S_KUBECONFIG: info.kubeconfig,
-      ONECLAW_K8S_ADMIN_SERVICE_ACCOUNTS: kube.username('oneclaw-operator'),
-      ONECLAW_AUTH_RATE_LIMIT: '0',
+      ...operatorApiEnv(info, kube),
       ONECLAW_LISTEN: `127.0.0.1:${await freePort()}`,
       // The restarted API is the same installation: same keys, same admin.
       ONECLAW_LOCAL_MASTER_KEY: randomBytes(32).toString('base64'),
@@ -100,28 +84,7 @@ describe('operator replicas and API restarts', () => {
     };
     api = await startTestApi(env, { listen: true });
     for (const identity of ['replica-a', 'replica-b']) {
-      replicas.push(
-        await startOperator({
-          config: {
-            apiUrl: api.server.url,
-            namespace: ns,
-            serviceAccount: 'oneclaw-operator',
-            tokenFile: undefined,
-            audience: 'oneclaw',
-            metricsListen: { host: '127.0.0.1', port: 0 },
-            leaderElection: true,
-            concurrency: 2,
-            watchNamespace: ns,
-          },
-          kubeConfig: kc,
-          logger: pino({ level: 'silent' }),
-          apiUrl: api.server.url as string,
-          identity,
-          leaseDurationMs: 4_000,
-          renewDeadlineMs: 3_000,
-          retryPeriodMs: 300,
-        }),
-      );
+      replicas.push(await startTestOperator({ api, kube, kubeConfig: kc, identity, concurrency: 2 }));
     }
   });
   afterAll(async () => {

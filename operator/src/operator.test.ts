@@ -3,12 +3,12 @@
 // change, restored on drift, refused beyond the service account's grants, collected with its
 // owner; deletionPolicy Delete crypto-shreds.
 import { AppsV1Api, CustomObjectsApi, type KubeConfig, type V1Secret } from '@kubernetes/client-node';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApi, type TestApi } from '../../test/support/api.js';
 import { installCrds } from '../../test/support/crds.js';
 import { kubeConfigFor, sharedPeer } from '../../test/support/fixtures.js';
 import { type KubeIdentities, kubeIdentities } from '../../test/support/kube-identity.js';
+import { OPERATOR_ACCOUNT, operatorApiEnv, startTestOperator } from '../../test/support/operator.js';
 import {
   GROUP,
   type OneclawVault,
@@ -18,27 +18,8 @@ import {
   VERSION,
 } from './apis/v1alpha1/types.js';
 import { RESTARTED_AT } from './controllers/secretsync/restarts.js';
-import { type RunningOperator, startOperator } from './operator.js';
-
-async function eventually<T>(
-  what: string,
-  fn: () => Promise<T | undefined | false>,
-  timeoutMs = 20_000,
-): Promise<T> {
-  const start = Date.now();
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() - start > timeoutMs)
-      throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+import type { RunningOperator } from './operator.js';
+import { eventually } from './runtime/test-helpers.js';
 
 describe('operator', () => {
   let api: TestApi;
@@ -113,37 +94,9 @@ describe('operator', () => {
     custom = kc.makeApiClient(CustomObjectsApi);
     kube = await kubeIdentities(info, 'op');
     ns = kube.namespace;
-    for (const sa of ['oneclaw-operator', 'app', 'nobody']) await kube.createServiceAccount(sa);
-    api = await startTestApi(
-      {
-        ONECLAW_K8S_AUTH: 'tokenreview',
-        ONECLAW_K8S_KUBECONFIG: info.kubeconfig,
-        ONECLAW_K8S_AUDIENCE: 'oneclaw',
-        ONECLAW_K8S_ADMIN_SERVICE_ACCOUNTS: kube.username('oneclaw-operator'),
-        ONECLAW_AUTH_RATE_LIMIT: '0',
-      },
-      { listen: true },
-    );
-    operator = await startOperator({
-      config: {
-        apiUrl: api.server.url,
-        namespace: ns,
-        serviceAccount: 'oneclaw-operator',
-        tokenFile: undefined,
-        audience: 'oneclaw',
-        metricsListen: { host: '127.0.0.1', port: 0 },
-        leaderElection: true,
-        concurrency: 4,
-        watchNamespace: ns,
-      },
-      kubeConfig: kc,
-      logger: pino({ level: 'warn' }),
-      apiUrl: api.server.url as string,
-      leaseDurationMs: 4_000,
-      renewDeadlineMs: 3_000,
-      retryPeriodMs: 500,
-      restartDebounceMs: 500,
-    });
+    for (const sa of [OPERATOR_ACCOUNT, 'app', 'nobody']) await kube.createServiceAccount(sa);
+    api = await startTestApi(operatorApiEnv(info, kube), { listen: true });
+    operator = await startTestOperator({ api, kube, kubeConfig: kc });
   });
   afterAll(async () => {
     await operator?.stop();
@@ -186,7 +139,7 @@ describe('operator', () => {
       `SELECT actor FROM audit_events WHERE action = 'vault.create' AND vault_id = $1`,
       [vaultId],
     );
-    expect(audit.rows).toEqual([{ actor: kube.username('oneclaw-operator') }]);
+    expect(audit.rows).toEqual([{ actor: kube.username(OPERATOR_ACCOUNT) }]);
   });
 
   it('syncs what the service account may read into a Secret it owns, and pushes changes', async () => {

@@ -6,7 +6,7 @@ import pino, { type Logger } from 'pino';
 
 export async function eventually<T>(
   what: string,
-  probe: () => T | undefined | Promise<T | undefined>,
+  probe: () => T | undefined | false | Promise<T | undefined | false>,
   timeoutMs = 15_000,
   intervalMs = 25,
 ): Promise<T> {

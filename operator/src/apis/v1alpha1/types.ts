@@ -80,20 +80,10 @@ export const Reason = {
 } as const;
 export type Reason = (typeof Reason)[keyof typeof Reason];
 
-export type ConditionStatus = 'True' | 'False' | 'Unknown';
+/** metav1.Condition, as JSON (type: one of ConditionType; reason: one of Reason). */
+export type { Condition, ConditionStatus } from '../../runtime/conditions.js';
 
-/** metav1.Condition, as JSON. */
-export interface Condition {
-  /** CamelCase; for these kinds one of ConditionType. */
-  type: string;
-  status: ConditionStatus;
-  /** CamelCase; for these kinds one of Reason. */
-  reason: string;
-  message: string;
-  /** RFC 3339. */
-  lastTransitionTime: string;
-  observedGeneration?: number;
-}
+import type { Condition } from '../../runtime/conditions.js';
 
 // ---------------------------------------------------------------------------------------------
 // OneclawVault
