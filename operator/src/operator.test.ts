@@ -251,6 +251,24 @@ describe('operator', () => {
     expect(JSON.stringify(events.items)).not.toContain('s3cret');
   });
 
+  it('follows a spec update: the denied sync, pointed at a granted account, becomes Synced', async () => {
+    const before = await getSync('nobody');
+    await custom.replaceNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      namespace: ns,
+      plural: PLURAL_SYNCS,
+      name: 'nobody',
+      body: { ...before, spec: { ...before.spec, serviceAccountName: 'app' } },
+    });
+    const synced = await eventually('nobody synced', async () => {
+      const got = await getSync('nobody');
+      return condition(got, 'Ready')?.status === 'True' && got;
+    });
+    expect(synced.status?.observedGeneration).toBe(2);
+    expect(await readSecret('nobody')).toEqual({ p: 's3cret-2' });
+  });
+
   it('turns a sync not-Ready when its grant is removed, keeping the Secret by default', async () => {
     const v = await getVault('main');
     await custom.replaceNamespacedCustomObject({
