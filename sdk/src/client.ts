@@ -264,7 +264,15 @@ export function createClient(opts: ClientOptions): OneclawClient {
       try {
         res = await send(c, token);
       } catch (err) {
-        if (err instanceof OneclawError && err.code === NETWORK_ERROR && retryable && attempt < retries) {
+        // A PUT writes a new version: after a dropped connection it may have committed, so it is
+        // not sent again (429 and 503 answers are safe to retry: nothing was written).
+        if (
+          err instanceof OneclawError &&
+          err.code === NETWORK_ERROR &&
+          retryable &&
+          c.method !== 'PUT' &&
+          attempt < retries
+        ) {
           await sleep(backoff(attempt++, BACKOFF_BASE_MS, BACKOFF_MAX_MS), c.signal);
           continue;
         }

@@ -302,7 +302,8 @@ export function createSecretService(deps: {
       validatePath(path);
       await vaultOf(pool, p, vaultId);
       const secret = await store.getSecret(pool, vaultId, path);
-      if (!secret || secret.deleted_at) throw notFound('secret');
+      // A deleted (or destroyed) secret keeps its history: the metadata of every version.
+      if (!secret) throw notFound('secret');
       return (await store.listVersions(pool, secret.id)).map((v) => ({
         version: v.version,
         type: v.type,

@@ -337,6 +337,15 @@ describe('secrets', () => {
         [1, 2, 3].map((version) => ({ version, ciphertext: null, wrapped_dek: null, destroyed: true })),
       );
       expectError(await read('del/destroy'), 404, 'not_found', 'secret not found');
+      // The history stays readable after the destroy: metadata only, every version destroyed.
+      const destroyed = (
+        await api.request({ method: 'GET', url: `/v1/vaults/${vaultId}/versions/del/destroy` })
+      ).json() as { versions: Array<{ version: number; destroyed: boolean }> };
+      expect(destroyed.versions.map((v) => [v.version, v.destroyed])).toEqual([
+        [1, true],
+        [2, true],
+        [3, true],
+      ]);
 
       // A new write starts a fresh, readable version 4; the destroyed ones answer 410.
       expect(await writeSecret(api, vaultId, 'del/destroy', 'reborn')).toBe(4);
