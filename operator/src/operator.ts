@@ -7,6 +7,7 @@ import { hostname } from 'node:os';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { Histogram, Registry } from 'prom-client';
+import { matchesPath } from '../../api/src/services/policies/match.js';
 import {
   API_VERSION,
   KIND_SYNC,
@@ -61,6 +62,14 @@ export interface OperatorOptions {
 const collection = (plural: string, namespace?: string) =>
   namespace ? `/apis/${API_VERSION}/namespaces/${namespace}/${plural}` : `/apis/${API_VERSION}/${plural}`;
 
+/** Whether a SecretSync's data or dataFrom covers a secret path. */
+export function readsPath(sync: SecretSync, path: string): boolean {
+  return (
+    (sync.spec.data ?? []).some((d) => d.path === path) ||
+    (sync.spec.dataFrom ?? []).some((d) => matchesPath(d.path, path))
+  );
+}
+
 export async function startOperator(opts: OperatorOptions): Promise<RunningOperator> {
   const { config, kubeConfig } = opts;
   const logger = opts.logger.child({ component: 'operator' });
@@ -90,7 +99,10 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     const feed = createFeedFollowers({
       api: identities.operator,
       logger,
-      enqueue: (k) => {
+      enqueue: (k, path) => {
+        // Only the SecretSyncs that read the path the event names.
+        const sync = syncs?.cache<SecretSync>(0).get(k.namespace, k.name);
+        if (path !== null && sync && !readsPath(sync, path)) return;
         const id = keyOf(k);
         if (!pendingSince.has(id)) pendingSince.set(id, Date.now());
         syncs?.enqueue(k);

@@ -19,8 +19,11 @@ export interface FeedFollowers {
 export function createFeedFollowers(deps: {
   api: OneclawClient;
   logger: Logger;
-  /** Called for every SecretSync of a vault when its feed moves (once per batch of events). */
-  enqueue(sync: ObjectKey): void;
+  /**
+   * Called for the SecretSyncs of a vault when an event arrives, with the path it names (null:
+   * the vault itself changed, or the follower (re)started and may have missed events).
+   */
+  enqueue(sync: ObjectKey, path: string | null): void;
   /** Delay before restarting a follower that ended with an error (403, 404, …). */
   retryMs?: number;
 }): FeedFollowers {
@@ -42,11 +45,11 @@ export function createFeedFollowers(deps: {
             cursor = page.next_cursor;
           }
           // Anything written before the follower caught up is picked up by this reconcile round.
-          for (const s of syncsOfVault.get(vaultId) ?? []) deps.enqueue(parseKey(s));
+          for (const s of syncsOfVault.get(vaultId) ?? []) deps.enqueue(parseKey(s), null);
         }
         for await (const event of deps.api.events.follow(vaultId, { after: cursor, signal: abort.signal })) {
           cursor = event.id;
-          for (const s of syncsOfVault.get(vaultId) ?? []) deps.enqueue(parseKey(s));
+          for (const s of syncsOfVault.get(vaultId) ?? []) deps.enqueue(parseKey(s), event.path);
         }
       } catch (err) {
         if (abort.signal.aborted) return;
