@@ -26,7 +26,7 @@ export interface ApiLoadSettings {
   rounds: number;
 }
 
-function envInt(name: string, fallback: number): number {
+export function envInt(name: string, fallback: number): number {
   const raw = process.env[name];
   if (raw === undefined || raw === '') return fallback;
   const n = Number(raw);
@@ -102,14 +102,14 @@ function procStat(pid: number): ProcStat | undefined {
  * A set of processes to account CPU to: a process group (oneclaw, OpenBao), or a process and its
  * children (PostgreSQL: each backend calls setsid(), so it is its own group).
  */
-type ProcSet = { pgrp: number } | { parent: number } | undefined;
+export type ProcSet = { pgrp: number } | { parent: number } | undefined;
 
 const member = (set: ProcSet, st: ProcStat) =>
   set !== undefined &&
   ('pgrp' in set ? st.pgrp === set.pgrp : st.pid === set.parent || st.ppid === set.parent);
 
 /** CPU seconds used so far by the live processes of each set. */
-function setCpu(sets: ProcSet[]): number[] {
+export function setCpu(sets: ProcSet[]): number[] {
   const sums = sets.map(() => 0);
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
@@ -135,7 +135,7 @@ function groupOf(needle: string): number | undefined {
   return undefined;
 }
 
-async function postmasterPid(url: string): Promise<number | undefined> {
+export async function postmasterPid(url: string): Promise<number | undefined> {
   const c = new pg.Client({ connectionString: url });
   await c.connect();
   try {
@@ -186,13 +186,13 @@ async function samplePgSessions(url: string): Promise<{ stop(): Promise<PgSessio
   };
 }
 
-interface OneclawServer {
+export interface OneclawServer {
   name: string;
   url: string;
   proc: ManagedProcess;
 }
 
-async function startOneclaw(
+export async function startOneclaw(
   name: string,
   env: Record<string, string>,
   logDir: string,
@@ -216,7 +216,7 @@ async function startOneclaw(
 }
 
 /** Counts warn-and-above pino lines of a server log by message. */
-function logSummary(file: string, into: Record<string, number>): void {
+export function logSummary(file: string, into: Record<string, number>): void {
   let text = '';
   try {
     text = readFileSync(file, 'utf8');
@@ -227,9 +227,10 @@ function logSummary(file: string, into: Record<string, number>): void {
     if (!line.trim()) continue;
     let key: string;
     try {
-      const rec = JSON.parse(line) as { level?: number; msg?: string; err?: { message?: string } };
+      const rec = JSON.parse(line) as { level?: number; msg?: string; err?: string | { message?: string } };
       if ((rec.level ?? 0) < 40) continue;
-      key = `${rec.level === 40 ? 'warn' : 'error'}: ${rec.msg ?? ''}${rec.err?.message ? ` (${rec.err.message})` : ''}`;
+      const detail = typeof rec.err === 'string' ? rec.err : rec.err?.message;
+      key = `${rec.level === 40 ? 'warn' : 'error'}: ${rec.msg ?? ''}${detail ? ` (${detail})` : ''}`;
     } catch {
       key = `stderr: ${line.slice(0, 160)}`;
     }
@@ -239,7 +240,7 @@ function logSummary(file: string, into: Record<string, number>): void {
 
 // ── HTTP helpers ──
 
-async function call<T>(
+export async function call<T>(
   method: string,
   url: string,
   headers: Record<string, string>,
@@ -256,7 +257,11 @@ async function call<T>(
 }
 
 /** Runs op(0..n-1) with `concurrency` in flight. */
-async function parallel(n: number, concurrency: number, op: (i: number) => Promise<unknown>): Promise<void> {
+export async function parallel(
+  n: number,
+  concurrency: number,
+  op: (i: number) => Promise<unknown>,
+): Promise<void> {
   let next = 0;
   await Promise.all(
     Array.from({ length: concurrency }, async () => {

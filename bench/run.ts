@@ -1,6 +1,6 @@
 // `make bench`: starts the real peers, runs every benchmark, and writes bench/results/report.md
 // (and .json) with medians, p99s and ratios against the peer measured side by side.
-// BENCH_ONLY=api-load (comma-separated: envelope, kms, api-load) runs some sections only; the
+// BENCH_ONLY=api-load (comma-separated: envelope, kms, api-load, operator) runs some sections only; the
 // others are kept from the previous report.json and marked as such.
 
 import { randomBytes } from 'node:crypto';
@@ -17,15 +17,17 @@ import { openBackend } from '../api/src/kms/registry.js';
 import type { KmsBackend } from '../api/src/kms/types.js';
 import type { Peer } from '../test/support/peers/common.js';
 import { createGcpKey, startGcpKms } from '../test/support/peers/gcpkms.js';
+import { startKube } from '../test/support/peers/kube.js';
 import { startMoto } from '../test/support/peers/moto.js';
-import { startOpenBao } from '../test/support/peers/openbao.js';
+import { type OpenBaoInfo, startOpenBao } from '../test/support/peers/openbao.js';
 import { startPostgres } from '../test/support/peers/postgres.js';
 import { startSoftHsm } from '../test/support/peers/softhsm.js';
 import { reapOrphans } from '../test/support/proc.js';
 import { type ApiLoadData, renderApiLoad, runApiLoad } from './api-load.js';
 import { type Measurement, measure, table } from './lib.js';
+import { type OperatorScaleData, renderOperatorScale, runOperatorScale } from './operator-scale.js';
 
-const SECTIONS = ['envelope', 'kms', 'api-load'] as const;
+const SECTIONS = ['envelope', 'kms', 'api-load', 'operator'] as const;
 type Section = (typeof SECTIONS)[number];
 
 function selectedSections(): Section[] {
@@ -59,6 +61,7 @@ const render: Record<Section, (data: unknown) => string> = {
     );
   },
   'api-load': (data) => renderApiLoad(data as ApiLoadData),
+  operator: (data) => renderOperatorScale(data as OperatorScaleData),
 };
 
 interface RunMeta {
@@ -227,16 +230,27 @@ async function main(): Promise<void> {
   const previous = readPrevious(out);
   const prevMeta = (previous.json._meta ?? {}) as Record<string, RunMeta>;
 
-  const bao = await up(startOpenBao);
+  // Peers start when a selected section first needs them.
+  let bao: OpenBaoInfo | undefined;
+  const openBao = async () => {
+    bao ??= await up(startOpenBao);
+    return bao;
+  };
   const metrics = createKmsMetrics(new Registry());
   const json: Record<string, unknown> = {};
   const meta: Record<string, RunMeta> = {};
   for (const section of only) {
-    if (section === 'envelope') json.envelope = await envelopeSection(bao, metrics);
-    if (section === 'kms') json.kms = await kmsSection(bao, metrics);
+    if (section === 'envelope') json.envelope = await envelopeSection(await openBao(), metrics);
+    if (section === 'kms') json.kms = await kmsSection(await openBao(), metrics);
     if (section === 'api-load') {
       const postgres = await up(() => startPostgres({ fsync: true }));
-      json['api-load'] = await runApiLoad({ bao, postgres });
+      json['api-load'] = await runApiLoad({ bao: await openBao(), postgres });
+    }
+    if (section === 'operator') {
+      // A PostgreSQL of its own, so the api-load run's data and WAL do not weigh on it.
+      const postgres = await up(() => startPostgres({ fsync: true }));
+      const kube = await up(startKube);
+      json.operator = await runOperatorScale({ kube, postgres });
     }
     meta[section] = { measured_at: now, machine };
   }
