@@ -26,11 +26,12 @@ export interface ApiLoadSettings {
   rounds: number;
 }
 
-export function envInt(name: string, fallback: number): number {
+/** A whole-number setting from the environment, at least `min` (default 1). */
+export function envInt(name: string, fallback: number, min = 1): number {
   const raw = process.env[name];
   if (raw === undefined || raw === '') return fallback;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got ${raw}`);
+  if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be a whole number ≥ ${min}, got ${raw}`);
   return n;
 }
 

@@ -61,23 +61,14 @@ export interface OperatorScaleSettings {
   rssSeconds: number;
 }
 
-/** Like envInt, but 0 is allowed (BENCH_UNRELATED=0 skips the unrelated Secrets). */
-function envCount(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a whole number, got ${raw}`);
-  return n;
-}
-
 export function operatorScaleSettings(): OperatorScaleSettings {
   return {
     syncs: envInt('BENCH_SYNCS', 1000),
     namespaces: envInt('BENCH_SYNC_NAMESPACES', 10),
     updates: envInt('BENCH_UPDATES', 200),
     updateRate: envInt('BENCH_UPDATE_RATE', 10),
-    isolatedUpdates: envCount('BENCH_ISOLATED_UPDATES', 5),
-    unrelated: envCount('BENCH_UNRELATED', 10_000),
+    isolatedUpdates: envInt('BENCH_ISOLATED_UPDATES', 5, 0),
+    unrelated: envInt('BENCH_UNRELATED', 10_000, 0),
     rssSeconds: envInt('BENCH_RSS_SECONDS', 10),
   };
 }
