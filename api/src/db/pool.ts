@@ -73,6 +73,13 @@ export async function withTransaction<T>(pool: pg.Pool, fn: (tx: pg.PoolClient) 
   } catch (err) {
     throw mapDbError(err);
   }
+  // A checked-out client whose connection dies emits 'error' besides failing its query; the
+  // query's rejection is what callers see, and the dead client is discarded, not pooled.
+  let broken = false;
+  const onError = () => {
+    broken = true;
+  };
+  client.on('error', onError);
   try {
     await client.query('BEGIN');
     const out = await fn(client);
@@ -82,7 +89,8 @@ export async function withTransaction<T>(pool: pg.Pool, fn: (tx: pg.PoolClient) 
     await client.query('ROLLBACK').catch(() => {});
     throw mapDbError(err);
   } finally {
-    client.release();
+    client.off('error', onError);
+    client.release(broken);
   }
 }
 
