@@ -74,7 +74,7 @@ export interface ApiLoadData {
 
 // ── processes and CPU accounting ──
 
-const CLK_TCK = (() => {
+export const CLK_TCK = (() => {
   try {
     return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
   } catch {

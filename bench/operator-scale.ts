@@ -40,6 +40,7 @@ import { freePort } from '../test/support/ports.js';
 import { type ManagedProcess, spawnManaged, waitFor } from '../test/support/proc.js';
 import { repoRoot } from '../test/support/tools.js';
 import {
+  CLK_TCK,
   call,
   envInt,
   logSummary,
@@ -82,6 +83,8 @@ export interface CpuWindow {
   kube: number;
   /** This process: the bench's creates, lists and watch. */
   bench: number;
+  /** Everything else the machine ran (from /proc/stat): other work on it shows here. */
+  other?: number;
 }
 
 export interface ReconcileCounts {
@@ -436,7 +439,29 @@ function kubeGroups(kube: KubeInfo): ProcSet[] {
   return sets;
 }
 
-/** Starts a CPU window over the operator, the API, PostgreSQL, the control plane and this process. */
+/** CPU seconds the machine spent busy so far (all cores; /proc/stat). */
+function machineBusy(): number {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]?.trim().split(/\s+/).slice(1).map(Number) ?? [];
+  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = f;
+  return (user + nice + system + irq + softirq + steal) / CLK_TCK;
+}
+
+/** CPU seconds of a process's children that have exited and been reaped (cutime + cstime). */
+function reapedChildren(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  try {
+    const st = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[13]) + Number(f[14])) / CLK_TCK;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Starts a CPU window over the operator, the API, PostgreSQL (its live processes and the backends
+ * that exited meanwhile), the control plane, this process and the rest of the machine.
+ */
 function cpuWindow(groups: {
   operator: ProcSet;
   api: ProcSet;
@@ -444,23 +469,31 @@ function cpuWindow(groups: {
   kube: ProcSet[];
 }): () => CpuWindow {
   const sets = [groups.operator, groups.api, groups.postgres, ...groups.kube];
+  const postmaster = groups.postgres && 'parent' in groups.postgres ? groups.postgres.parent : undefined;
   const t0 = Date.now();
   const before = setCpu(sets);
+  const reapedBefore = reapedChildren(postmaster);
+  const busyBefore = machineBusy();
   const self = process.cpuUsage();
   return () => {
     const after = setCpu(sets);
+    const busy = machineBusy() - busyBefore;
     const s = (Date.now() - t0) / 1000;
     const d = (i: number) => (after[i] ?? 0) - (before[i] ?? 0);
     const pct = (sec: number) => Math.round((100 * sec) / s);
-    const me = process.cpuUsage(self);
+    const used = process.cpuUsage(self);
+    const me = (used.user + used.system) / 1e6;
     let kube = 0;
     for (let i = 3; i < sets.length; i++) kube += d(i);
+    const postgres = d(2) + reapedChildren(postmaster) - reapedBefore;
+    const ours = d(0) + d(1) + postgres + kube + me;
     return {
       operator: pct(d(0)),
       api: pct(d(1)),
-      postgres: pct(d(2)),
+      postgres: pct(postgres),
       kube: pct(kube),
-      bench: pct((me.user + me.system) / 1e6),
+      bench: pct(me),
+      other: Math.max(0, pct(busy - ours)),
     };
   };
 }
@@ -646,6 +679,8 @@ export async function runOperatorScale(opts: {
 }): Promise<OperatorScaleData> {
   const t0 = Date.now();
   const loadStart = loadavg()[0] ?? 0;
+  // Before any process starts: what they load is what is checked out now.
+  const commit = measuredCommit();
   const s = opts.settings ?? operatorScaleSettings();
   const log = opts.log ?? ((line: string) => console.error(`[operator] ${line}`));
   const work = makeWorkDir('bench-operator');
@@ -1016,7 +1051,7 @@ export async function runOperatorScale(opts: {
     logSummary(api.proc.logFile, apiLog);
     return {
       settings: s,
-      commit: measuredCommit(),
+      commit,
       kube_version: opts.kube.version,
       load_avg: { start: round2(loadStart), end: round2(loadavg()[0] ?? 0) },
       convergence,
@@ -1136,14 +1171,15 @@ export function renderOperatorScale(d: OperatorScaleData): string {
     '',
     'CPU over each run (% of one core; the machine has 200 %): convergence rows until every SecretSync ' +
       'was synced, propagation rows until the last write arrived. "kube" is kube-apiserver, etcd and ' +
-      'kube-controller-manager; "bench" is the process creating objects, listing and watching.',
+      'kube-controller-manager; "bench" is the process creating objects, listing and watching; "other ' +
+      'work" is the rest of the machine\'s busy time (`/proc/stat`): anything else running at the same time.',
     '',
-    '| run | operator | API | postgres | kube | bench | total |',
-    '|---|---:|---:|---:|---:|---:|---:|',
+    '| run | operator | API | postgres | kube | bench | total | other work on the machine |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|',
     ...[...d.convergence, ...d.propagation].map(
       (r) =>
         `| ${r.name} | ${r.cpu.operator} | ${r.cpu.api} | ${r.cpu.postgres} | ${r.cpu.kube} | ${r.cpu.bench} | ` +
-        `${r.cpu.operator + r.cpu.api + r.cpu.postgres + r.cpu.kube + r.cpu.bench} |`,
+        `${r.cpu.operator + r.cpu.api + r.cpu.postgres + r.cpu.kube + r.cpu.bench} | ${r.cpu.other ?? '—'} |`,
     ),
     '',
     '### Memory',
