@@ -8,7 +8,6 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import {
   ApiextensionsV1Api,
@@ -40,6 +39,7 @@ import {
   type SecretSyncStatus,
   VERSION,
 } from '../operator/src/apis/v1alpha1/types.js';
+import { eventually } from '../test/support/eventually.js';
 import { kubeConfigFor, sharedPeer, uniqueName } from '../test/support/fixtures.js';
 import type { KubeInfo } from '../test/support/peers/kube.js';
 import { repoRoot, tools } from '../test/support/tools.js';
@@ -53,25 +53,6 @@ function readCrd(file: string): V1CustomResourceDefinition {
 
 function statusCode(err: unknown): number | undefined {
   return (err as { code?: number }).code;
-}
-
-async function eventually<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  timeoutMs = 30_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    await sleep(200);
-  }
-  throw new Error(`timed out: ${what}${last ? ` (${String(last)})` : ''}`);
 }
 
 /** Create the CRD, or replace it when present; other test files race to do the same. */
@@ -98,12 +79,14 @@ async function applyCrd(ext: ApiextensionsV1Api, crd: V1CustomResourceDefinition
       if (statusCode(err) !== 409 || attempt > 10) throw err;
     }
   }
-  await eventually(`CRD ${name} Established`, async () => {
-    const got = await ext.readCustomResourceDefinition({ name });
-    return got.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True')
-      ? true
-      : undefined;
-  });
+  await eventually(
+    `CRD ${name} Established`,
+    async () => {
+      const got = await ext.readCustomResourceDefinition({ name });
+      return got.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True');
+    },
+    30_000,
+  );
 }
 
 /** The apiserver's refusal message (a 422 Status), for asserting on the text a user sees. */
@@ -217,7 +200,11 @@ describe('oneclaw CRDs on a real apiserver', () => {
       core.createNamespace({ body: { metadata: { name: ns } } }),
     ]);
     // Established can precede the first successful create by a moment.
-    await eventually('custom objects served', () => custom.listNamespacedCustomObject({ ...vaults() }));
+    await eventually(
+      'custom objects served',
+      () => custom.listNamespacedCustomObject({ ...vaults() }),
+      30_000,
+    );
   });
 
   afterAll(async () => {

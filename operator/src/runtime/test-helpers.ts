@@ -1,28 +1,9 @@
 // Helpers shared by the runtime's tests (not shipped: imported by *.test.ts only).
 
 import { Writable } from 'node:stream';
-import { setTimeout as sleep } from 'node:timers/promises';
 import pino, { type Logger } from 'pino';
 
-export async function eventually<T>(
-  what: string,
-  probe: () => T | undefined | false | Promise<T | undefined | false>,
-  timeoutMs = 15_000,
-  intervalMs = 25,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await probe();
-      if (v !== undefined && v !== false) return v;
-    } catch (err) {
-      last = err;
-    }
-    await sleep(intervalMs);
-  }
-  throw new Error(`timed out: ${what}${last ? ` (${String(last)})` : ''}`);
-}
+export { eventually } from '../../../test/support/eventually.js';
 
 /** A pino logger whose JSON lines are kept in `lines`. */
 export function captureLogger(level: pino.Level = 'debug'): {
