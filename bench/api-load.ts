@@ -193,16 +193,21 @@ export interface OneclawServer {
   proc: ManagedProcess;
 }
 
+/**
+ * This process's environment without ONECLAW_* variables, for a spawned server or operator: they
+ * reject unknown ONECLAW_* variables (ONECLAW_CACHE is the harness's, not theirs).
+ */
+export function inheritedEnv(): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ONECLAW_')));
+}
+
 export async function startOneclaw(
   name: string,
   env: Record<string, string>,
   logDir: string,
 ): Promise<OneclawServer> {
   const port = await freePort();
-  // The server rejects unknown ONECLAW_* variables (ONECLAW_CACHE is the harness's, not its).
-  const inherited = Object.fromEntries(
-    Object.entries(process.env).filter(([k]) => !k.startsWith('ONECLAW_')),
-  ) as NodeJS.ProcessEnv;
+  const inherited = inheritedEnv();
   const proc = spawnManaged({
     name,
     command: join(repoRoot, 'bin/oneclaw'),

@@ -43,6 +43,7 @@ import {
   CLK_TCK,
   call,
   envInt,
+  inheritedEnv,
   logSummary,
   type OneclawServer,
   type ProcSet,
@@ -263,9 +264,7 @@ async function startOperatorProc(
   logDir: string,
 ): Promise<OperatorProc> {
   const port = await freePort();
-  const inherited = Object.fromEntries(
-    Object.entries(process.env).filter(([k]) => !k.startsWith('ONECLAW_')),
-  ) as NodeJS.ProcessEnv;
+  const inherited = inheritedEnv();
   const heapDir = join(logDir, `heap-${name}`);
   mkdirSync(heapDir, { recursive: true });
   const nodeOptions = [
