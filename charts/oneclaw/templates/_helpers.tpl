@@ -1,0 +1,46 @@
+{{/* The base of every object's name: the release name, or fullnameOverride. */}}
+{{- define "oneclaw.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 50 | trimSuffix "-" -}}
+{{- else -}}
+{{- .Release.Name | trunc 50 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "oneclaw.apiName" -}}{{ include "oneclaw.fullname" . }}-api{{- end -}}
+{{- define "oneclaw.operatorName" -}}{{ include "oneclaw.fullname" . }}-operator{{- end -}}
+
+{{/* The operator's own identity in the API: an org admin by ONECLAW_K8S_ADMIN_SERVICE_ACCOUNTS. */}}
+{{- define "oneclaw.operatorPrincipal" -}}
+system:serviceaccount:{{ .Release.Namespace }}:{{ include "oneclaw.operatorName" . }}
+{{- end -}}
+
+{{- define "oneclaw.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+app.kubernetes.io/name: oneclaw
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: oneclaw
+{{- end -}}
+
+{{- define "oneclaw.apiSelectorLabels" -}}
+app.kubernetes.io/name: oneclaw
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: api
+{{- end -}}
+
+{{- define "oneclaw.operatorSelectorLabels" -}}
+app.kubernetes.io/name: oneclaw
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: operator
+{{- end -}}
+
+{{- define "oneclaw.image" -}}
+{{- $tag := .Values.image.tag | default .Chart.AppVersion -}}
+{{- if .Values.image.digest -}}
+{{ .Values.image.repository }}@{{ .Values.image.digest }}
+{{- else -}}
+{{ .Values.image.repository }}:{{ $tag }}
+{{- end -}}
+{{- end -}}
