@@ -12,6 +12,7 @@
 //   and connection failures, with exponential backoff and jitter. Other POSTs and PATCHes are
 //   never retried. A timeout is not retried: `timeoutMs` bounds how long a caller waits.
 // - Errors are `OneclawError`s whose messages never hold an API key, a token or a value sent.
+import { type CmekApi, createCmekApi } from './cmek-client.js';
 import { ABORTED, NETWORK_ERROR, OneclawError, redact, TIMEOUT } from './errors.js';
 import type {
   Agent,
@@ -141,6 +142,15 @@ export interface OneclawClient {
     list(opts?: { vault_id?: string; after?: string; limit?: number }): Promise<AuditPage>;
     verify(): Promise<AuditVerifyResult>;
   };
+  /** Customer-managed keys: enable/disable, encrypted reads and writes, both kinds of rotation. */
+  cmek: CmekApi;
+  kms: {
+    /**
+     * Re-wraps KEKs still under one of the server's previous KMS keys with its current key, for
+     * one vault or all (admins); a job of kind `kms-migrate` to follow with `jobs.get`.
+     */
+    migrate(opts?: { vaultId?: string }): Promise<Job>;
+  };
   /** The current access token (exchanging or refreshing as needed). */
   token(): Promise<string>;
 }
@@ -162,15 +172,18 @@ const FOLLOW_BACKOFF_MAX_MS = 30_000;
 /** Codes the server uses when a fresh token may succeed where the one sent failed. */
 const REFRESHABLE = new Set(['token_expired', 'principal_revoked']);
 
-type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 type Query = Record<string, string | number | boolean | undefined>;
 
-interface Call {
+/** One API request, as the resource modules describe it to the transport. */
+export interface Call {
   method: Method;
   /** Already encoded, from `/v1/…`. */
   path: string;
   query?: Query;
   body?: unknown;
+  /** Extra request headers (e.g. the CMEK rotation keys: list them in `sensitive` too). */
+  headers?: Record<string, string>;
   /** Send a bearer token (default true). */
   auth?: boolean;
   /** Retry on 429/503/connection failures (default: GET, PUT and DELETE). */
@@ -201,7 +214,7 @@ export function createClient(opts: ClientOptions): OneclawClient {
 
   async function send(c: Call, token: string | undefined): Promise<RawResponse> {
     const what = `${c.method} ${c.path}`;
-    const headers: Record<string, string> = { accept: 'application/json' };
+    const headers: Record<string, string> = { ...c.headers, accept: 'application/json' };
     if (userAgent) headers['user-agent'] = userAgent;
     if (token !== undefined) headers.authorization = `Bearer ${token}`;
     let body: string | undefined;
@@ -453,7 +466,7 @@ export function createClient(opts: ClientOptions): OneclawClient {
     }
   }
 
-  return {
+  const client: OneclawClient = {
     vaults: {
       create: async (input) => call({ method: 'POST', path: '/v1/vaults', body: input }),
       list: async () => (await call<{ vaults: Vault[] }>({ method: 'GET', path: '/v1/vaults' })).vaults,
@@ -535,8 +548,15 @@ export function createClient(opts: ClientOptions): OneclawClient {
         }),
       verify: async () => call({ method: 'GET', path: '/v1/audit/verify' }),
     },
+    // The CMEK wrappers build on the other namespaces of this same client.
+    cmek: createCmekApi({ call, vaultPath, client: () => client }),
+    kms: {
+      migrate: async (o) =>
+        call({ method: 'POST', path: '/v1/kms/migrate', body: o?.vaultId ? { vault_id: o.vaultId } : {} }),
+    },
     token: () => tokens.get(),
   };
+  return client;
 }
 
 // --- helpers --------------------------------------------------------------------------------
@@ -545,7 +565,7 @@ export function createClient(opts: ClientOptions): OneclawClient {
  * One URL path segment, encoded. Empty, `.` and `..` segments are refused: the URL parser would
  * drop or resolve them (also encoded as `%2e`) and send the request to another route.
  */
-function seg(value: string, what: string): string {
+export function seg(value: string, what: string): string {
   if (typeof value !== 'string' || value === '' || value === '.' || value === '..') {
     throw new OneclawError(
       0,

@@ -27,6 +27,8 @@ export interface Vault {
   custody: Custody;
   kek_version: number;
   cmek_enabled: boolean;
+  /** SHA-256 (lowercase hex) of the active CMEK key; null when CMEK is off. */
+  cmek_fingerprint: string | null;
   created_at: DateTime;
   updated_at: DateTime;
 }
@@ -62,6 +64,27 @@ export interface Job {
   updated_at: DateTime;
 }
 
+// --- CMEK ---------------------------------------------------------------------------------
+
+export type CmekRotationStatus = 'running' | 'succeeded' | 'failed' | 'interrupted';
+
+/**
+ * A server-assisted CMEK rotation job. `interrupted`: the server holding the keys stopped;
+ * starting the rotation again with the same keys resumes this job (same id).
+ */
+export interface CmekRotation {
+  id: string;
+  vault_id: string;
+  status: CmekRotationStatus;
+  processed: number;
+  total_secrets: number;
+  old_fingerprint: string;
+  new_fingerprint: string;
+  error: string | null;
+  created_at: DateTime;
+  updated_at: DateTime;
+}
+
 // --- secrets ------------------------------------------------------------------------------
 
 export type SecretType =
@@ -87,6 +110,11 @@ export interface SecretPutInput {
   max_access_count?: number | null;
   /** Check-and-set: the expected current version (0: the path must not exist yet). */
   cas?: number;
+  /**
+   * CMEK vaults: the fingerprint of the key `value` was encrypted with; the write is refused
+   * (409 `cmek_fingerprint_mismatch`) if it is no longer the vault's active key.
+   */
+  cmek_fingerprint?: string;
 }
 
 export interface SecretWriteResult {
@@ -103,7 +131,10 @@ export interface Secret {
   version: number;
   metadata: Metadata;
   expires_at: DateTime | null;
+  /** The value is a CMEK blob (standard base64); decrypt it with `cmekDecrypt`. */
   cmek_encrypted: boolean;
+  /** The fingerprint of the CMEK key the value was encrypted with, or null. */
+  cmek_fingerprint: string | null;
   created_at: DateTime;
 }
 
@@ -114,6 +145,9 @@ export interface SecretMeta {
   version: number;
   metadata: Metadata;
   expires_at: DateTime | null;
+  /** Of the current version. */
+  cmek_encrypted: boolean;
+  cmek_fingerprint: string | null;
   created_at: DateTime;
   updated_at: DateTime;
 }
@@ -134,6 +168,7 @@ export interface VersionMeta {
   access_count: number;
   destroyed: boolean;
   cmek_encrypted: boolean;
+  cmek_fingerprint: string | null;
 }
 
 // --- policies (grants) --------------------------------------------------------------------
