@@ -54,6 +54,30 @@ export function renderChart(opts: RenderOptions): Manifest[] {
 export const isRbac = (o: Manifest): o is RbacObject => RBAC_KINDS.includes(o.kind);
 export const isCrd = (o: Manifest) => o.kind === 'CustomResourceDefinition';
 
+export const RELEASE = 'oneclaw';
+export const RELEASE_NAMESPACE = 'oneclaw-system';
+
+/**
+ * The values a user passes to `helm install` (hack/kind-up.sh passes the same): the Secrets named
+ * here hold the database URL and keys. Locally those Secrets are not created; their contents go
+ * to the processes directly.
+ */
+export const INSTALL_VALUES: Record<string, string> = {
+  'database.existingSecret': 'oneclaw-database',
+  'kms.local.existingSecret': 'oneclaw-master-key',
+  'signing.existingSecret': 'oneclaw-signing-key',
+  'api.bootstrapAdminKeySecret.name': 'oneclaw-admin-key',
+};
+
+export function renderForInstall(kubeVersion?: string): Manifest[] {
+  return renderChart({
+    release: RELEASE,
+    namespace: RELEASE_NAMESPACE,
+    ...(kubeVersion ? { kubeVersion } : {}),
+    set: INSTALL_VALUES,
+  });
+}
+
 /** A rendered Deployment's first container and pod spec (what a local install runs as a process). */
 export interface Workload {
   name: string;

@@ -129,7 +129,7 @@ describe(`oneclaw end to end (${process.env.E2E_CLUSTER ?? 'local'})`, () => {
     custom = kc.makeApiClient(CustomObjectsApi);
     admin = createClient({ baseUrl: env.apiUrl, credentials: { apiKey: env.adminApiKey } });
     await core.createNamespace({ body: { metadata: { name: ns } } });
-    for (const name of ['web', 'nobody']) {
+    for (const name of ['web', 'batch', 'nobody']) {
       await core.createNamespacedServiceAccount({ namespace: ns, body: { metadata: { name } } });
     }
   }, 300_000);
@@ -200,7 +200,10 @@ describe(`oneclaw end to end (${process.env.E2E_CLUSTER ?? 'local'})`, () => {
 
     await createVault('shop', {
       deletionPolicy: 'Retain',
-      access: [{ serviceAccount: 'web', paths: ['web/**'], permissions: ['read', 'list'] }],
+      access: [
+        { serviceAccount: 'web', paths: ['web/**'], permissions: ['read', 'list'] },
+        { serviceAccount: 'batch', paths: ['batch/**'], permissions: ['read'] },
+      ],
     });
     await createVault('scratch', { deletionPolicy: 'Delete' });
     const ready = (name: string) =>
@@ -223,7 +226,13 @@ describe(`oneclaw end to end (${process.env.E2E_CLUSTER ?? 'local'})`, () => {
         p.secret_path_pattern,
         p.permissions,
       ]),
-    ).toEqual([[`system:serviceaccount:${ns}:web`, 'web/**', ['read', 'list']]]);
+    ).toEqual(
+      expect.arrayContaining([
+        [`system:serviceaccount:${ns}:web`, 'web/**', ['read', 'list']],
+        [`system:serviceaccount:${ns}:batch`, 'batch/**', ['read']],
+      ]),
+    );
+    expect(await admin.policies.list(shopVaultId)).toHaveLength(2);
     const audit = await admin.audit.list({ vault_id: shopVaultId });
     expect(audit.events.find((e) => e.action === 'vault.create')?.actor).toBe(
       `system:serviceaccount:${env.namespace}:${env.operatorServiceAccount}`,
@@ -231,6 +240,7 @@ describe(`oneclaw end to end (${process.env.E2E_CLUSTER ?? 'local'})`, () => {
 
     await admin.secrets.put(shopVaultId, 'web/db/password', { type: 'password', value: 'pw-1' });
     await admin.secrets.put(shopVaultId, 'web/env/LOG_LEVEL', { type: 'note', value: 'info' });
+    await admin.secrets.put(shopVaultId, 'batch/token', { type: 'api_key', value: 'batch-1' });
     await admin.secrets.put(scratchVaultId, 'tmp/token', { type: 'api_key', value: 'scratch-1' });
 
     await createSync('web', {
@@ -245,6 +255,15 @@ describe(`oneclaw end to end (${process.env.E2E_CLUSTER ?? 'local'})`, () => {
         { kind: 'DaemonSet', name: 'web-agent' },
       ],
     });
+    // Two syncs of the batch account that differ in what losing access does to their Secret.
+    for (const onAccessLoss of ['Retain', 'Delete'] as const) {
+      await createSync(`batch-${onAccessLoss.toLowerCase()}`, {
+        vaultRef: { name: 'shop' },
+        serviceAccountName: 'batch',
+        data: [{ secretKey: 'TOKEN', path: 'batch/token' }],
+        onAccessLoss,
+      });
+    }
     // A sync that names an account without a grant gets nothing: creating it never widens access.
     await createSync('intruder', {
       vaultRef: { name: 'shop' },
@@ -275,6 +294,9 @@ describe(`oneclaw end to end (${process.env.E2E_CLUSTER ?? 'local'})`, () => {
       targetName: 'web',
       syncedVersions: { 'web/db/password': 1, 'web/env/LOG_LEVEL': 1 },
     });
+    for (const name of ['batch-retain', 'batch-delete']) {
+      expect(decoded(await converge(`Secret ${name}`, () => readSecret(name)))).toEqual({ TOKEN: 'batch-1' });
+    }
     const intruder = await converge('SecretSync intruder refused', async () => {
       const s = await getSync('intruder');
       return condition(s, 'Ready')?.reason === 'AccessDenied' && s;
@@ -388,6 +410,30 @@ describe(`oneclaw end to end (${process.env.E2E_CLUSTER ?? 'local'})`, () => {
     });
   });
 
+  it('access loss: a revoked grant keeps the Secret of an onAccessLoss Retain sync and deletes that of a Delete sync', async () => {
+    const shop = await getVault('shop');
+    shop.spec.access = (shop.spec.access ?? []).filter((a) => a.serviceAccount !== 'batch');
+    await custom.replaceNamespacedCustomObject({ ...cr(PLURAL_VAULTS), name: 'shop', body: shop });
+    await converge('the batch grant to be revoked in oneclaw', async () => {
+      const grants = await admin.policies.list(shopVaultId);
+      return grants.every((g) => !g.principal_id.endsWith(':batch'));
+    });
+    for (const name of ['batch-retain', 'batch-delete']) {
+      await converge(`SecretSync ${name} AccessDenied`, async () => {
+        const s = await getSync(name);
+        return condition(s, 'Ready')?.reason === 'AccessDenied';
+      });
+    }
+    await converge(
+      'the onAccessLoss Delete Secret to be deleted',
+      async () => !(await readSecret('batch-delete')),
+    );
+    // Retain: running pods keep the last value they had.
+    expect(decoded(await readSecret('batch-retain'))).toEqual({ TOKEN: 'batch-1' });
+    // The workload whose grant stayed is untouched.
+    expect(decoded(await readSecret('web')).DB_PASSWORD).toBe('pw-3');
+  });
+
   it('uninstall: no operator-owned resources remain; Retain keeps the vault in oneclaw, Delete shreds it', async () => {
     // Users delete their resources while the operator still runs (its finalizer cleans up).
     for (const plural of [PLURAL_SYNCS, PLURAL_VAULTS]) {
@@ -415,6 +461,7 @@ describe(`oneclaw end to end (${process.env.E2E_CLUSTER ?? 'local'})`, () => {
     expect((await admin.policies.list(shopVaultId)).map((p) => p.principal_id)).toEqual([
       `system:serviceaccount:${ns}:web`,
     ]);
+    expect((await admin.secrets.get(shopVaultId, 'batch/token')).value).toBe('batch-1');
     // deletionPolicy Delete: purged, nothing in it can be read.
     const purged = await admin.secrets.get(scratchVaultId, 'tmp/token').then(
       () => undefined,

@@ -26,35 +26,13 @@ import {
   isRbac,
   kubectl,
   type Manifest,
-  renderChart,
+  RELEASE,
+  RELEASE_NAMESPACE,
+  renderForInstall,
   type Workload,
   workloadRunning,
 } from './chart.js';
 import type { E2eEnvironment } from './environment.js';
-
-export const RELEASE = 'oneclaw';
-export const RELEASE_NAMESPACE = 'oneclaw-system';
-
-/**
- * The values a user passes to `helm install` (hack/kind-up.sh passes the same): the Secrets named
- * here hold the database URL and keys. Locally those Secrets are not created; their contents go
- * to the processes directly.
- */
-export const INSTALL_VALUES: Record<string, string> = {
-  'database.existingSecret': 'oneclaw-database',
-  'kms.local.existingSecret': 'oneclaw-master-key',
-  'signing.existingSecret': 'oneclaw-signing-key',
-  'api.bootstrapAdminKeySecret.name': 'oneclaw-admin-key',
-};
-
-export function renderForInstall(kubeVersion?: string): Manifest[] {
-  return renderChart({
-    release: RELEASE,
-    namespace: RELEASE_NAMESPACE,
-    ...(kubeVersion ? { kubeVersion } : {}),
-    set: INSTALL_VALUES,
-  });
-}
 
 function kubeconfigWithToken(info: KubeInfo, user: string, token: string): string {
   const ca = Buffer.from(info.caPem).toString('base64');
