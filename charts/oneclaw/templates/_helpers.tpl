@@ -44,3 +44,16 @@ app.kubernetes.io/component: operator
 {{ .Values.image.repository }}:{{ $tag }}
 {{- end -}}
 {{- end -}}
+
+{{- define "oneclaw.apiUrl" -}}
+http://{{ include "oneclaw.apiName" . }}.{{ .Release.Namespace }}.svc:{{ .Values.api.service.port }}
+{{- end -}}
+
+{{/* A secretKeyRef env entry: (list "NAME" secretName key). */}}
+{{- define "oneclaw.secretEnv" -}}
+- name: {{ index . 0 }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ index . 1 }}
+      key: {{ index . 2 }}
+{{- end -}}
