@@ -1,131 +1,60 @@
-// `oneclaw`: the command-line entry. `oneclaw server` runs the API, `oneclaw operator` the
-// Kubernetes operator; the human commands (vault, secret, agent, policy, cmek, audit, kms) arrive
-// with their issues.
-import { KubeConfig } from '@kubernetes/client-node';
-import { Command } from 'commander';
-import { ConfigError, loadConfig } from '../../api/src/config.js';
-import { KmsBootError } from '../../api/src/kms/boot.js';
-import { createLogger, startServer, VERSION } from '../../api/src/server.js';
-import { loadOperatorConfig } from '../../operator/src/config.js';
-import { startOperator } from '../../operator/src/operator.js';
+// `oneclaw`: the command-line entry. `oneclaw server` runs the API and `oneclaw operator` the
+// Kubernetes operator (their modules load only when they run); the human commands talk to an API
+// through the SDK. Failures print one line and exit with a documented code (docs/cli.md).
+import { Command, CommanderError } from 'commander';
+import { SDK_VERSION } from '../../sdk/src/index.js';
+import { register as agent } from './commands/agent.js';
+import { register as audit } from './commands/audit.js';
+import { register as cmek } from './commands/cmek.js';
+import { register as completion } from './commands/completion.js';
+import { register as kms } from './commands/kms.js';
+import { register as login } from './commands/login.js';
+import { register as operator } from './commands/operator.js';
+import { register as policy } from './commands/policy.js';
+import { register as secret } from './commands/secret.js';
+import { register as server } from './commands/server.js';
+import { register as vault } from './commands/vault.js';
+import { describeError, EXIT, exitCodeOf } from './lib/errors.js';
 
 const program = new Command()
   .name('oneclaw')
   .description('Kubernetes-native secrets manager')
-  .version(VERSION)
-  .showHelpAfterError();
+  .version(SDK_VERSION)
+  .showHelpAfterError()
+  // Options before a subcommand belong to the program: `secret get --version 2` is the secret's.
+  .enablePositionalOptions()
+  // Usage errors become exit code 2 here rather than commander's exit(1) deep inside.
+  .exitOverride();
 
-program
-  .command('server')
-  .description('run the API server (configuration from ONECLAW_* environment variables; see docs/api.md)')
-  .action(async () => {
-    let config: ReturnType<typeof loadConfig>;
-    try {
-      config = loadConfig();
-    } catch (err) {
-      if (err instanceof ConfigError) {
-        process.stderr.write(`oneclaw server: ${err.message}\n`);
-        process.exit(2);
-      }
-      throw err;
-    }
-    const logger = createLogger(config.logLevel);
-    try {
-      const server = await startServer(config, { logger });
-      if (server.adminKey) {
-        // Shown once, on the terminal only: it is not a log record.
-        process.stderr.write(
-          `\nFirst start: created the organization and its admin user.\nAdmin API key (shown once, store it now):\n\n  ${server.adminKey}\n\nExchange it for a token: POST ${server.url}/v1/auth/token {"api_key": "…"}\n\n`,
-        );
-      }
-      let stopping = false;
-      const stop = async (signal: string) => {
-        if (stopping) return;
-        stopping = true;
-        logger.info({ signal }, 'shutting down');
-        await server.close();
-        process.exit(0);
-      };
-      process.once('SIGTERM', () => void stop('SIGTERM'));
-      process.once('SIGINT', () => void stop('SIGINT'));
-    } catch (err) {
-      if (err instanceof KmsBootError || err instanceof ConfigError) {
-        logger.fatal({ err: { name: err.name, message: err.message } }, 'cannot start');
-        process.stderr.write(`oneclaw server: ${err.message}\n`);
-        process.exit(1);
-      }
-      logger.fatal({ err }, 'cannot start');
-      process.exit(1);
-    }
-  });
+addOutputOptions(program);
+for (const add of [server, operator, login, vault, secret, agent, policy, cmek, audit, kms, completion]) {
+  add(program);
+}
+// Every human command takes --output and --server after its arguments too.
+const leaves = (c: Command): Command[] => (c.commands.length ? c.commands.flatMap(leaves) : [c]);
+for (const leaf of leaves(program)) {
+  if (!['server', 'operator', 'completion', 'help'].includes(leaf.name())) addOutputOptions(leaf);
+}
 
-program
-  .command('operator')
-  .description(
-    'run the Kubernetes operator (ONECLAW_API_URL, ONECLAW_OPERATOR_*; in-cluster credentials or KUBECONFIG)',
-  )
-  .option('--embedded-api', 'also run the API server in this process (configured as `oneclaw server` is)')
-  .action(async (opts: { embeddedApi?: boolean }) => {
-    const embedded = opts.embeddedApi === true;
-    let operatorConfig: ReturnType<typeof loadOperatorConfig>;
-    let apiConfig: ReturnType<typeof loadConfig> | undefined;
-    try {
-      operatorConfig = loadOperatorConfig(process.env, { embeddedApi: embedded });
-      if (embedded) {
-        // The embedded API trusts this cluster's service-account tokens and makes the operator's
-        // own account an org admin, unless configured otherwise.
-        const self = `system:serviceaccount:${operatorConfig.namespace}:${operatorConfig.serviceAccount}`;
-        apiConfig = loadConfig({
-          ONECLAW_K8S_AUTH: 'tokenreview',
-          ONECLAW_K8S_ADMIN_SERVICE_ACCOUNTS: self,
-          ONECLAW_K8S_AUDIENCE: operatorConfig.audience,
-          ...process.env,
-        });
-      }
-    } catch (err) {
-      if (err instanceof ConfigError) {
-        process.stderr.write(`oneclaw operator: ${err.message}\n`);
-        process.exit(2);
-      }
-      throw err;
-    }
-    const logger = createLogger(apiConfig?.logLevel ?? process.env.ONECLAW_LOG_LEVEL ?? 'info');
-    try {
-      const server = apiConfig ? await startServer(apiConfig, { logger }) : undefined;
-      if (server?.adminKey) {
-        process.stderr.write(
-          `\nFirst start: admin API key (shown once, store it now):\n\n  ${server.adminKey}\n\n`,
-        );
-      }
-      const kubeConfig = new KubeConfig();
-      kubeConfig.loadFromDefault();
-      const operator = await startOperator({
-        config: operatorConfig,
-        kubeConfig,
-        logger,
-        apiUrl: (server?.url ?? operatorConfig.apiUrl) as string,
-      });
-      logger.info({ metrics: operator.metricsUrl }, 'operator running');
-      let stopping = false;
-      const stop = async (signal: string) => {
-        if (stopping) return;
-        stopping = true;
-        logger.info({ signal }, 'shutting down');
-        // Hands the Lease over at once, then stops the API.
-        await operator.stop();
-        await server?.close();
-        process.exit(0);
-      };
-      process.once('SIGTERM', () => void stop('SIGTERM'));
-      process.once('SIGINT', () => void stop('SIGINT'));
-    } catch (err) {
-      logger.fatal({ err: { name: (err as Error).name, message: (err as Error).message } }, 'cannot start');
-      process.stderr.write(`oneclaw operator: ${(err as Error).message}\n`);
-      process.exit(1);
-    }
-  });
+function addOutputOptions(c: Command): void {
+  c.option('-o, --output <format>', 'table (default) or json').option(
+    '--server <url>',
+    'the API URL (default: ONECLAW_API_URL, then the one logged in to)',
+  );
+}
 
-program.parseAsync().catch((err: unknown) => {
-  process.stderr.write(`oneclaw: ${(err as Error).message}\n`);
-  process.exit(1);
-});
+program.parseAsync().then(
+  () => {
+    process.exitCode ??= EXIT.ok;
+  },
+  (err: unknown) => {
+    if (err instanceof CommanderError) {
+      // Commander already printed the message (or the help / version).
+      const ok =
+        err.exitCode === 0 || err.code === 'commander.helpDisplayed' || err.code === 'commander.version';
+      process.exit(ok ? EXIT.ok : err.code === 'commander.help' ? EXIT.ok : EXIT.usage);
+    }
+    process.stderr.write(`oneclaw: ${describeError(err)}\n`);
+    process.exit(exitCodeOf(err));
+  },
+);

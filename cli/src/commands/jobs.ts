@@ -1,0 +1,45 @@
+// Following a server job (KEK rotation, KMS migration) to its end with progress on stderr.
+import type { Job, OneclawClient } from '../../../sdk/src/index.js';
+import { CliError, EXIT } from '../lib/errors.js';
+import { emit, printFields, progressReporter } from '../lib/output.js';
+import type { Context } from './context.js';
+
+export async function waitForJob(
+  client: OneclawClient,
+  job: Job,
+  label: string,
+  intervalMs = 500,
+): Promise<Job> {
+  const progress = progressReporter(label);
+  let seen = job;
+  try {
+    for (;;) {
+      progress.update(seen.processed, seen.total);
+      if (seen.status === 'succeeded' || seen.status === 'failed') return seen;
+      await new Promise((r) => setTimeout(r, intervalMs));
+      seen = await client.jobs.get(job.id);
+    }
+  } finally {
+    progress.done();
+  }
+}
+
+export function printJob(ctx: Context, job: Job): void {
+  emit(ctx.format, job, () =>
+    printFields([
+      ['job', job.id],
+      ['kind', job.kind],
+      ['vault', job.vault_id],
+      ['status', job.status],
+      ['progress', `${job.processed}/${job.total}`],
+      ...(job.error ? ([['error', job.error]] as Array<[string, string]>) : []),
+    ]),
+  );
+}
+
+/** Prints the job and fails (exit 1) if it failed. */
+export function finishJob(ctx: Context, job: Job): void {
+  printJob(ctx, job);
+  if (job.status === 'failed')
+    throw new CliError(EXIT.error, `job ${job.id} failed: ${job.error ?? 'no reason given'}`);
+}
