@@ -17,6 +17,7 @@ import { registerHttpMetrics } from './http/metrics.js';
 import { agentRoutes } from './http/routes/v1/agents.js';
 import { auditRoutes } from './http/routes/v1/audit.js';
 import { authRoutes } from './http/routes/v1/auth.js';
+import { cmekRoutes } from './http/routes/v1/cmek.js';
 import { eventRoutes } from './http/routes/v1/events.js';
 import { jobRoutes } from './http/routes/v1/jobs.js';
 import { policyRoutes } from './http/routes/v1/policies.js';
@@ -28,6 +29,7 @@ import type { Kms } from './kms/kms.js';
 import type { AgentService } from './services/agents/agent-service.js';
 import type { AuthService } from './services/auth/auth-service.js';
 import type { TokenService } from './services/auth/tokens.js';
+import type { CmekService } from './services/cmek/cmek-service.js';
 import { rateLimited } from './services/errors.js';
 import { createPollingFeed, type Feed } from './services/events/feed.js';
 import type { JobService } from './services/jobs/job-service.js';
@@ -49,6 +51,7 @@ export interface AppDeps {
   vaults: VaultService;
   secrets: SecretService;
   jobs: JobService;
+  cmek: CmekService;
   /** The change feed's wake-ups (the server's LISTEN hub); without one, followers poll every second. */
   feed?: Feed;
   maxValueBytes: number;
@@ -171,6 +174,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(policyRoutes, { policies: deps.policies });
   await app.register(secretRoutes, { secrets: deps.secrets, maxValueBytes: deps.maxValueBytes });
   await app.register(jobRoutes, { jobs: deps.jobs });
+  await app.register(cmekRoutes, { cmek: deps.cmek, vaults: deps.vaults });
   await app.register(eventRoutes, {
     feed: deps.feed ?? createPollingFeed({ pool: deps.pool }),
     pool: deps.pool,

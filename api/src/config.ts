@@ -46,6 +46,7 @@ export const EnvSchema = Type.Object({
   ONECLAW_BOOTSTRAP_ADMIN_KEY: Type.Optional(Type.String({ pattern: '^ocu_[A-Za-z0-9_-]{32,}$' })),
   ONECLAW_TOKEN_CACHE_MAX_ENTRIES: Type.Optional(NonNegativeInt),
   ONECLAW_DATABASE_POOL_MAX: Type.Optional(PositiveInt),
+  ONECLAW_JOB_LEASE_MS: Type.Optional(PositiveInt),
   ONECLAW_TRUSTED_PROXIES: Type.Optional(Type.String({ minLength: 1 })),
   ONECLAW_AUTH_RATE_LIMIT: Type.Optional(NonNegativeInt),
   ONECLAW_K8S_AUTH: Type.Optional(
@@ -84,6 +85,11 @@ export interface Config {
   bootstrapAdminKey: string | undefined;
   /** Connections to PostgreSQL per process. */
   databasePoolMax: number;
+  /**
+   * How long a replica holds a job between progress commits; a job whose holder died is
+   * resumed (or, for CMEK rotations, shown as interrupted) once its lease runs out.
+   */
+  jobLeaseMs: number;
   /** Verified-token cache size; 0 turns the cache off (every request verifies the signature). */
   tokenCacheMaxEntries: number;
   /** CIDRs of reverse proxies whose X-Forwarded-For is trusted; empty: the socket address. */
@@ -141,6 +147,7 @@ const HINTS: Record<string, string> = {
   ONECLAW_TOKEN_TTL_SECONDS: 'expected a positive integer',
   ONECLAW_TOKEN_CACHE_MAX_ENTRIES: 'expected a whole number (0 turns the cache off)',
   ONECLAW_DATABASE_POOL_MAX: 'expected a positive integer',
+  ONECLAW_JOB_LEASE_MS: 'expected a positive integer (milliseconds)',
   ONECLAW_AUTH_RATE_LIMIT: 'expected a whole number of requests per minute (0 turns it off)',
   ONECLAW_K8S_ISSUER: "expected the https:// issuer URL of the cluster's service-account tokens",
   ONECLAW_K8S_JWKS_URL: 'expected an https:// URL',
@@ -310,6 +317,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     tokenTtlSeconds: Number(e.ONECLAW_TOKEN_TTL_SECONDS ?? 900),
     bootstrapAdminKey: e.ONECLAW_BOOTSTRAP_ADMIN_KEY,
     databasePoolMax: Number(e.ONECLAW_DATABASE_POOL_MAX ?? 20),
+    jobLeaseMs: Number(e.ONECLAW_JOB_LEASE_MS ?? 15_000),
     tokenCacheMaxEntries: Number(e.ONECLAW_TOKEN_CACHE_MAX_ENTRIES ?? 10_000),
     trustedProxies,
     authRateLimitPerMinute: Number(e.ONECLAW_AUTH_RATE_LIMIT ?? 60),

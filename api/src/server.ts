@@ -1,7 +1,8 @@
 // The composition root of `oneclaw server`: configuration → database (migrated) → KMS (fail-
 // closed) → signing key → services → HTTP. Tests start the same thing on their own peers.
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
@@ -26,8 +27,10 @@ import { createAuthInvalidation } from './services/auth/invalidation.js';
 import { createK8sValidator } from './services/auth/k8s-validator.js';
 import { startSigningKeyRegistry } from './services/auth/signing-keys.js';
 import { createTokenService } from './services/auth/tokens.js';
+import { createCmekService } from './services/cmek/cmek-service.js';
 import { createFeedHub, type FeedHub } from './services/events/feed.js';
 import { createJobService } from './services/jobs/job-service.js';
+import { KMS_MIGRATE, kmsMigrateHandler } from './services/jobs/kms-migrate.js';
 import { ROTATE_KEK, rotateKekHandler } from './services/jobs/rotate-kek.js';
 import { createJobRunner } from './services/jobs/runner.js';
 import { createPolicyService } from './services/policies/policy-service.js';
@@ -172,13 +175,28 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     const users = createUserService({ pool, invalidation });
     const policies = createPolicyService({ pool, vaults, invalidation });
     const secrets = createSecretService({ pool, envelope, vaults, maxValueBytes: config.maxSecretBytes });
+    const jobOwner = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
     const runner = createJobRunner({
       pool,
       logger,
-      handlers: { [ROTATE_KEK]: rotateKekHandler({ pool, envelope, vaults }) },
-      ...(opts.jobLeaseMs ? { leaseMs: opts.jobLeaseMs } : {}),
+      owner: jobOwner,
+      handlers: {
+        [ROTATE_KEK]: rotateKekHandler({ pool, envelope, vaults }),
+        [KMS_MIGRATE]: kmsMigrateHandler({ pool, kms, kmsKeyUri: config.kmsKey, envelope, vaults }),
+      },
+      leaseMs: opts.jobLeaseMs ?? config.jobLeaseMs,
     });
-    const jobs = createJobService({ pool, vaults, onCreated: () => runner.poke() });
+    const jobs = createJobService({ pool, vaults, kms, onCreated: () => runner.poke() });
+    // CMEK rotations run where their keys arrived, never through the shared runner.
+    const cmek = createCmekService({
+      pool,
+      envelope,
+      vaults,
+      logger,
+      owner: jobOwner,
+      leaseMs: opts.jobLeaseMs ?? config.jobLeaseMs,
+    });
+    cleanups.push(() => cmek.stop());
 
     const boot = await auth.bootstrap({ orgName: 'default', adminKey: config.bootstrapAdminKey });
     if (boot.created) logger.info('bootstrapped the organization and its admin user');
@@ -196,6 +214,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       vaults,
       secrets,
       jobs,
+      cmek,
       feed,
       maxValueBytes: config.maxSecretBytes,
       version: VERSION,

@@ -137,6 +137,16 @@ export interface Envelope {
   ): Promise<Buffer>;
   /** Re-wraps a DEK under the vault's current KEK version; the value is not re-encrypted. */
   rewrapDek(vault: VaultKeys, wrappedDek: Buffer): Promise<{ wrappedDek: Buffer; kekVersion: number }>;
+  /**
+   * Re-wraps a kms-custody DEK under the KMS's current root key (`kms migrate`); returns
+   * undefined when it already is.
+   */
+  rewrapKmsDek(
+    vault: VaultKeys,
+    path: string,
+    version: number,
+    wrappedDek: Buffer,
+  ): Promise<Buffer | undefined>;
   /** Re-wraps a KEK under another KMS (root-key rotation or `kms migrate`). */
   rewrapKek(
     orgId: string,
@@ -248,6 +258,20 @@ export function createEnvelope(deps: { kms: Kms; cache: KekCache }): Envelope {
           wrappedDek: wrapDekWithKek(next, vault.currentKekVersion, dek, vault.vaultId),
           kekVersion: vault.currentKekVersion,
         };
+      } finally {
+        wipe(dek);
+      }
+    },
+
+    async rewrapKmsDek(vault, path, version, wrappedDek) {
+      const parsed = parseWrappedDek(wrappedDek);
+      if (parsed.format !== DEK_FORMAT_KMS) throw new IntegrityError('not a kms-custody DEK');
+      const named = kms.keyOf(parsed.body);
+      if (named.backend === kms.current.name && named.keyId === kms.current.keyId) return undefined;
+      const context = dekContext({ orgId: vault.orgId, vaultId: vault.vaultId, path, version });
+      const dek = await kms.unwrap(parsed.body, context);
+      try {
+        return Buffer.concat([Buffer.from([DEK_FORMAT_KMS]), await kms.wrap(dek, context)]);
       } finally {
         wipe(dek);
       }

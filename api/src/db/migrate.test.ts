@@ -21,6 +21,7 @@ describe('migrations', () => {
       '1700000000001_identity',
       '1700000000002_signing-keys',
       '1700000000003_audit-chaining',
+      '1700000000004_cmek',
     ]);
     expect(await migrate(db.url)).toEqual([]);
 

@@ -27,6 +27,8 @@ export const Uuid = Type.String({ format: 'uuid' });
 export const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) =>
   Type.Union([t, Type.Null()]);
 export const DateTime = Type.String({ format: 'date-time' });
+/** A customer-managed key's SHA-256, lowercase hex. */
+export const Fingerprint = Type.String({ pattern: '^[0-9a-f]{64}$' });
 export const Metadata = Type.Record(Type.String({ maxLength: 128 }), Type.String({ maxLength: 1024 }), {
   maxProperties: 64,
 });
@@ -47,6 +49,7 @@ export const Vault = Type.Object({
   custody: Type.Union([Type.Literal('wrapped'), Type.Literal('kms')]),
   kek_version: Type.Integer(),
   cmek_enabled: Type.Boolean(),
+  cmek_fingerprint: Nullable(Fingerprint),
   created_at: DateTime,
   updated_at: DateTime,
 });

@@ -124,6 +124,7 @@ describe('system endpoints', () => {
     ]?.schema as { properties: Record<string, unknown> };
     expect(Object.keys(read.properties).sort()).toEqual([
       'cmek_encrypted',
+      'cmek_fingerprint',
       'created_at',
       'expires_at',
       'metadata',

@@ -11,7 +11,9 @@ export type VaultEventKind =
   | 'vault.kek_rotated'
   | 'secret.written'
   | 'secret.deleted'
-  | 'secret.destroyed';
+  | 'secret.destroyed'
+  // A CMEK rotation re-encrypted the stored value of this version under the new customer key.
+  | 'secret.reencrypted';
 
 export interface VaultEvent {
   id: string;

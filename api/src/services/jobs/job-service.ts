@@ -1,10 +1,14 @@
 // Starting and reading jobs through the API.
 import type pg from 'pg';
 import { withTransaction } from '../../db/pool.js';
+import type { Kms } from '../../kms/kms.js';
+import { appendAudit } from '../audit/audit-service.js';
 import type { Principal } from '../auth/auth-service.js';
 import { notFound } from '../errors.js';
 import type { VaultService } from '../vaults/vault-service.js';
+import { getVault } from '../vaults/vault-store.js';
 import { createJob, getJob, type JobRow, type JobStatus } from './job-store.js';
+import { KMS_MIGRATE, kmsMigrateTotal } from './kms-migrate.js';
 import { ROTATE_KEK } from './rotate-kek.js';
 
 export interface Job {
@@ -21,6 +25,8 @@ export interface Job {
 
 export interface JobService {
   startKekRotation(p: Principal, vaultId: string, requestId?: string): Promise<Job>;
+  /** Re-wraps what is still under a previous KMS key with the current one (one vault or all). */
+  startKmsMigration(p: Principal, vaultId: string | undefined, requestId?: string): Promise<Job>;
   get(p: Principal, id: string): Promise<Job>;
 }
 
@@ -39,6 +45,7 @@ export const toJob = (j: JobRow): Job => ({
 export function createJobService(deps: {
   pool: pg.Pool;
   vaults: VaultService;
+  kms: Kms;
   onCreated: () => void;
 }): JobService {
   return {
@@ -57,6 +64,34 @@ export function createJobService(deps: {
           params: { kek_version: version },
           total: rows[0]?.n ?? 0,
         });
+      });
+      deps.onCreated();
+      return toJob(job);
+    },
+    async startKmsMigration(p, vaultId, requestId) {
+      const job = await withTransaction(deps.pool, async (tx) => {
+        if (vaultId !== undefined && !(await getVault(tx, p.orgId, vaultId))) throw notFound('vault');
+        const created = await createJob(tx, {
+          orgId: p.orgId,
+          ...(vaultId ? { vaultId } : {}),
+          kind: KMS_MIGRATE,
+          params: { vault_id: vaultId ?? null },
+          total: await kmsMigrateTotal(tx, p.orgId, vaultId ?? null, deps.kms),
+        });
+        await appendAudit(tx, {
+          orgId: p.orgId,
+          actor: p.subject,
+          action: 'kms.migrate',
+          decision: 'allow',
+          ...(vaultId ? { vaultId } : {}),
+          requestId,
+          details: {
+            job_id: created.id,
+            kms_backend: deps.kms.current.name,
+            kms_key_id: deps.kms.current.keyId,
+          },
+        });
+        return created;
       });
       deps.onCreated();
       return toJob(job);

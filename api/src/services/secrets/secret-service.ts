@@ -7,7 +7,8 @@ import type { Envelope } from '../../crypto/envelope.js';
 import { type Queryable, withTransaction } from '../../db/pool.js';
 import { appendAudit } from '../audit/audit-service.js';
 import type { Principal } from '../auth/auth-service.js';
-import { badRequest, conflict, gone, notFound, tooLarge } from '../errors.js';
+import { checkCmekValue } from '../cmek/format.js';
+import { badRequest, conflict, gone, notFound, ServiceError, tooLarge } from '../errors.js';
 import { recordEvent } from '../events/events-store.js';
 import type { VaultService } from '../vaults/vault-service.js';
 import { getVault, type VaultRow } from '../vaults/vault-store.js';
@@ -34,6 +35,8 @@ export interface PutSecretInput {
   expires_at?: string | null | undefined;
   max_access_count?: number | null | undefined;
   cas?: number | undefined;
+  /** The customer key the client encrypted with; checked against the vault's active one. */
+  cmek_fingerprint?: string | undefined;
 }
 
 export interface SecretMeta {
@@ -42,6 +45,8 @@ export interface SecretMeta {
   version: number;
   metadata: Record<string, string>;
   expires_at: string | null;
+  cmek_encrypted: boolean;
+  cmek_fingerprint: string | null;
   created_at: string;
   updated_at: string;
 }
@@ -54,6 +59,7 @@ export interface SecretValue {
   metadata: Record<string, string>;
   expires_at: string | null;
   cmek_encrypted: boolean;
+  cmek_fingerprint: string | null;
   created_at: string;
 }
 
@@ -67,6 +73,7 @@ export interface VersionMeta {
   access_count: number;
   destroyed: boolean;
   cmek_encrypted: boolean;
+  cmek_fingerprint: string | null;
 }
 
 export interface SecretService {
@@ -141,6 +148,28 @@ function validateMetadata(m: Record<string, string> | undefined): void {
   }
 }
 
+/**
+ * In a CMEK vault the value must be a CMEK blob, and a client that names the key it used must
+ * name the vault's active key (a client still on the old key during a rotation is refused
+ * instead of storing a value the new key cannot open).
+ */
+function checkCmekWrite(vault: VaultRow, input: PutSecretInput): void {
+  const named = input.cmek_fingerprint;
+  if (vault.cmek_fingerprint === null) {
+    if (named !== undefined)
+      throw new ServiceError(409, 'cmek_not_enabled', 'this vault has no customer-managed key');
+    return;
+  }
+  if (named !== undefined && named !== vault.cmek_fingerprint) {
+    throw new ServiceError(
+      409,
+      'cmek_fingerprint_mismatch',
+      `value was encrypted under key ${named.slice(0, 12)}…, but the vault's active customer-managed key is ${vault.cmek_fingerprint.slice(0, 12)}…`,
+    );
+  }
+  checkCmekValue(input.value);
+}
+
 export function createSecretService(deps: {
   pool: pg.Pool;
   envelope: Envelope;
@@ -180,6 +209,7 @@ export function createSecretService(deps: {
       try {
         return await withTransaction(pool, async (tx) => {
           const vault = await vaultOf(tx, p, vaultId, true);
+          checkCmekWrite(vault, input);
           const secret = await store.lockSecret(tx, vaultId, path, randomUUID());
           const current = secret.is_new ? 0 : secret.current_version;
           if (input.cas !== undefined && input.cas !== current) {
@@ -198,7 +228,7 @@ export function createSecretService(deps: {
             metadata: input.metadata ?? {},
             expires_at: expiresAt,
             max_access_count: input.max_access_count ?? null,
-            cmek_fingerprint: null,
+            cmek_fingerprint: vault.cmek_fingerprint,
             created_by: p.subject,
           });
           await store.setCurrentVersion(tx, secret.id, version);
@@ -258,6 +288,7 @@ export function createSecretService(deps: {
             metadata: v.metadata,
             expires_at: iso(v.expires_at),
             cmek_encrypted: v.cmek_fingerprint !== null,
+            cmek_fingerprint: v.cmek_fingerprint,
             created_at: v.created_at.toISOString(),
           };
         } finally {
@@ -291,6 +322,8 @@ export function createSecretService(deps: {
           version: r.current_version,
           metadata: r.metadata,
           expires_at: iso(r.expires_at),
+          cmek_encrypted: r.cmek_fingerprint !== null,
+          cmek_fingerprint: r.cmek_fingerprint,
           created_at: r.created_at.toISOString(),
           updated_at: r.updated_at.toISOString(),
         })),
@@ -314,6 +347,7 @@ export function createSecretService(deps: {
         access_count: v.access_count,
         destroyed: v.destroyed_at !== null,
         cmek_encrypted: v.cmek_fingerprint !== null,
+        cmek_fingerprint: v.cmek_fingerprint,
       }));
     },
 

@@ -136,12 +136,26 @@ export async function listSecrets(
   db: Queryable,
   vaultId: string,
   opts: { prefix: string; after: string; limit: number; patterns?: string[] | undefined },
-): Promise<Array<SecretRow & { type: string; expires_at: Date | null; metadata: Record<string, string> }>> {
+): Promise<
+  Array<
+    SecretRow & {
+      type: string;
+      expires_at: Date | null;
+      metadata: Record<string, string>;
+      cmek_fingerprint: string | null;
+    }
+  >
+> {
   const { rows } = await query<
-    SecretRow & { type: string; expires_at: Date | null; metadata: Record<string, string> }
+    SecretRow & {
+      type: string;
+      expires_at: Date | null;
+      metadata: Record<string, string>;
+      cmek_fingerprint: string | null;
+    }
   >(
     db,
-    `SELECT s.*, v.type, v.expires_at, v.metadata
+    `SELECT s.*, v.type, v.expires_at, v.metadata, v.cmek_fingerprint
        FROM secrets s JOIN secret_versions v ON v.secret_id = s.id AND v.version = s.current_version
       WHERE s.vault_id = $1 AND s.deleted_at IS NULL AND s.path LIKE $2 AND s.path > $3
         AND ($5::text[] IS NULL OR s.path ~ ANY ($5::text[]))

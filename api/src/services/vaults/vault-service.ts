@@ -23,6 +23,7 @@ export interface Vault {
   custody: Custody;
   kek_version: number;
   cmek_enabled: boolean;
+  cmek_fingerprint: string | null;
   created_at: string;
   updated_at: string;
 }
@@ -68,6 +69,7 @@ export function createVaultService(deps: {
     custody: v.custody,
     kek_version: v.current_kek_version,
     cmek_enabled: v.cmek_fingerprint !== null,
+    cmek_fingerprint: v.cmek_fingerprint,
     created_at: v.created_at.toISOString(),
     updated_at: v.updated_at.toISOString(),
   });

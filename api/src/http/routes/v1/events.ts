@@ -23,7 +23,7 @@ export const VaultEventSchema = Type.Object({
   vault_id: Uuid,
   kind: Type.String({
     description:
-      'vault.created, vault.deleted, vault.kek_rotated, secret.written, secret.deleted, secret.destroyed',
+      'vault.created, vault.deleted, vault.kek_rotated, secret.written, secret.deleted, secret.destroyed, secret.reencrypted (a CMEK rotation rewrote the stored value)',
   }),
   path: Type.Union([Type.String(), Type.Null()]),
   version: Type.Union([Type.Integer(), Type.Null()]),

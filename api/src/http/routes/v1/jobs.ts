@@ -39,6 +39,25 @@ export const jobRoutes: FastifyPluginAsyncTypebox<{ jobs: JobService }> = async 
     },
   );
 
+  app.post(
+    '/v1/kms/migrate',
+    {
+      schema: {
+        tags: ['jobs'],
+        summary:
+          'Move vaults (one, or all of the org) from previous KMS keys (ONECLAW_KMS_PREVIOUS_KEYS) to the current ONECLAW_KMS_KEY: a job re-wraps KEKs and kms-custody DEKs',
+        body: Type.Optional(Type.Object({ vault_id: Type.Optional(Uuid) }, { additionalProperties: false })),
+        response: { 202: Job, ...errorResponses },
+      },
+    },
+    async (req, reply) => {
+      const vaultId = req.body?.vault_id;
+      const p = await authorize(req, vaultId, undefined, 'admin');
+      reply.status(202);
+      return jobs.startKmsMigration(p, vaultId, req.id);
+    },
+  );
+
   app.get(
     '/v1/jobs/:job_id',
     {

@@ -74,6 +74,8 @@ describe('secrets: list', () => {
     expect(page.secrets.map((s) => s.path)).toEqual(['paged/s00', 'paged/s01', 'paged/s02', 'paged/s03']);
     for (const s of page.secrets) {
       expect(Object.keys(s).sort()).toEqual([
+        'cmek_encrypted',
+        'cmek_fingerprint',
         'created_at',
         'expires_at',
         'metadata',

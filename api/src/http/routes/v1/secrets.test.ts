@@ -63,6 +63,7 @@ describe('secrets', () => {
         metadata: { owner: 'payments', rotated: 'yes' },
         expires_at: null,
         cmek_encrypted: false,
+        cmek_fingerprint: null,
         created_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
       });
       const v1 = await read('app/db/password', '?version=1');
@@ -289,6 +290,7 @@ describe('secrets', () => {
           access_count: 0,
           destroyed: false,
           cmek_encrypted: false,
+          cmek_fingerprint: null,
         },
         expect.objectContaining({ version: 2, type: 'note', max_access_count: 5, access_count: 0 }),
       ]);

@@ -9,7 +9,7 @@ import {
 } from '../../../services/secrets/secret-service.js';
 import { authorize, authorizeScope } from '../../auth.js';
 import { acceptJsonOnly } from '../../errors.js';
-import { DateTime, errorResponses, Metadata, Nullable, Uuid } from '../../schemas.js';
+import { DateTime, errorResponses, Fingerprint, Metadata, Nullable, Uuid } from '../../schemas.js';
 
 const PathParams = Type.Object({
   vault_id: Uuid,
@@ -25,6 +25,7 @@ const SecretValue = Type.Object({
   metadata: Metadata,
   expires_at: Nullable(DateTime),
   cmek_encrypted: Type.Boolean(),
+  cmek_fingerprint: Nullable(Fingerprint),
   created_at: DateTime,
 });
 
@@ -34,6 +35,8 @@ const SecretMeta = Type.Object({
   version: Type.Integer(),
   metadata: Metadata,
   expires_at: Nullable(DateTime),
+  cmek_encrypted: Type.Boolean(),
+  cmek_fingerprint: Nullable(Fingerprint),
   created_at: DateTime,
   updated_at: DateTime,
 });
@@ -48,6 +51,7 @@ const VersionMeta = Type.Object({
   access_count: Type.Integer(),
   destroyed: Type.Boolean(),
   cmek_encrypted: Type.Boolean(),
+  cmek_fingerprint: Nullable(Fingerprint),
 });
 
 /**
@@ -90,6 +94,12 @@ export const secretRoutes: FastifyPluginAsyncTypebox<{
             max_access_count: Type.Optional(Nullable(Type.Integer({ minimum: 1 }))),
             cas: Type.Optional(
               Type.Integer({ minimum: 0, description: 'expected current version (0: must not exist)' }),
+            ),
+            cmek_fingerprint: Type.Optional(
+              Type.String({
+                ...Fingerprint,
+                description: 'the customer-managed key the value was encrypted with (CMEK vaults)',
+              }),
             ),
           },
           { additionalProperties: false },

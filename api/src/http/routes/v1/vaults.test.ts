@@ -14,6 +14,7 @@ import {
 
 const VAULT_FIELDS = [
   'cmek_enabled',
+  'cmek_fingerprint',
   'created_at',
   'custody',
   'description',

@@ -1,0 +1,131 @@
+// Customer-managed keys of a vault (docs/cmek.md). Keys travel only in the rotation request's
+// headers, which the logger redacts; everything else names keys by fingerprint.
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import Type from 'typebox';
+import { type CmekService, parseKeyHeader } from '../../../services/cmek/cmek-service.js';
+import type { VaultService } from '../../../services/vaults/vault-service.js';
+import { authorize } from '../../auth.js';
+import { acceptJsonOnly } from '../../errors.js';
+import { DateTime, errorResponses, Fingerprint, Nullable, Uuid, Vault } from '../../schemas.js';
+
+const VaultParams = Type.Object({ vault_id: Uuid });
+
+const CmekRotation = Type.Object({
+  id: Uuid,
+  vault_id: Uuid,
+  status: Type.Union(
+    [Type.Literal('running'), Type.Literal('succeeded'), Type.Literal('failed'), Type.Literal('interrupted')],
+    {
+      description:
+        'interrupted: the replica holding the keys stopped; POST cmek-rotate again with the same keys to resume',
+    },
+  ),
+  processed: Type.Integer({ description: 'versions re-encrypted so far' }),
+  total_secrets: Type.Integer({ description: 'versions under the old key when the rotation started' }),
+  old_fingerprint: Fingerprint,
+  new_fingerprint: Fingerprint,
+  error: Nullable(Type.String()),
+  created_at: DateTime,
+  updated_at: DateTime,
+});
+
+export const cmekRoutes: FastifyPluginAsyncTypebox<{ cmek: CmekService; vaults: VaultService }> = async (
+  app,
+  { cmek, vaults },
+) => {
+  acceptJsonOnly(app);
+
+  app.post(
+    '/v1/vaults/:vault_id/cmek',
+    {
+      schema: {
+        tags: ['cmek'],
+        summary:
+          'Enable a customer-managed key (by fingerprint), or switch to another one by naming the active one in previous_fingerprint',
+        params: VaultParams,
+        body: Type.Object(
+          { fingerprint: Fingerprint, previous_fingerprint: Type.Optional(Fingerprint) },
+          { additionalProperties: false },
+        ),
+        response: { 200: Vault, ...errorResponses },
+      },
+    },
+    async (req) => {
+      const p = await authorize(req, req.params.vault_id, undefined, 'admin');
+      await cmek.enable(p, req.params.vault_id, req.body, req.id);
+      return vaults.get(p, req.params.vault_id);
+    },
+  );
+
+  app.delete(
+    '/v1/vaults/:vault_id/cmek',
+    {
+      schema: {
+        tags: ['cmek'],
+        summary:
+          'Disable the customer-managed key: new writes are protected by the KMS only; older versions stay CMEK-encrypted',
+        params: VaultParams,
+        body: Type.Object({ fingerprint: Fingerprint }, { additionalProperties: false }),
+        response: { 200: Vault, ...errorResponses },
+      },
+    },
+    async (req) => {
+      const p = await authorize(req, req.params.vault_id, undefined, 'admin');
+      await cmek.disable(p, req.params.vault_id, req.body.fingerprint, req.id);
+      return vaults.get(p, req.params.vault_id);
+    },
+  );
+
+  app.post(
+    '/v1/vaults/:vault_id/cmek-rotate',
+    {
+      schema: {
+        tags: ['cmek'],
+        summary:
+          'Re-encrypt every version under the old customer key with the new one (keys in x-cmek-old-key / x-cmek-new-key, base64); resumes an unfinished rotation',
+        params: VaultParams,
+        headers: Type.Object({
+          'x-cmek-old-key': Type.Optional(Type.String({ description: 'base64 of the 32-byte old key' })),
+          'x-cmek-new-key': Type.Optional(Type.String({ description: 'base64 of the 32-byte new key' })),
+        }),
+        body: Type.Object({ new_fingerprint: Fingerprint }, { additionalProperties: false }),
+        response: { 202: CmekRotation, ...errorResponses },
+      },
+    },
+    async (req, reply) => {
+      const p = await authorize(req, req.params.vault_id, undefined, 'admin');
+      const oldKey = parseKeyHeader('x-cmek-old-key', req.headers['x-cmek-old-key']);
+      let newKey: Buffer | undefined;
+      try {
+        newKey = parseKeyHeader('x-cmek-new-key', req.headers['x-cmek-new-key']);
+        const job = await cmek.startRotation(
+          p,
+          req.params.vault_id,
+          { oldKey, newKey, newFingerprint: req.body.new_fingerprint },
+          req.id,
+        );
+        reply.status(202);
+        return job;
+      } finally {
+        oldKey.fill(0);
+        newKey?.fill(0);
+      }
+    },
+  );
+
+  app.get(
+    '/v1/vaults/:vault_id/cmek-rotate/:job_id',
+    {
+      schema: {
+        tags: ['cmek'],
+        summary: 'Progress of a CMEK rotation',
+        params: Type.Object({ vault_id: Uuid, job_id: Uuid }),
+        response: { 200: CmekRotation, ...errorResponses },
+      },
+    },
+    async (req) => {
+      const p = await authorize(req, req.params.vault_id, undefined, 'admin');
+      return cmek.getRotation(p, req.params.vault_id, req.params.job_id);
+    },
+  );
+};
