@@ -4,7 +4,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 TSX := node --import tsx
 
-.PHONY: help setup dev test test-only lint typecheck format bench clean-cache
+.PHONY: help setup dev test test-only lint typecheck format bench clean-cache build image
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -28,6 +28,15 @@ format: ## Apply Biome formatting and safe fixes
 
 typecheck: ## TypeScript, strict, no emit
 	@npx tsc --noEmit
+
+build: ## Compile TypeScript to JavaScript in dist/ (what the container image runs)
+	@npm run build
+
+IMAGE ?= oneclaw:dev
+image: ## Build the container image (IMAGE=oneclaw:dev) with docker or podman; not built in this CI
+	@engine=$$(command -v docker || command -v podman) || { \
+	  echo "make image: neither docker nor podman is installed; install one, or build the Dockerfile elsewhere" >&2; exit 1; }; \
+	echo "$$engine build -t $(IMAGE) ."; "$$engine" build -t $(IMAGE) .
 
 bench: setup ## Run the benchmarks and write bench/results/
 	@$(TSX) bench/run.ts
