@@ -1,0 +1,41 @@
+// Runs `bin/oneclaw` as a user would: a separate process with its own config directory, no
+// ONECLAW_* variables but the ones given, optional stdin; resolves with the exit code and output.
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { repoRoot } from './tools.js';
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export function runCli(
+  args: string[],
+  opts: { env?: Record<string, string>; input?: string | Uint8Array; timeoutMs?: number } = {},
+): Promise<CliResult> {
+  const clean = Object.fromEntries(
+    Object.entries(process.env).filter(([k]) => !k.startsWith('ONECLAW_') && k !== 'XDG_CONFIG_HOME'),
+  );
+  const child = spawn(join(repoRoot, 'bin/oneclaw'), args, {
+    env: { ...clean, ...opts.env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => {
+    stdout += d.toString();
+  });
+  child.stderr.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
+  child.stdin.on('error', () => {}); // a command that does not read stdin may exit first
+  child.stdin.end(opts.input ?? '');
+  const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000);
+  return new Promise((resolve) => {
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
