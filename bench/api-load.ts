@@ -3,19 +3,15 @@
 // the same run on the same machine. Settings (env): BENCH_DURATION_S (10), BENCH_ROUNDS (3),
 // BENCH_CONNECTIONS (64), BENCH_SECRETS (10000), BENCH_VALUE_BYTES (256).
 import { execFileSync } from 'node:child_process';
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import autocannon from 'autocannon';
 import pg from 'pg';
-import { generateApiKey } from '../api/src/services/auth/api-keys.js';
-import { httpOk, makeWorkDir } from '../test/support/peers/common.js';
+import { makeWorkDir } from '../test/support/peers/common.js';
 import type { OpenBaoInfo } from '../test/support/peers/openbao.js';
 import { createDatabase, type PostgresInfo } from '../test/support/peers/postgres.js';
-import { freePort } from '../test/support/ports.js';
-import { type ManagedProcess, spawnManaged, waitFor } from '../test/support/proc.js';
-import { repoRoot } from '../test/support/tools.js';
+import { type OneclawServer, serverEnv, startOneclaw } from '../test/support/server-process.js';
 import { type LoadMeasurement, loadTable } from './lib.js';
 
 export interface ApiLoadSettings {
@@ -187,40 +183,6 @@ async function samplePgSessions(url: string): Promise<{ stop(): Promise<PgSessio
   };
 }
 
-export interface OneclawServer {
-  name: string;
-  url: string;
-  proc: ManagedProcess;
-}
-
-/**
- * This process's environment without ONECLAW_* variables, for a spawned server or operator: they
- * reject unknown ONECLAW_* variables (ONECLAW_CACHE is the harness's, not theirs).
- */
-export function inheritedEnv(): NodeJS.ProcessEnv {
-  return Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ONECLAW_')));
-}
-
-export async function startOneclaw(
-  name: string,
-  env: Record<string, string>,
-  logDir: string,
-): Promise<OneclawServer> {
-  const port = await freePort();
-  const inherited = inheritedEnv();
-  const proc = spawnManaged({
-    name,
-    command: join(repoRoot, 'bin/oneclaw'),
-    args: ['server'],
-    logFile: join(logDir, `${name}.log`),
-    cwd: repoRoot,
-    env: { ...inherited, ...env, ONECLAW_LISTEN: `127.0.0.1:${port}` },
-  });
-  const url = `http://127.0.0.1:${port}`;
-  await waitFor(`${name} on ${url}`, () => httpOk(`${url}/readyz`), { process: proc, timeoutMs: 90_000 });
-  return { name, url, proc };
-}
-
 /** Counts warn-and-above pino lines of a server log by message. */
 export function logSummary(file: string, into: Record<string, number>): void {
   let text = '';
@@ -360,25 +322,10 @@ export async function runApiLoad(opts: {
   };
   try {
     const db = await createDatabase(opts.postgres, 'bench');
-    const signingKeyFile = join(work.dir, 'jwt.pem');
-    writeFileSync(
-      signingKeyFile,
-      generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
-      { mode: 0o600 },
-    );
-    const adminKey = generateApiKey('user');
-    const env = {
-      ONECLAW_PROFILE: 'production',
-      ONECLAW_DATABASE_URL: db.url,
-      ONECLAW_DATA_DIR: work.dir,
+    const { env, adminKey } = serverEnv(work.dir, db.url, {
       ONECLAW_KMS_KEY: 'local://bench',
-      ONECLAW_LOCAL_MASTER_KEY: randomBytes(32).toString('base64'),
-      ONECLAW_SIGNING_KEY: 'local://jwt',
-      ONECLAW_SIGNING_KEY_FILE: signingKeyFile,
-      ONECLAW_BOOTSTRAP_ADMIN_KEY: adminKey,
-      ONECLAW_LOG_LEVEL: 'warn',
       ONECLAW_TOKEN_TTL_SECONDS: '3600',
-    };
+    });
 
     // Two servers on the same database and keys; only the one under load is busy. The second
     // starts after the first has bootstrapped and migrated.

@@ -10,14 +10,13 @@
 // Settings (env): BENCH_SYNCS (1000), BENCH_SYNC_NAMESPACES (10), BENCH_UPDATES (200),
 // BENCH_UPDATE_RATE (10), BENCH_ISOLATED_UPDATES (5), BENCH_UNRELATED (10000), BENCH_RSS_SECONDS (10).
 import { execFileSync } from 'node:child_process';
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KubeConfig, type V1Secret } from '@kubernetes/client-node';
-import { generateApiKey } from '../api/src/services/auth/api-keys.js';
 import {
   API_VERSION,
   type OneclawVault,
@@ -38,19 +37,17 @@ import type { KubeInfo } from '../test/support/peers/kube.js';
 import { createDatabase, type PostgresInfo } from '../test/support/peers/postgres.js';
 import { freePort } from '../test/support/ports.js';
 import { type ManagedProcess, spawnManaged, waitFor } from '../test/support/proc.js';
+import { inheritedEnv, type OneclawServer, serverEnv, startOneclaw } from '../test/support/server-process.js';
 import { repoRoot } from '../test/support/tools.js';
 import {
   CLK_TCK,
   call,
   envInt,
-  inheritedEnv,
   logSummary,
-  type OneclawServer,
   type ProcSet,
   parallel,
   postmasterPid,
   setCpu,
-  startOneclaw,
 } from './api-load.js';
 
 export interface OperatorScaleSettings {
@@ -715,31 +712,13 @@ export async function runOperatorScale(opts: {
         await k.create(`/api/v1/namespaces/${ns}/serviceaccounts`, { metadata: { name: 'app' } });
     });
     const db = await createDatabase(opts.postgres, 'bench_operator');
-    const signingKeyFile = join(work.dir, 'jwt.pem');
-    writeFileSync(
-      signingKeyFile,
-      generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
-      { mode: 0o600 },
-    );
-    const adminKey = generateApiKey('user');
-    api = await startOneclaw(
-      'oneclaw-api',
-      {
-        ONECLAW_PROFILE: 'production',
-        ONECLAW_DATABASE_URL: db.url,
-        ONECLAW_DATA_DIR: work.dir,
-        ONECLAW_KMS_KEY: 'local://bench',
-        ONECLAW_LOCAL_MASTER_KEY: randomBytes(32).toString('base64'),
-        ONECLAW_SIGNING_KEY: 'local://jwt',
-        ONECLAW_SIGNING_KEY_FILE: signingKeyFile,
-        ONECLAW_BOOTSTRAP_ADMIN_KEY: adminKey,
-        ONECLAW_LOG_LEVEL: 'warn',
-        ONECLAW_K8S_AUTH: 'tokenreview',
-        ONECLAW_K8S_KUBECONFIG: opts.kube.kubeconfig,
-        ONECLAW_K8S_ADMIN_SERVICE_ACCOUNTS: `system:serviceaccount:${OPERATOR_NS}:${OPERATOR_SA}`,
-      },
-      work.dir,
-    );
+    const { env, adminKey } = serverEnv(work.dir, db.url, {
+      ONECLAW_KMS_KEY: 'local://bench',
+      ONECLAW_K8S_AUTH: 'tokenreview',
+      ONECLAW_K8S_KUBECONFIG: opts.kube.kubeconfig,
+      ONECLAW_K8S_ADMIN_SERVICE_ACCOUNTS: `system:serviceaccount:${OPERATOR_NS}:${OPERATOR_SA}`,
+    });
+    api = await startOneclaw('oneclaw-api', env, work.dir);
     const apiUrl = api.url;
     const token = await call<{ access_token: string }>(
       'POST',

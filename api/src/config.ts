@@ -224,7 +224,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     }
   }
   if (masterKey) {
-    const name = kmsKey?.startsWith('local://') ? kmsKey.slice('local://'.length) : 'dev';
+    // The master key belongs to the local key in use: the current one, or the previous one a
+    // `kms migrate` is moving vaults away from.
+    const local = [kmsKey, ...previousKeyUris(e)].find((u) => u?.startsWith('local://'));
+    const name = local ? local.slice('local://'.length) : 'dev';
     kms.local = { masterKeys: { [name]: masterKey } };
   }
   if (e.ONECLAW_TRANSIT_ADDR || e.ONECLAW_TRANSIT_TOKEN) {
@@ -261,12 +264,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   };
   checkUri('ONECLAW_KMS_KEY', kmsKey);
   checkUri('ONECLAW_SIGNING_KEY', e.ONECLAW_SIGNING_KEY);
-  for (const uri of (e.ONECLAW_KMS_PREVIOUS_KEYS ?? '')
-    .split(',')
-    .map((u) => u.trim())
-    .filter(Boolean)) {
-    checkUri('ONECLAW_KMS_PREVIOUS_KEYS', uri);
-  }
+  for (const uri of previousKeyUris(e)) checkUri('ONECLAW_KMS_PREVIOUS_KEYS', uri);
 
   const trustedProxies = (e.ONECLAW_TRUSTED_PROXIES ?? '')
     .split(',')
@@ -302,10 +300,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     databaseUrl: e.ONECLAW_DATABASE_URL,
     dataDir,
     kmsKey: kmsKey as string,
-    previousKmsKeys: (e.ONECLAW_KMS_PREVIOUS_KEYS ?? '')
-      .split(',')
-      .map((s) => s.trim())
-      .filter(Boolean),
+    previousKmsKeys: previousKeyUris(e),
     signingKey: e.ONECLAW_SIGNING_KEY ?? 'local://jwt',
     signingKeyFile: e.ONECLAW_SIGNING_KEY_FILE,
     kms,
@@ -324,6 +319,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     k8s,
     k8sAdminServiceAccounts: k8sAdmins,
   };
+}
+
+function previousKeyUris(e: { ONECLAW_KMS_PREVIOUS_KEYS?: string | undefined }): string[] {
+  return (e.ONECLAW_KMS_PREVIOUS_KEYS ?? '')
+    .split(',')
+    .map((u) => u.trim())
+    .filter(Boolean);
 }
 
 function isCidr(s: string): boolean {

@@ -190,7 +190,7 @@ export function createCmekService(deps: {
     keys: { old: Buffer; next: Buffer },
     oldFp: string,
     newFp: string,
-  ): Promise<boolean> {
+  ): Promise<{ more: boolean; processed: number }> {
     return withTransaction(pool, async (tx) => {
       const vault = await getVault(tx, job.org_id, job.vault_id as string);
       if (!vault) throw new CmekDecryptError('the vault was deleted during the rotation');
@@ -257,7 +257,7 @@ export function createCmekService(deps: {
           details: { job_id: job.id, old_fingerprint: oldFp, new_fingerprint: newFp },
         });
       }
-      return more;
+      return { more, processed: rows.length };
     });
   }
 
@@ -269,11 +269,14 @@ export function createCmekService(deps: {
     try {
       while (!stopping) {
         try {
-          if (!(await batch(job, keys, oldFp, newFp))) {
+          const r = await batch(job, keys, oldFp, newFp);
+          if (!r.more) {
             await finishJob(pool, job.id, deps.owner, 'succeeded');
             log.info('CMEK rotation finished');
             return;
           }
+          // What is left is locked by writers in flight: give them a moment.
+          if (r.processed === 0) await new Promise((res) => setTimeout(res, 200));
           pause = 250;
         } catch (err) {
           if (err instanceof LeaseLost) return log.warn('CMEK rotation taken over by another replica');
