@@ -1,6 +1,6 @@
 // `make bench`: starts the real peers, runs every benchmark, and writes bench/results/report.md
 // (and .json) with medians, p99s and ratios against the peer measured side by side.
-// BENCH_ONLY=api-load (comma-separated: envelope, kms, api-load, operator) runs some sections only; the
+// BENCH_ONLY=api-load (comma-separated: envelope, kms, api-load, operator, cmek) runs some sections only; the
 // others are kept from the previous report.json and marked as such.
 
 import { randomBytes } from 'node:crypto';
@@ -24,10 +24,11 @@ import { startPostgres } from '../test/support/peers/postgres.js';
 import { startSoftHsm } from '../test/support/peers/softhsm.js';
 import { reapOrphans } from '../test/support/proc.js';
 import { type ApiLoadData, renderApiLoad, runApiLoad } from './api-load.js';
+import { type CmekRotationData, renderCmekRotation, runCmekRotation } from './cmek-rotation.js';
 import { type Measurement, measure, table } from './lib.js';
 import { type OperatorScaleData, renderOperatorScale, runOperatorScale } from './operator-scale.js';
 
-const SECTIONS = ['envelope', 'kms', 'api-load', 'operator'] as const;
+const SECTIONS = ['envelope', 'kms', 'api-load', 'operator', 'cmek'] as const;
 type Section = (typeof SECTIONS)[number];
 
 function selectedSections(): Section[] {
@@ -62,6 +63,7 @@ const render: Record<Section, (data: unknown) => string> = {
   },
   'api-load': (data) => renderApiLoad(data as ApiLoadData),
   operator: (data) => renderOperatorScale(data as OperatorScaleData),
+  cmek: (data) => renderCmekRotation(data as CmekRotationData),
 };
 
 interface RunMeta {
@@ -251,6 +253,10 @@ async function main(): Promise<void> {
       const postgres = await up(() => startPostgres({ fsync: true }));
       const kube = await up(startKube);
       json.operator = await runOperatorScale({ kube, postgres });
+    }
+    if (section === 'cmek') {
+      const postgres = await up(() => startPostgres({ fsync: true }));
+      json.cmek = await runCmekRotation({ postgres, bao: await openBao() });
     }
     meta[section] = { measured_at: now, machine };
   }
