@@ -287,7 +287,9 @@ export type VaultEventKind =
   | 'vault.kek_rotated'
   | 'secret.written'
   | 'secret.deleted'
-  | 'secret.destroyed';
+  | 'secret.destroyed'
+  /** A CMEK rotation re-encrypted the stored value of this version under the new key. */
+  | 'secret.reencrypted';
 
 export interface VaultEvent {
   /** The event id: the cursor to resume after it. */
