@@ -70,6 +70,8 @@ export interface CmekService {
     requestId?: string,
   ): Promise<CmekRotation>;
   getRotation(p: Principal, vaultId: string, jobId: string): Promise<CmekRotation>;
+  /** The vault's rotations, newest first (at most 50). */
+  listRotations(p: Principal, vaultId: string): Promise<CmekRotation[]>;
   /** Stops this replica's rotations after their current batch (they become resumable). */
   stop(): Promise<void>;
 }
@@ -465,6 +467,16 @@ export function createCmekService(deps: {
       const job = await readRotation(pool, p.orgId, vaultId, jobId);
       if (!job) throw notFound('CMEK rotation');
       return toRotation(job);
+    },
+
+    async listRotations(p, vaultId) {
+      if (!(await getVault(pool, p.orgId, vaultId))) throw notFound('vault');
+      const { rows } = await pool.query<RotationRow>(
+        `SELECT ${ROTATION_COLUMNS} FROM jobs WHERE org_id = $1 AND vault_id = $2 AND kind = $3
+          ORDER BY created_at DESC LIMIT 50`,
+        [p.orgId, vaultId, CMEK_ROTATE],
+      );
+      return rows.map(toRotation);
     },
 
     async stop() {

@@ -383,6 +383,11 @@ describe('server-assisted rotation', () => {
     const again = (await rotate(v.id, next, oldKey)).json() as Rotation;
     expect(again.id).not.toBe(first.id);
     expect(await settle(v.id, again.id)).toMatchObject({ status: 'succeeded', processed: 30 });
+    const listed = await api.request({ method: 'GET', url: `/v1/vaults/${v.id}/cmek-rotate` });
+    expect((listed.json() as { rotations: Rotation[] }).rotations.map((r) => [r.id, r.status])).toEqual([
+      [again.id, 'succeeded'],
+      [first.id, 'succeeded'],
+    ]);
   });
 
   it('answers 404 for a rotation of another vault', async () => {

@@ -114,6 +114,22 @@ export const cmekRoutes: FastifyPluginAsyncTypebox<{ cmek: CmekService; vaults: 
   );
 
   app.get(
+    '/v1/vaults/:vault_id/cmek-rotate',
+    {
+      schema: {
+        tags: ['cmek'],
+        summary: "The vault's CMEK rotations, newest first (at most 50)",
+        params: VaultParams,
+        response: { 200: Type.Object({ rotations: Type.Array(CmekRotation) }), ...errorResponses },
+      },
+    },
+    async (req) => {
+      const p = await authorize(req, req.params.vault_id, undefined, 'admin');
+      return { rotations: await cmek.listRotations(p, req.params.vault_id) };
+    },
+  );
+
+  app.get(
     '/v1/vaults/:vault_id/cmek-rotate/:job_id',
     {
       schema: {
