@@ -44,13 +44,11 @@ interface Outcome {
   seconds: number;
 }
 
-/** The first line of a failure, and the apiserver's refusal if the logs carry one. */
+/** The first line of a failure, and the apiserver's refusal if the processes' logs carry one. */
 function explain(message: string): string {
-  const lines = message.split('\n');
-  const first = (lines[0] ?? '').replace(/^Error: /, '').slice(0, 140);
-  const forbidden = lines.find((l) => /forbidden/i.test(l) && /cannot|User "/.test(l));
-  const verb = forbidden ? /User "([^"]+)" cannot ([^"]+?) (?:in|at) /.exec(forbidden) : null;
-  return verb ? `${first} — ${verb[1]} cannot ${verb[2]}` : first;
+  const first = (message.split('\n')[0] ?? '').replace(/^Error: /, '').slice(0, 140);
+  const refusal = /User \\?"([^"\\]+)\\?" cannot (\w+) resource \\?"([^"\\]+)\\?"/.exec(message);
+  return refusal ? `${first} (apiserver: ${refusal[1]} cannot ${refusal[2]} ${refusal[3]})` : first;
 }
 
 function runSuite(rbacFile: string | undefined): Outcome {
