@@ -235,6 +235,7 @@ describe('CMEK through the SDK against a real API', () => {
       );
     }
     expect(await admin.cmek.rotation(vaultId, job.id)).toMatchObject({ status: 'succeeded' });
+    expect((await admin.cmek.rotations(vaultId)).map((r) => r.id)).toEqual([job.id]);
 
     // Every secret now reads under the new key alone; none is left under the old one.
     for await (const s of admin.secrets.listAll(vaultId)) expect(s.cmek_fingerprint).toBe(newFp);

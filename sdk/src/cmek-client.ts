@@ -66,6 +66,8 @@ export interface CmekApi {
     opts?: { signal?: AbortSignal },
   ): Promise<CmekRotation>;
   rotation(vaultId: string, jobId: string, opts?: { signal?: AbortSignal }): Promise<CmekRotation>;
+  /** The vault's rotations, newest first (at most 50): finds an unfinished one's id. */
+  rotations(vaultId: string, opts?: { signal?: AbortSignal }): Promise<CmekRotation[]>;
   /**
    * Polls until the job is no longer `running` and returns it (`succeeded`, `failed` with its
    * `error`, or `interrupted`: start it again with the same keys to resume).
@@ -179,6 +181,15 @@ export function createCmekApi(deps: Deps): CmekApi {
         signal: o?.signal,
       });
     },
+
+    rotations: async (vaultId, o) =>
+      (
+        await call<{ rotations: CmekRotation[] }>({
+          method: 'GET',
+          path: rotationsPath(vaultId),
+          signal: o?.signal,
+        })
+      ).rotations,
 
     rotation: async (vaultId, jobId, o) =>
       call({
