@@ -28,3 +28,4 @@ export {
 export type { ClientSideRotationResult, CmekApi, CmekSecret, RotationProgress } from './cmek-client.js';
 export { ABORTED, NETWORK_ERROR, OneclawError, TIMEOUT } from './errors.js';
 export type * from './types.js';
+export { SECRET_TYPES } from './types.js';

@@ -87,15 +87,18 @@ export interface CmekRotation {
 
 // --- secrets ------------------------------------------------------------------------------
 
-export type SecretType =
-  | 'password'
-  | 'api_key'
-  | 'private_key'
-  | 'certificate'
-  | 'file'
-  | 'note'
-  | 'ssh_key'
-  | 'env_bundle';
+/** The secret types the API accepts. */
+export const SECRET_TYPES = [
+  'password',
+  'api_key',
+  'private_key',
+  'certificate',
+  'file',
+  'note',
+  'ssh_key',
+  'env_bundle',
+] as const;
+export type SecretType = (typeof SECRET_TYPES)[number];
 
 /** String keys (≤ 128 chars) to string values (≤ 1024 chars), at most 64 entries. */
 export type Metadata = Record<string, string>;

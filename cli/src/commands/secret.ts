@@ -6,6 +6,7 @@ import {
   type CmekSecret,
   type Metadata,
   type OneclawClient,
+  SECRET_TYPES,
   type Secret,
   type SecretMeta,
   type SecretPutInput,
@@ -18,16 +19,7 @@ import { emit, printTable } from '../lib/output.js';
 import { vaultId } from '../lib/resolve.js';
 import { collect, context, intOption } from './context.js';
 
-const TYPES: SecretType[] = [
-  'password',
-  'api_key',
-  'private_key',
-  'certificate',
-  'file',
-  'note',
-  'ssh_key',
-  'env_bundle',
-];
+const TYPES: readonly SecretType[] = SECRET_TYPES;
 
 function parseMetadata(pairs: string[]): Metadata | undefined {
   if (pairs.length === 0) return undefined;

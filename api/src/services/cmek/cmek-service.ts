@@ -314,6 +314,17 @@ export function createCmekService(deps: {
     running.set(job.id, done);
   }
 
+  /** This replica runs the job from now on (new, interrupted, or failed and resumed). */
+  const takeLease = async (tx: Queryable, id: string): Promise<RotationRow> => {
+    const { rows } = await tx.query<RotationRow>(
+      `UPDATE jobs SET status = 'running', error = NULL, lease_owner = $2,
+              lease_until = now() + make_interval(secs => $3::double precision / 1000), updated_at = now()
+        WHERE id = $1 RETURNING ${ROTATION_COLUMNS}`,
+      [id, deps.owner, leaseMs],
+    );
+    return rows[0] as RotationRow;
+  };
+
   const readRotation = async (db: Queryable, orgId: string, vaultId: string, id: string) => {
     const { rows } = await db.query<RotationRow>(
       `SELECT ${ROTATION_COLUMNS} FROM jobs WHERE id = $1 AND org_id = $2 AND vault_id = $3 AND kind = $4`,
@@ -411,18 +422,13 @@ export function createCmekService(deps: {
             if (last.params.old_fingerprint !== oldFp)
               throw keyMismatch('x-cmek-old-key is not the old key of the rotation being resumed');
             if (open && last.lease_live) return last; // running now, here or in another replica
-            const { rows } = await tx.query<RotationRow>(
-              `UPDATE jobs SET status = 'running', error = NULL, lease_owner = $2,
-                      lease_until = now() + make_interval(secs => $3::double precision / 1000), updated_at = now()
-                WHERE id = $1 RETURNING ${ROTATION_COLUMNS}`,
-              [last.id, deps.owner, leaseMs],
-            );
+            const taken = await takeLease(tx, last.id);
             await audit(tx, p, vaultId, 'cmek.rotate.resume', requestId, {
               job_id: last.id,
               old_fingerprint: oldFp,
               new_fingerprint: newFp,
             });
-            return rows[0] as RotationRow;
+            return taken;
           }
           if (v.cmek_fingerprint === null)
             throw new ServiceError(409, 'cmek_not_enabled', 'this vault has no customer-managed key');
@@ -440,19 +446,14 @@ export function createCmekService(deps: {
             vaultId,
             newFp,
           ]);
-          const { rows } = await tx.query<RotationRow>(
-            `UPDATE jobs SET status = 'running', lease_owner = $2,
-                    lease_until = now() + make_interval(secs => $3::double precision / 1000)
-              WHERE id = $1 RETURNING ${ROTATION_COLUMNS}`,
-            [created.id, deps.owner, leaseMs],
-          );
+          const taken = await takeLease(tx, created.id);
           await audit(tx, p, vaultId, 'cmek.rotate.start', requestId, {
             job_id: created.id,
             old_fingerprint: oldFp,
             new_fingerprint: newFp,
             total: created.total,
           });
-          return rows[0] as RotationRow;
+          return taken;
         });
       } catch (err) {
         if (err instanceof UniqueViolationError) throw rotationRunning();
