@@ -1,13 +1,14 @@
 // The human `oneclaw` commands end to end: spawned processes against a real, listening API,
 // asserting what a user and a script see — stdout, stderr, exit codes, file modes. Each spawn
 // costs about a second (tsx), so each test groups many assertions.
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApi, type TestApi } from '../../test/support/api.js';
 import { type CliResult, runCli } from '../../test/support/cli-run.js';
+import { repoRoot } from '../../test/support/tools.js';
 
 let api: TestApi;
 let server: string;
@@ -269,6 +270,23 @@ describe('oneclaw (human commands)', () => {
     expect(kms.stdout).toMatch(/status:\s+succeeded/);
   });
 
+  it('a missing subcommand is a usage error (help on stderr, exit 2); --help exits 0', async () => {
+    const [bare, secret, help, secretHelp] = await Promise.all([
+      runCli([]),
+      runCli(['secret']),
+      runCli(['--help']),
+      runCli(['secret', '--help']),
+    ]);
+    expect({ code: bare.code, out: bare.stdout }).toEqual({ code: 2, out: '' });
+    expect(bare.stderr).toContain('Usage: oneclaw [options] [command]');
+    expect({ code: secret.code, out: secret.stdout }).toEqual({ code: 2, out: '' });
+    expect(secret.stderr).toContain('Usage: oneclaw secret');
+    expect({ code: help.code, err: help.stderr }).toEqual({ code: 0, err: '' });
+    expect(help.stdout).toContain('Usage: oneclaw [options] [command]');
+    expect({ code: secretHelp.code, err: secretHelp.stderr }).toEqual({ code: 0, err: '' });
+    expect(secretHelp.stdout).toContain('Usage: oneclaw secret');
+  });
+
   it('prints completion scripts for bash, zsh and fish from the command tree', async () => {
     const [bash, zsh, fish, bad] = await Promise.all([
       runCli(['completion', 'bash']),
@@ -320,6 +338,14 @@ describe('oneclaw cmek', () => {
     }
     const fp1 = JSON.parse((gen[0] as CliResult).stdout).fingerprint as string;
     expect((await runCli(['cmek', 'generate-key', '--out', k1], { env })).code).toBe(2); // no overwrite
+    // --force over a file others can read: the new key is 0600 all the same.
+    const loose = join(keys, 'loose.key');
+    writeFileSync(loose, 'old\n');
+    chmodSync(loose, 0o644);
+    const forced = await runCli(['cmek', 'generate-key', '--out', loose, '--force', '-o', 'json'], { env });
+    expect({ code: forced.code, err: forced.stderr }).toEqual({ code: 0, err: '' });
+    expect(statSync(loose).mode & 0o777).toBe(0o600);
+    expect(readFileSync(loose, 'utf8')).toMatch(/^[A-Za-z0-9+/]{43}=\n$/);
     const fp = await runCli(['cmek', 'fingerprint', '--key-file', k1], { env });
     expect(fp.stdout).toBe(`${fp1}\n`);
 
@@ -372,6 +398,12 @@ describe('oneclaw cmek', () => {
     expect(rotate.stderr).toMatch(/rotating CMEK: 12\/12 \(100%\)\n$/);
     const got = await runCli(['secret', 'get', name, 'bulk/7', '--cmek-key-file', k2], { env });
     expect(got.stdout).toBe('value 7');
+    // A writer still on the old key: 409 cmek_fingerprint_mismatch, a CMEK error (8), not 6.
+    expectOneLineError(
+      await runCli(['secret', 'put', name, 'bulk/7', '--cmek-key-file', k1], { env, input: 'stale' }),
+      8,
+      'cmek_fingerprint_mismatch',
+    );
     // Asking about a finished job again just shows it.
     const again = await runCli(
       ['cmek', 'rotate', name, '--job', job.id, '--old-key-file', k1, '--new-key-file', k2],
@@ -409,5 +441,67 @@ describe('oneclaw cmek', () => {
     const off = await runCli(['cmek', 'disable', name, '--key-file', k3, '-o', 'json'], { env });
     expect(JSON.parse(off.stdout)).toMatchObject({ cmek_enabled: false });
     expect(JSON.stringify(api.logs)).not.toContain(readFileSync(k1, 'utf8').trim());
+  });
+});
+
+describe('oneclaw after login, on a 2-second token lifetime', () => {
+  let shortApi: TestApi;
+  beforeAll(async () => {
+    shortApi = await startTestApi(
+      { ONECLAW_AUTH_RATE_LIMIT: '0', ONECLAW_TOKEN_TTL_SECONDS: '2' },
+      { listen: true },
+    );
+  });
+  afterAll(async () => {
+    await shortApi?.close();
+  });
+
+  it('a long `audit tail -f` renews its token with the stored key instead of failing with 401', async () => {
+    const env = {
+      ONECLAW_CONFIG_DIR: join(tmp('oneclaw-ttl-'), 'config'),
+      ONECLAW_API_URL: shortApi.server.url as string,
+    };
+    const login = await runCli(['login'], { env, input: `${shortApi.adminKey}\n` });
+    expect({ code: login.code, err: login.stderr }).toEqual({ code: 0, err: '' });
+
+    // Spawned by hand (runCli waits for the end): stop it with SIGTERM once it has run for
+    // well over a token's lifetime.
+    const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ONECLAW_')));
+    const child = spawn(
+      join(repoRoot, 'bin/oneclaw'),
+      ['audit', 'tail', '-f', '-n', '1', '--interval', '200', '-o', 'json'],
+      { env: { ...clean, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
+    const killer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    try {
+      // The first line: the initial tail, printed with the token it started with.
+      for (let i = 0; i < 300 && !stdout.includes('\n') && child.exitCode === null; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(stdout).toContain('\n');
+      await new Promise((r) => setTimeout(r, 4_500)); // more than two token lifetimes
+      child.kill('SIGTERM');
+      expect({ code: await exited, stderr }).toEqual({ code: 0, stderr: '' });
+    } finally {
+      clearTimeout(killer);
+    }
+    // Its own exchanges are in the audit log it follows: refreshed along the way, by the key.
+    const followed = stdout
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((l) => JSON.parse(l) as { action: string; decision: string });
+    const renewals = followed.filter((e) => e.action === 'auth.token' && e.decision === 'allow');
+    expect(renewals.length).toBeGreaterThanOrEqual(2);
+    expect(stdout).not.toContain(shortApi.adminKey);
   });
 });

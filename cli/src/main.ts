@@ -49,10 +49,12 @@ program.parseAsync().then(
   },
   (err: unknown) => {
     if (err instanceof CommanderError) {
-      // Commander already printed the message (or the help / version).
+      // Commander already printed the message (or the help / version). Help asked for (`--help`,
+      // `help`) exits 0; help shown because the subcommand is missing (`oneclaw secret`) went to
+      // stderr with exit code 1 and is a usage error, so a script does not take it for success.
       const ok =
         err.exitCode === 0 || err.code === 'commander.helpDisplayed' || err.code === 'commander.version';
-      process.exit(ok ? EXIT.ok : err.code === 'commander.help' ? EXIT.ok : EXIT.usage);
+      process.exit(ok ? EXIT.ok : EXIT.usage);
     }
     process.stderr.write(`oneclaw: ${describeError(err)}\n`);
     process.exit(exitCodeOf(err));

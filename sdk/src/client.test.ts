@@ -527,7 +527,7 @@ describe('SDK against a real API', () => {
   });
 
   describe('retries, timeouts and redaction', () => {
-    it('retries GET on 503 (twice) and succeeds; never retries a POST', async () => {
+    it('retries GET on 503 (twice) and succeeds; never retries a POST on 503', async () => {
       const s = await standIn(async (req, res, body, n) => {
         if (n <= 2) return sendError(res, 503, 'kms_unavailable', 'the KMS is unavailable; retry later');
         await proxy(baseUrl, req, res, body);
@@ -554,6 +554,35 @@ describe('SDK against a real API', () => {
         }
       } finally {
         await s.close();
+      }
+    });
+
+    it('retries a POST on 429 after Retry-After (the rate limiter refused it: nothing was done)', async () => {
+      const s = await standIn(async (req, res, body, n) => {
+        if (n === 1) return sendError(res, 429, 'rate_limited', 'slow down', { 'retry-after': '1' });
+        await proxy(baseUrl, req, res, body);
+      });
+      try {
+        const c = client({ accessToken: await admin.token() }, { baseUrl: s.url });
+        const name = vaultName();
+        const t0 = Date.now();
+        expect(await c.vaults.create({ name })).toMatchObject({ name });
+        expect(Date.now() - t0).toBeGreaterThanOrEqual(950);
+        expect(s.hits).toEqual(['POST /v1/vaults', 'POST /v1/vaults']);
+        // Once: the one vault exists.
+        expect((await admin.vaults.list()).filter((v) => v.name === name)).toHaveLength(1);
+      } finally {
+        await s.close();
+      }
+      // A 429 that never ends: `retries` bounds it, then the 429 is the caller's.
+      const busy = await standIn((_req, res) => sendError(res, 429, 'rate_limited', 'slow down'));
+      try {
+        const c = client({ accessToken: 't' }, { baseUrl: busy.url, retries: 1 });
+        const err = await rejection(c.agents.create({ name: 'x' }));
+        expect(err).toMatchObject({ status: 429, code: 'rate_limited' });
+        expect(busy.hits).toEqual(['POST /v1/agents', 'POST /v1/agents']);
+      } finally {
+        await busy.close();
       }
     });
 
@@ -677,6 +706,69 @@ describe('SDK token refresh on a 2-second token lifetime', () => {
       'POST /v1/vaults',
       `GET /v1/vaults/${v.id}`,
     ]);
+  });
+
+  it('an agent key: exchanges again at /v1/auth/agent-token across the expiry', async () => {
+    const admin = createClient({ baseUrl: api.server.url ?? '', credentials: { apiKey: api.adminKey } });
+    const vault = await admin.vaults.create({ name: vaultName() });
+    await admin.secrets.put(vault.id, 'app/key', { type: 'api_key', value: 'for-the-agent' });
+    const { agent, api_key } = await admin.agents.create({ name: vaultName('agent') });
+    await admin.policies.create(vault.id, {
+      principal_type: 'agent',
+      principal_id: agent.id,
+      secret_path_pattern: 'app/**',
+      permissions: ['read'],
+    });
+
+    const log: string[] = [];
+    const statuses: number[] = [];
+    const watching: typeof fetch = async (input, init) => {
+      const res = await fetch(input, init);
+      statuses.push(res.status);
+      return res;
+    };
+    const asAgent = createClient({
+      baseUrl: api.server.url ?? '',
+      credentials: { agentId: agent.id, apiKey: api_key },
+      fetch: recordingFetch(log, watching),
+    });
+    expect((await asAgent.secrets.get(vault.id, 'app/key')).value).toBe('for-the-agent');
+    const first = await asAgent.token();
+    await new Promise((r) => setTimeout(r, 2_500)); // the first token has expired
+    expect((await asAgent.secrets.get(vault.id, 'app/key')).value).toBe('for-the-agent');
+    expect(await asAgent.token()).not.toBe(first);
+    const path = `/v1/vaults/${vault.id}/secrets/app/key`;
+    expect(log).toEqual([
+      'POST /v1/auth/agent-token',
+      `GET ${path}`,
+      'POST /v1/auth/agent-token',
+      `GET ${path}`,
+    ]);
+    expect(statuses).not.toContain(401);
+  });
+
+  it('uses an initialToken until it is due, then exchanges the credentials', async () => {
+    const { access_token, expires_in } = (await (
+      await fetch(`${api.server.url}/v1/auth/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ api_key: api.adminKey }),
+      })
+    ).json()) as { access_token: string; expires_in: number };
+    const log: string[] = [];
+    const c = createClient({
+      baseUrl: api.server.url ?? '',
+      credentials: { apiKey: api.adminKey },
+      initialToken: { accessToken: access_token, expiresAt: new Date(Date.now() + expires_in * 1000) },
+      fetch: recordingFetch(log),
+    });
+    expect(Array.isArray(await c.vaults.list())).toBe(true);
+    expect(await c.token()).toBe(access_token);
+    expect(exchanges(log)).toBe(0);
+    await new Promise((r) => setTimeout(r, 2_500));
+    expect(Array.isArray(await c.vaults.list())).toBe(true);
+    expect(await c.token()).not.toBe(access_token);
+    expect(log).toEqual(['GET /v1/vaults', 'POST /v1/auth/token', 'GET /v1/vaults']);
   });
 
   it('after a 401 token_expired, exchanges once and repeats the request', async () => {

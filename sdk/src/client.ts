@@ -10,7 +10,9 @@
 //   combined with the caller's signal where there is one.
 // - GET, PUT and DELETE (and the token exchanges) are retried on 429 (after Retry-After), 503
 //   and connection failures, with exponential backoff and jitter. Other POSTs and PATCHes are
-//   never retried. A timeout is not retried: `timeoutMs` bounds how long a caller waits.
+//   retried on 429 only: the rate limiter refuses before any handler runs, whereas after a 503
+//   or a dropped connection the server may have acted. A timeout is not retried: `timeoutMs`
+//   bounds how long a caller waits.
 // - Errors are `OneclawError`s whose messages never hold an API key, a token or a value sent.
 import { type CmekApi, createCmekApi } from './cmek-client.js';
 import { ABORTED, NETWORK_ERROR, OneclawError, redact, TIMEOUT } from './errors.js';
@@ -63,8 +65,16 @@ export interface ClientOptions {
   fetch?: typeof fetch;
   /** Deadline of each attempt, in ms (default 10 000). Long polls get their wait on top. */
   timeoutMs?: number;
-  /** Retries of an idempotent request after 429, 503 or a connection failure (default 3). */
+  /**
+   * Retries after 429 (every request), or after 503 or a connection failure (idempotent
+   * requests only); default 3.
+   */
   retries?: number;
+  /**
+   * A token already exchanged from `credentials` (e.g. stored by a CLI between runs), used
+   * until it is due for refresh instead of exchanging at once. Ignored with `accessToken`.
+   */
+  initialToken?: { accessToken: string; expiresAt: Date };
   /** The User-Agent header (outside browsers; default `oneclaw-sdk/<version>`). */
   userAgent?: string;
 }
@@ -186,7 +196,10 @@ export interface Call {
   headers?: Record<string, string>;
   /** Send a bearer token (default true). */
   auth?: boolean;
-  /** Retry on 429/503/connection failures (default: GET, PUT and DELETE). */
+  /**
+   * Retry on 503 and connection failures (default: GET, PUT and DELETE). Every request is
+   * retried on 429 (nothing was done) unless this is `false`.
+   */
   retry?: boolean;
   signal?: AbortSignal | undefined;
   timeoutMs?: number;
@@ -267,6 +280,8 @@ export function createClient(opts: ClientOptions): OneclawClient {
   /** One API call: token, attempts, retries, the one refresh after a 401. */
   async function call<T>(c: Call): Promise<T> {
     const retryable = c.retry ?? (c.method === 'GET' || c.method === 'PUT' || c.method === 'DELETE');
+    // A 429 comes from the rate limiter, before any handler ran: safe to resend even a POST.
+    const retriesOn = (status: number) => (status === 429 ? c.retry !== false : status === 503 && retryable);
     const auth = c.auth ?? true;
     let attempt = 0;
     let refreshed = false;
@@ -316,7 +331,7 @@ export function createClient(opts: ClientOptions): OneclawClient {
         tokens.invalidate(token);
         continue;
       }
-      if ((res.status === 429 || res.status === 503) && retryable && attempt < retries) {
+      if (retriesOn(res.status) && attempt < retries) {
         const wait =
           retryAfterMs(res.headers.get('retry-after')) ?? backoff(attempt, BACKOFF_BASE_MS, BACKOFF_MAX_MS);
         if (wait > MAX_RETRY_AFTER_MS) throw err;
@@ -331,8 +346,23 @@ export function createClient(opts: ClientOptions): OneclawClient {
   // --- tokens ---------------------------------------------------------------------------
 
   const tokens = (() => {
-    /** The token, when to exchange again, and until when it may still be used if that fails. */
-    let current: { token: string; refreshAt: number; usableUntil: number } | undefined;
+    /**
+     * A token held from `from` until `expiresAt`: when to exchange again (60 s early, at most
+     * half-way) and until when it may still be used if that fails.
+     */
+    function schedule(token: string, from: number, expiresAt: number) {
+      const ttl = Math.max(0, expiresAt - from);
+      return {
+        token,
+        refreshAt: expiresAt - Math.min(REFRESH_MARGIN_MS, ttl / 2),
+        usableUntil: expiresAt - Math.min(5_000, ttl / 4),
+      };
+    }
+
+    const given = 'accessToken' in creds ? undefined : opts.initialToken;
+    let current: ReturnType<typeof schedule> | undefined = given
+      ? schedule(given.accessToken, Date.now(), given.expiresAt.getTime())
+      : undefined;
     let inflight: Promise<string> | undefined;
 
     async function exchange(): Promise<string> {
@@ -369,12 +399,7 @@ export function createClient(opts: ClientOptions): OneclawClient {
       if (!res || typeof res.access_token !== 'string' || typeof res.expires_in !== 'number') {
         throw new OneclawError(200, 'invalid_response', 'the token exchange answered without a token');
       }
-      const ttl = res.expires_in * 1000;
-      current = {
-        token: res.access_token,
-        refreshAt: sentAt + ttl - Math.min(REFRESH_MARGIN_MS, ttl / 2),
-        usableUntil: sentAt + ttl - Math.min(5_000, ttl / 4),
-      };
+      current = schedule(res.access_token, sentAt, sentAt + res.expires_in * 1000);
       return res.access_token;
     }
 

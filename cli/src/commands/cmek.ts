@@ -1,6 +1,6 @@
 // `oneclaw cmek generate-key|fingerprint|enable|disable|rotate`. Keys live in files (32 raw
 // bytes or their base64); they are never taken from argv and never printed.
-import { existsSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { type CmekRotation, cmekFingerprint, generateCmekKey, toBase64 } from '../../../sdk/src/index.js';
 import { CliError, describeError, EXIT, exitCodeOf, usage } from '../lib/errors.js';
@@ -21,6 +21,29 @@ function printRotation(ctx: Context, job: CmekRotation): void {
       ...(job.error ? ([['error', job.error]] as Array<[string, string]>) : []),
     ]),
   );
+}
+
+/**
+ * Writes a key file readable by its owner only. A new file is created exclusively; `--force`
+ * writes a temporary file (0600) next to it and renames it over the old one, because a mode
+ * given to writeFileSync applies only when it creates the file: an existing 0644 file would
+ * keep its mode (and a symlink would be written through).
+ */
+function writeKeyFile(file: string, text: string, overwrite: boolean): void {
+  if (!overwrite) {
+    writeFileSync(file, text, { mode: 0o600, flag: 'wx' });
+    chmodSync(file, 0o600); // exactly 0600, whatever the umask
+    return;
+  }
+  const tmp = `${file}.${process.pid}.tmp`;
+  try {
+    writeFileSync(tmp, text, { mode: 0o600, flag: 'wx' });
+    chmodSync(tmp, 0o600);
+    renameSync(tmp, file);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
+  }
 }
 
 async function fingerprintOf(opts: { keyFile?: string; fingerprint?: string }): Promise<string> {
@@ -44,9 +67,13 @@ export function register(program: Command): void {
       const ctx = context(cmd);
       if (existsSync(opts.out) && !opts.force) throw usage(`${opts.out} exists: add --force to overwrite it`);
       const key = await generateCmekKey();
-      writeFileSync(opts.out, `${toBase64(key)}\n`, { mode: 0o600, flag: opts.force ? 'w' : 'wx' });
-      const fingerprint = await cmekFingerprint(key);
-      key.fill(0);
+      let fingerprint: string;
+      try {
+        fingerprint = await cmekFingerprint(key);
+        writeKeyFile(opts.out, `${toBase64(key)}\n`, opts.force === true);
+      } finally {
+        key.fill(0);
+      }
       emit(ctx.format, { file: opts.out, fingerprint }, () =>
         process.stdout.write(`wrote a new CMEK key to ${opts.out}\nfingerprint: ${fingerprint}\n`),
       );

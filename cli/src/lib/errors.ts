@@ -15,7 +15,7 @@ export const EXIT = {
   denied: 4,
   /** Not found (404), or gone: expired, used up, destroyed (410). */
   notFound: 5,
-  /** Conflict (409): check-and-set, CMEK already on / not on, a rotation already running. */
+  /** Conflict (409): check-and-set, CMEK already on / not on, a rotation running (a key mismatch is 8). */
   conflict: 6,
   /** The API, its KMS or database is unavailable, rate limited, or did not answer (503, 429, network). */
   unavailable: 7,
@@ -34,6 +34,10 @@ export class CliError extends Error {
 
 export const usage = (message: string) => new CliError(EXIT.usage, message);
 
+/**
+ * The API's CMEK key errors: exit 8 whatever the status (a fingerprint mismatch is 400 on
+ * enable/disable but 409 on a write under a stale key), ahead of the status mapping.
+ */
 const CMEK_CODES = new Set(['cmek_key_mismatch', 'cmek_fingerprint_mismatch', 'invalid_cmek_key']);
 
 export function exitCodeOf(err: unknown): number {
@@ -41,7 +45,7 @@ export function exitCodeOf(err: unknown): number {
   if (err instanceof CmekError) return err.code === 'invalid_base64' ? EXIT.usage : EXIT.cmek;
   if (err instanceof OneclawError) {
     if (err.status === 0) return err.code === 'invalid_request' ? EXIT.usage : EXIT.unavailable;
-    if (err.status === 400 && CMEK_CODES.has(err.code)) return EXIT.cmek;
+    if (err.status >= 400 && err.status < 500 && CMEK_CODES.has(err.code)) return EXIT.cmek;
     switch (err.status) {
       case 401:
         return EXIT.auth;

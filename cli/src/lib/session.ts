@@ -1,8 +1,10 @@
 // An SDK client for a human command: the server and credentials from (in this order) the
 // command line and environment (`--server`, ONECLAW_API_URL, ONECLAW_API_KEY with
 // ONECLAW_AGENT_ID for an agent key), then what `oneclaw login` stored. A stored token still
-// valid for 30 s is used as is; otherwise the stored API key is exchanged again and the new
+// valid for 30 s is used first; otherwise the stored API key is exchanged again and the new
 // token written back, so scripts do not hit the token endpoint's rate limit on every call.
+// With a stored key the SDK also gets the key, so a long command (`cmek rotate`, `audit tail
+// -f`) refreshes its token instead of failing with 401 when it expires.
 import { type Credentials, createClient, type OneclawClient } from '../../../sdk/src/index.js';
 import { loadCredentials, type StoredCredentials, saveCredentials } from './credentials.js';
 import { CliError, EXIT } from './errors.js';
@@ -91,13 +93,30 @@ export async function openClient(g: GlobalOptions): Promise<OneclawClient> {
     );
   }
   const token = await currentToken(server, stored);
-  return createClient({ baseUrl: server, credentials: { accessToken: token }, userAgent: USER_AGENT });
+  if (!stored.api_key) {
+    // `login --no-store-key`: the token is all there is, until it expires.
+    return createClient({
+      baseUrl: server,
+      credentials: { accessToken: token.token },
+      userAgent: USER_AGENT,
+    });
+  }
+  return createClient({
+    baseUrl: server,
+    credentials: credentialsForKey(stored.api_key, stored.agent_id),
+    ...(token.expiresAt ? { initialToken: { accessToken: token.token, expiresAt: token.expiresAt } } : {}),
+    userAgent: USER_AGENT,
+  });
 }
 
-async function currentToken(server: string, stored: StoredCredentials): Promise<string> {
+/** The stored token if it is still good for a while, else a fresh one (stored too). */
+async function currentToken(
+  server: string,
+  stored: StoredCredentials,
+): Promise<{ token: string; expiresAt?: Date }> {
   const expires = stored.token_expires_at ? Date.parse(stored.token_expires_at) : Number.NaN;
   if (stored.access_token && Number.isFinite(expires) && expires - Date.now() > TOKEN_MARGIN_MS) {
-    return stored.access_token;
+    return { token: stored.access_token, expiresAt: new Date(expires) };
   }
   if (!stored.api_key) {
     throw new CliError(
@@ -112,5 +131,5 @@ async function currentToken(server: string, stored: StoredCredentials): Promise<
     ...(fresh.principal ? { principal: fresh.principal } : {}),
     ...(fresh.expiresAt ? { token_expires_at: fresh.expiresAt } : {}),
   });
-  return fresh.token;
+  return { token: fresh.token, ...(fresh.expiresAt ? { expiresAt: new Date(fresh.expiresAt) } : {}) };
 }
