@@ -69,6 +69,15 @@ describe('configuration', () => {
     ]);
   });
 
+  it('passes the PKCS#11 module default to the backend, and only as an absolute path', () => {
+    const module = '/usr/lib/softhsm/libsofthsm2.so';
+    const c = loadConfig({ ONECLAW_PKCS11_MODULE: module, ONECLAW_PKCS11_PIN: '1234' });
+    expect(c.kms.pkcs11).toEqual({ pin: '1234', module });
+    expect(problems({ ONECLAW_PKCS11_MODULE: 'libsofthsm2.so' })).toEqual([
+      'ONECLAW_PKCS11_MODULE: expected the absolute path of the PKCS#11 module, e.g. /usr/lib/softhsm/libsofthsm2.so',
+    ]);
+  });
+
   it('needs both transit settings together', () => {
     expect(problems({ ONECLAW_TRANSIT_ADDR: 'http://127.0.0.1:8200' })).toEqual([
       'ONECLAW_TRANSIT_ADDR: transit needs both ONECLAW_TRANSIT_ADDR and ONECLAW_TRANSIT_TOKEN',

@@ -39,6 +39,8 @@ export const EnvSchema = Type.Object({
   ONECLAW_GCP_KMS_ENDPOINT: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9.-]+(:[0-9]{1,5})?$' })),
   ONECLAW_GCP_KMS_INSECURE: Type.Optional(Bool),
   ONECLAW_PKCS11_PIN: Type.Optional(Type.String({ minLength: 1 })),
+  // The default module for pkcs11:// URIs without ?module= (the URI's must be absolute too).
+  ONECLAW_PKCS11_MODULE: Type.Optional(Type.String({ pattern: '^/' })),
   ONECLAW_KEK_CACHE_TTL_SECONDS: Type.Optional(PositiveInt),
   ONECLAW_KEK_CACHE_MAX_ENTRIES: Type.Optional(PositiveInt),
   ONECLAW_MAX_SECRET_BYTES: Type.Optional(PositiveInt),
@@ -138,6 +140,8 @@ const HINTS: Record<string, string> = {
   ONECLAW_TRANSIT_ADDR: 'expected an http(s):// URL',
   ONECLAW_AWS_KMS_ENDPOINT: 'expected an http(s):// URL',
   ONECLAW_GCP_KMS_ENDPOINT: 'expected host or host:port',
+  ONECLAW_PKCS11_MODULE:
+    'expected the absolute path of the PKCS#11 module, e.g. /usr/lib/softhsm/libsofthsm2.so',
   ONECLAW_BOOTSTRAP_ADMIN_KEY:
     'expected a user API key: ocu_ followed by at least 32 characters of A-Z a-z 0-9 _ -',
   ONECLAW_KMS_TIMEOUT_MS: 'expected a positive integer',
@@ -252,7 +256,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       insecure: e.ONECLAW_GCP_KMS_INSECURE === 'true' || e.ONECLAW_GCP_KMS_INSECURE === '1',
     };
   }
-  if (e.ONECLAW_PKCS11_PIN) kms.pkcs11 = { pin: e.ONECLAW_PKCS11_PIN };
+  if (e.ONECLAW_PKCS11_PIN || e.ONECLAW_PKCS11_MODULE) {
+    kms.pkcs11 = {
+      ...(e.ONECLAW_PKCS11_PIN ? { pin: e.ONECLAW_PKCS11_PIN } : {}),
+      ...(e.ONECLAW_PKCS11_MODULE ? { module: e.ONECLAW_PKCS11_MODULE } : {}),
+    };
+  }
 
   const checkUri = (name: string, uri: string | undefined) => {
     if (!uri) return;

@@ -60,5 +60,6 @@ export interface KmsSettings {
   transit?: { address: string; token: string; namespace?: string };
   awskms?: { endpoint?: string; credentials?: { accessKeyId: string; secretAccessKey: string } };
   gcpkms?: { apiEndpoint?: string; port?: number; insecure?: boolean };
-  pkcs11?: { pin: string };
+  /** `module`: ONECLAW_PKCS11_MODULE, the module for pkcs11:// URIs without `?module=`. */
+  pkcs11?: { pin?: string; module?: string };
 }

@@ -52,7 +52,6 @@ describe('PKCS#11 backend (SoftHSM2)', () => {
     info = hsm.info;
     // SoftHSM2 reads its configuration at C_Initialize, which happens when a backend opens.
     process.env.SOFTHSM2_CONF = info.conf;
-    delete process.env.ONECLAW_PKCS11_MODULE;
     await createPkcs11Key(target('root'));
     await createPkcs11Ed25519KeyPair(target('root'));
   });
@@ -245,15 +244,10 @@ describe('PKCS#11 backend (SoftHSM2)', () => {
     expect(noPin).toBeInstanceOf(KmsConfigError);
   });
 
-  it('takes the module path from ONECLAW_PKCS11_MODULE when the URI has none', async () => {
-    process.env.ONECLAW_PKCS11_MODULE = info.module;
-    try {
-      const b = await openBackend(`pkcs11://${TOKEN}/root`, { pkcs11: { pin: info.pin } });
-      opened.push(b);
-      expect(b.keyId).toBe(`pkcs11:${TOKEN}/root`);
-    } finally {
-      delete process.env.ONECLAW_PKCS11_MODULE;
-    }
+  it('takes the configured module (ONECLAW_PKCS11_MODULE) when the URI has none', async () => {
+    const b = await openBackend(`pkcs11://${TOKEN}/root`, { pkcs11: { pin: info.pin, module: info.module } });
+    opened.push(b);
+    expect(b.keyId).toBe(`pkcs11:${TOKEN}/root`);
   });
 
   it('signs with the token’s Ed25519 key; node:crypto verifies against the published JWK', async () => {

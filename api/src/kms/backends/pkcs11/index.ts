@@ -46,7 +46,8 @@ export interface Pkcs11Backend extends KmsBackend {
 }
 
 function target(parsed: Pkcs11Uri, settings: KmsSettings): TokenTarget {
-  const module = parsed.module ?? process.env.ONECLAW_PKCS11_MODULE;
+  // The URI's ?module= wins over the configured default.
+  const module = parsed.module ?? settings.pkcs11?.module;
   if (!module) {
     throw new KmsConfigError(
       `no PKCS#11 module for ${parsed.uri}: add ?module=/path/to/module.so or set ONECLAW_PKCS11_MODULE`,
