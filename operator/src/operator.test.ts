@@ -3,12 +3,14 @@
 // change, restored on drift, refused beyond the service account's grants, collected with its
 // owner; deletionPolicy Delete crypto-shreds.
 import { AppsV1Api, CustomObjectsApi, type KubeConfig, type V1Secret } from '@kubernetes/client-node';
+import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApi, type TestApi } from '../../test/support/api.js';
 import { installCrds } from '../../test/support/crds.js';
 import { kubeConfigFor, sharedPeer } from '../../test/support/fixtures.js';
 import { type KubeIdentities, kubeIdentities } from '../../test/support/kube-identity.js';
 import { OPERATOR_ACCOUNT, operatorApiEnv, startTestOperator } from '../../test/support/operator.js';
+import { freePort } from '../../test/support/ports.js';
 import {
   GROUP,
   type OneclawVault,
@@ -18,7 +20,7 @@ import {
   VERSION,
 } from './apis/v1alpha1/types.js';
 import { RESTARTED_AT } from './controllers/secretsync/restarts.js';
-import type { RunningOperator } from './operator.js';
+import { type RunningOperator, startOperator } from './operator.js';
 import { eventually } from './runtime/test-helpers.js';
 
 describe('operator', () => {
@@ -327,5 +329,50 @@ describe('operator', () => {
     expect(text).toMatch(/oneclaw_operator_reconcile_total\{[^}]*controller="secretsync"/);
     expect(text).toMatch(/oneclaw_operator_sync_propagation_seconds_count [1-9]/);
     expect(operator.isLeader()).toBe(true);
+  });
+
+  it('is ready on every replica that reaches the API, leader or not, and live without it', async () => {
+    expect((await fetch(`${operator.metricsUrl}/healthz`)).status).toBe(200);
+    const leader = await fetch(`${operator.metricsUrl}/readyz`);
+    expect(leader.status).toBe(200);
+    expect(await leader.json()).toEqual({ status: 'ready' });
+
+    // A second replica waits for the Lease the first holds, and is ready all the same.
+    const standby = await startTestOperator({ api, kube, kubeConfig: kc, identity: 'standby' });
+    try {
+      expect(standby.isLeader()).toBe(false);
+      expect((await fetch(`${standby.metricsUrl}/readyz`)).status).toBe(200);
+    } finally {
+      await standby.stop();
+    }
+
+    // A replica whose API does not answer stays live but is taken out of service.
+    const apiUrl = `http://127.0.0.1:${await freePort()}`;
+    const cut = await startOperator({
+      config: {
+        apiUrl,
+        namespace: ns,
+        serviceAccount: OPERATOR_ACCOUNT,
+        tokenFile: undefined,
+        audience: 'oneclaw',
+        metricsListen: { host: '127.0.0.1', port: 0 },
+        leaderElection: true,
+        concurrency: 1,
+        watchNamespace: ns,
+      },
+      kubeConfig: kc,
+      logger: pino({ level: 'silent' }),
+      apiUrl,
+      identity: 'cut-off',
+    });
+    try {
+      expect(cut.isLeader()).toBe(false);
+      expect((await fetch(`${cut.metricsUrl}/healthz`)).status).toBe(200);
+      const res = await fetch(`${cut.metricsUrl}/readyz`);
+      expect(res.status).toBe(503);
+      expect(await res.json()).toEqual({ status: 'not_ready', problems: [`API ${apiUrl} unreachable`] });
+    } finally {
+      await cut.stop();
+    }
   });
 });

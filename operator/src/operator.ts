@@ -59,6 +59,17 @@ export interface OperatorOptions {
   fetch?: typeof fetch;
 }
 
+/** How long a successful API check counts towards readiness (the chart probes every 10 s). */
+const API_FRESH_MS = 15_000;
+/** Below the chart's probe timeout (3 s), so a hanging API fails the check, not the probe. */
+const API_CHECK_TIMEOUT_MS = 2_000;
+
+/** One leadership's controllers, for readiness (a standby has none). */
+interface Term {
+  controllers: Controller[];
+  failed: boolean;
+}
+
 const collection = (plural: string, namespace?: string) =>
   namespace ? `/apis/${API_VERSION}/namespaces/${namespace}/${plural}` : `/apis/${API_VERSION}/${plural}`;
 
@@ -92,7 +103,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
   const events = createEventRecorder({ kubeConfig, component: 'oneclaw-operator', logger });
 
   /** Controllers live while this replica leads; a new leadership builds them afresh. */
-  const runControllers = async (): Promise<() => Promise<void>> => {
+  const runControllers = async (term: Term): Promise<() => Promise<void>> => {
     // Per SecretSync: when the first feed event it has not yet synced arrived.
     const pendingSince = new Map<string, number>();
     let syncs: Controller | undefined;
@@ -172,6 +183,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
       },
     });
     syncs = syncCtl;
+    term.controllers.push(vaultCtl, syncCtl);
     const reconcileSync = createSyncReconciler({
       kubeConfig,
       identities,
@@ -198,8 +210,12 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
   };
 
   let stopControllers: Promise<() => Promise<void>> | undefined;
+  let term: Term | undefined;
   const lead = () => {
-    stopControllers = runControllers().catch((err: unknown) => {
+    const t: Term = { controllers: [], failed: false };
+    term = t;
+    stopControllers = runControllers(t).catch((err: unknown) => {
+      t.failed = true;
       logger.error({ err: { message: (err as Error).message } }, 'controllers failed to start');
       return async () => {};
     });
@@ -207,6 +223,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
   const unlead = async () => {
     const stopping = stopControllers;
     stopControllers = undefined;
+    term = undefined;
     if (stopping) await (await stopping)();
   };
 
@@ -230,14 +247,65 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     await stopControllers;
   }
 
+  const isLeader = () => (elector ? elector.isLeader() : true);
+
+  // The API answered /healthz within API_FRESH_MS; one check at a time, however many probes ask.
+  const doFetch = opts.fetch ?? fetch;
+  let apiOkAt = Number.NEGATIVE_INFINITY;
+  let apiCheck: Promise<boolean> | undefined;
+  const checkApi = async (): Promise<boolean> => {
+    try {
+      const res = await doFetch(`${opts.apiUrl}/healthz`, {
+        signal: AbortSignal.timeout(API_CHECK_TIMEOUT_MS),
+      });
+      await res.arrayBuffer().catch(() => undefined);
+      if (res.ok) apiOkAt = Date.now();
+      return res.ok;
+    } catch {
+      return false;
+    }
+  };
+  const apiReachable = (): Promise<boolean> => {
+    if (Date.now() - apiOkAt < API_FRESH_MS) return Promise.resolve(true);
+    apiCheck ??= checkApi().finally(() => {
+      apiCheck = undefined;
+    });
+    return apiCheck;
+  };
+
+  // Readiness does not depend on leadership: leader election gates the controllers only, and a
+  // standby must count as available (a rollout waits for it; it takes over at once). A leader is
+  // ready once its informer caches are filled, so it reconciles from a complete view.
+  const notReady = async (): Promise<string[]> => {
+    const problems: string[] = [];
+    if (isLeader()) {
+      if (term?.failed) problems.push('controllers failed to start');
+      else if (!term?.controllers.length || !term.controllers.every((c) => c.hasSynced()))
+        problems.push('informer caches not synced');
+    }
+    if (!(await apiReachable())) problems.push(`API ${opts.apiUrl} unreachable`);
+    return problems;
+  };
+
+  const json = { 'content-type': 'application/json' };
   const server: Server = createServer((req, res) => {
     if (req.url === '/metrics') {
       registry.metrics().then(
         (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
         () => res.writeHead(500).end(),
       );
-    } else if (req.url === '/healthz' || req.url === '/readyz') {
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
+    } else if (req.url === '/healthz') {
+      // Liveness: answering at all shows the process is up and its event loop turning. Nothing
+      // outside the process counts, or an API outage would restart every replica.
+      res.writeHead(200, json).end('{"status":"ok"}');
+    } else if (req.url === '/readyz') {
+      notReady().then(
+        (problems) =>
+          problems.length
+            ? res.writeHead(503, json).end(JSON.stringify({ status: 'not_ready', problems }))
+            : res.writeHead(200, json).end('{"status":"ready"}'),
+        () => res.writeHead(500).end(),
+      );
     } else {
       res.writeHead(404).end();
     }
@@ -250,7 +318,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
 
   return {
     metricsUrl: `http://${config.metricsListen.host}:${port}`,
-    isLeader: () => (elector ? elector.isLeader() : true),
+    isLeader,
     registry,
     async stop() {
       if (elector) await elector.stop();
