@@ -1,8 +1,9 @@
 // The compile step the container image relies on (Dockerfile: `npm run build`, then
 // `node dist/cli/src/main.js`). No container engine runs here, so this checks the image's
-// contents instead: the build emits the entry point and no tests, ships the SQL migrations the
-// server reads at run time, and the compiled server starts in the production profile against a
-// real PostgreSQL, migrates it and reports ready.
+// contents instead: the build emits the entry point and no tests (nothing in it imports a
+// development dependency such as vitest), ships the SQL migrations the server reads at run time,
+// and the compiled server starts in the production profile against a real PostgreSQL, migrates
+// it and reports ready.
 import { execFile } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -47,6 +48,26 @@ describe('build: what the container image runs', () => {
     expect(
       files.filter((f) => f.startsWith('test/') || f.startsWith('bench/') || f.startsWith('hack/')),
     ).toEqual([]);
+  });
+
+  it('imports no development dependency (vitest, fast-check, …): the image prunes them', () => {
+    // npm prune --omit=dev leaves them out of the runtime image, so a compiled module importing
+    // one (a test helper such as the KMS conformance suite) would fail there at load time.
+    const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as {
+      devDependencies: Record<string, string>;
+    };
+    const dev = Object.keys(pkg.devDependencies).filter((d) => !d.startsWith('@types/'));
+    expect(dev).toContain('vitest');
+    const specifier = /\b(?:from|import|require)\s*\(?\s*['"]([^'"]+)['"]/g;
+    const offenders: string[] = [];
+    for (const f of filesUnder(dist).filter((f) => f.endsWith('.js'))) {
+      for (const [, spec] of readFileSync(join(dist, f), 'utf8').matchAll(specifier)) {
+        if (dev.some((d) => spec === d || spec?.startsWith(`${d}/`)) || spec?.startsWith('@vitest/'))
+          offenders.push(`${f}: ${spec}`);
+      }
+    }
+    expect(offenders).toEqual([]);
+    expect(filesUnder(dist).filter((f) => /(^|\/)conformance\.js$/.test(f))).toEqual([]);
   });
 
   it('ships the SQL migrations next to the compiled migration runner', () => {
