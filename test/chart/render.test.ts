@@ -1,7 +1,7 @@
 // What the chart renders, checked object by object for every case of the values matrix:
 // hardened pods, the probes and environment the API and operator read, credentials only by
 // reference to Secrets, RBAC without wildcards and exactly the rules the code needs.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type {
@@ -17,7 +17,15 @@ import type {
 import { beforeAll, describe, expect, it } from 'vitest';
 import { EnvSchema, loadConfig } from '../../api/src/config.js';
 import { loadOperatorConfig, OperatorEnvSchema } from '../../operator/src/config.js';
-import { lintChart, renderChart } from '../support/chart-render.js';
+import {
+  chartDir,
+  chartKubeVersion,
+  helm,
+  lintChart,
+  minimalValues,
+  renderChart,
+} from '../support/chart-render.js';
+import { repoRoot } from '../support/tools.js';
 import { type ChartCase, cases, valuesFor } from './cases.js';
 
 const NS = 'oneclaw-system';
@@ -63,10 +71,13 @@ describe.each(cases)('chart: $name', (c: ChartCase) => {
       const pod = d.spec?.template.spec;
       expect(pod?.securityContext?.runAsNonRoot, d.metadata?.name).toBe(true);
       expect(pod?.securityContext?.seccompProfile?.type).toBe('RuntimeDefault');
+      // The kubelet makes the 0400 Secret volume files readable by the non-root UID through it.
+      expect(pod?.securityContext?.fsGroup).toBe(10001);
       for (const ctr of pod?.containers ?? []) {
         expect(ctr.securityContext?.readOnlyRootFilesystem, ctr.name).toBe(true);
         expect(ctr.securityContext?.allowPrivilegeEscalation).toBe(false);
         expect(ctr.securityContext?.capabilities?.drop).toEqual(['ALL']);
+        expect(ctr.securityContext?.capabilities?.add).toBeUndefined();
         expect(ctr.securityContext?.privileged).toBeUndefined();
         expect(ctr.resources?.requests, `${ctr.name} requests`).toBeDefined();
         expect(ctr.resources?.limits?.memory, `${ctr.name} memory limit`).toBeDefined();
@@ -246,8 +257,9 @@ describe('chart: the operator and API rules', () => {
     {
       apiGroups: ['oneclaw.dev'],
       resources: ['oneclawvaults', 'secretsyncs'],
-      verbs: ['list', 'watch', 'patch'],
+      verbs: ['list', 'watch'],
     },
+    { apiGroups: ['oneclaw.dev'], resources: ['oneclawvaults'], verbs: ['patch'] },
     {
       apiGroups: ['oneclaw.dev'],
       resources: ['oneclawvaults/status', 'secretsyncs/status'],
@@ -326,5 +338,73 @@ describe('chart: the operator and API rules', () => {
       );
       expect(svc?.spec.ports.map((p) => p.name)).toContain(m.spec.endpoints[0]?.port);
     }
+  });
+});
+
+describe('chart: NOTES', () => {
+  /** NOTES.txt as `helm install` prints it: `helm template` leaves it out, so a copy renders it. */
+  const notes = async (values: Record<string, unknown>, release: string, namespace: string) => {
+    const dir = mkdtempSync(join(tmpdir(), 'oneclaw-notes-'));
+    try {
+      const chart = join(dir, 'oneclaw');
+      cpSync(chartDir, chart, { recursive: true });
+      const text = readFileSync(join(chart, 'templates/NOTES.txt'), 'utf8');
+      rmSync(join(chart, 'templates/NOTES.txt'));
+      writeFileSync(join(chart, 'templates/_notes.tpl'), `{{- define "test.notes" -}}\n${text}{{- end -}}\n`);
+      writeFileSync(join(chart, 'templates/notes.yaml'), 'notes: {{ include "test.notes" . | b64enc }}\n');
+      const files = [minimalValues(), values].flatMap((v, i) => {
+        const f = join(dir, `values-${i}.json`);
+        writeFileSync(f, JSON.stringify(v));
+        return ['-f', f];
+      });
+      const out = await helm([
+        'template',
+        release,
+        chart,
+        '--namespace',
+        namespace,
+        '--kube-version',
+        chartKubeVersion(),
+        '--show-only',
+        'templates/notes.yaml',
+        ...files,
+      ]);
+      const b64 = /^notes: (\S+)$/m.exec(out)?.[1];
+      if (!b64) throw new Error(`no notes rendered:\n${out}`);
+      return Buffer.from(b64, 'base64').toString();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+
+  it('finds the one-time admin key in the logs of every API replica, by the pods’ own labels', async () => {
+    const values = { api: { replicas: 3 } };
+    const text = await notes(values, 'vault', 'team-a');
+    const cmd = /kubectl -n team-a logs -l (\S+) --prefix --tail=-1 \| grep -A2 'Admin API key'/.exec(text);
+    expect(cmd, text).not.toBeNull();
+    expect(text).not.toMatch(/logs deployment\//);
+    // The selector picks exactly the API Deployment's pods, not the operator's.
+    const selector = Object.fromEntries((cmd?.[1] ?? '').split(',').map((p) => p.split('=')));
+    const objs = await renderChart({ values, release: 'vault', namespace: 'team-a' });
+    const api = named<V1Deployment>(objs, 'Deployment', 'vault-api');
+    const operator = named<V1Deployment>(objs, 'Deployment', 'vault-operator');
+    expect(selector).toEqual(api.spec?.selector.matchLabels);
+    expect(api.spec?.template.metadata?.labels).toMatchObject(selector);
+    expect(operator.spec?.template.metadata?.labels).not.toMatchObject(selector);
+    // What the grep looks for is what `oneclaw server` prints.
+    expect(readFileSync(join(repoRoot, 'cli/src/commands/server.ts'), 'utf8')).toContain('Admin API key');
+  });
+
+  it('points at the bootstrap admin key Secret when one is configured', async () => {
+    const text = await notes(
+      { api: { bootstrapAdminKeySecret: { name: 'oneclaw-admin', key: 'admin-key' } } },
+      'oneclaw',
+      NS,
+    );
+    expect(text).toContain(
+      `kubectl -n ${NS} get secret oneclaw-admin -o go-template='{{index .data "admin-key" | base64decode}}'`,
+    );
+    expect(text).toMatch(/provided the\s+database was empty when the API first started/);
+    expect(text).not.toContain('Admin API key');
   });
 });

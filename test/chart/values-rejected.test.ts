@@ -106,6 +106,22 @@ const rejected: Array<{ why: string; values: Record<string, unknown>; message: R
     message: /at '\/podSecurityContext\/runAsNonRoot': value must be true/,
   },
   {
+    why: 'a Linux capability added back',
+    values: { containerSecurityContext: { capabilities: { add: ['NET_ADMIN'] } } },
+    message: /at '\/containerSecurityContext\/capabilities': additional properties 'add' not allowed/,
+  },
+  {
+    // null deletes the default in Helm's merge; without fsGroup the 0400 Secret files are unreadable.
+    why: 'no fsGroup',
+    values: { podSecurityContext: { fsGroup: null } },
+    message: /at '\/podSecurityContext': missing property 'fsGroup'/,
+  },
+  {
+    why: 'fsGroup 0 (root)',
+    values: { podSecurityContext: { fsGroup: 0 } },
+    message: /at '\/podSecurityContext\/fsGroup': minimum: got 0, want 1/,
+  },
+  {
     why: 'a misspelt top-level key',
     values: { databse: { existingSecret: 'db' } },
     message: /additional properties 'databse' not allowed/,

@@ -107,7 +107,10 @@ export async function startLocalInstall(): Promise<E2eEnvironment> {
     if (!process.env.E2E_KEEP_WORKDIR) work.remove();
   };
   try {
-    kube = await startKube();
+    // OwnerReferencesPermissionEnforcement (on by default in OpenShift) makes the apiserver check
+    // that whoever sets blockOwnerDeletion may update the owner's finalizers, so the chart's
+    // `secretsyncs/finalizers` rule is exercised here rather than taken on trust.
+    kube = await startKube({ admissionPlugins: ['OwnerReferencesPermissionEnforcement'] });
     const info = kube.info;
     const admin = info.kubeconfig;
     const objects = renderForInstall(info.version);

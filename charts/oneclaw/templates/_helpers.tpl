@@ -30,6 +30,15 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/component: api
 {{- end -}}
 
+{{/* The API pods' selector labels as a kubectl -l selector (NOTES.txt: logs of every replica). */}}
+{{- define "oneclaw.apiSelector" -}}
+{{- $pairs := list -}}
+{{- range $k, $v := include "oneclaw.apiSelectorLabels" . | fromYaml -}}
+{{- $pairs = append $pairs (printf "%s=%s" $k $v) -}}
+{{- end -}}
+{{- join "," $pairs -}}
+{{- end -}}
+
 {{- define "oneclaw.operatorSelectorLabels" -}}
 app.kubernetes.io/name: oneclaw
 app.kubernetes.io/instance: {{ .Release.Name }}

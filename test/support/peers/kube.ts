@@ -143,7 +143,12 @@ current-context: oneclaw-test
 `;
 }
 
-export async function startKube(): Promise<KubePeer> {
+export interface KubeOptions {
+  /** Admission plugins enabled beyond the apiserver's defaults. */
+  admissionPlugins?: string[];
+}
+
+export async function startKube(options: KubeOptions = {}): Promise<KubePeer> {
   const work = makeWorkDir('kube');
   const dir = work.dir;
   const procs: ManagedProcess[] = [];
@@ -203,6 +208,9 @@ export async function startKube(): Promise<KubePeer> {
       `--service-account-signing-key-file=${join(dir, 'sa.key')}`,
       '--allow-privileged=true',
       '--enable-priority-and-fairness=false',
+      ...(options.admissionPlugins?.length
+        ? [`--enable-admission-plugins=${options.admissionPlugins.join(',')}`]
+        : []),
       '--v=0',
     ];
     let apiserver: ManagedProcess | undefined;
