@@ -88,6 +88,24 @@ export const cases: ChartCase[] = [
     },
   },
   {
+    // kms migrate from the local key to transit: both backends' settings stay rendered until the
+    // old key leaves kms.previousKeys.
+    name: 'moving from local to transit (the old key in previousKeys)',
+    values: {
+      kms: {
+        backend: 'transit',
+        key: 'transit://transit/oneclaw',
+        previousKeys: ['local://prod'],
+        transit: {
+          address: 'https://vault.vault.svc:8200',
+          namespace: 'team-a',
+          tokenSecret: { name: 'vault-token' },
+          caSecret: { name: 'vault-ca' },
+        },
+      },
+    },
+  },
+  {
     name: 'ServiceMonitor on, admin key from a Secret',
     values: {
       serviceMonitor: { enabled: true, labels: { release: 'prometheus' } },

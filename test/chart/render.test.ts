@@ -205,45 +205,62 @@ describe.each(cases)('chart: $name', (c: ChartCase) => {
     }
   });
 
-  it('backs each KMS backend with its credentials', () => {
-    const kms = (values.kms ?? { backend: 'local' }) as { backend: string };
+  it('backs each KMS backend in use (key, previous keys, signing key) with its credentials, and no other', () => {
+    const kms = (values.kms ?? {}) as { backend?: string; previousKeys?: string[] };
+    const signing = (values.signing ?? {}) as { key?: string };
+    const scheme = (uri: string) => uri.split('://')[0] as string;
+    const inUse = new Set([
+      kms.backend ?? 'local',
+      ...(kms.previousKeys ?? []).map(scheme),
+      ...(signing.key && scheme(signing.key) !== 'local' ? [scheme(signing.key)] : []),
+    ]);
     const ctr = container(api);
     const env = envOf(ctr);
     const secretRef = (name: string) => env.get(name)?.valueFrom?.secretKeyRef?.name;
     const volumes = api.spec?.template.spec?.volumes ?? [];
-    switch (kms.backend) {
-      case 'local':
-        expect(volumes.find((v) => v.name === 'kms-local')?.secret?.secretName).toBe('oneclaw-local-kms');
-        break;
-      case 'gcpkms':
-        expect(value(env, 'ONECLAW_GCP_KMS_ENDPOINT') ?? 'default').toBeTruthy();
-        if (env.has('GOOGLE_APPLICATION_CREDENTIALS'))
-          expect(volumes.find((v) => v.name === 'gcp-credentials')?.secret?.secretName).toBe('gcp-sa');
-        else
-          expect(
-            named(objs, 'ServiceAccount', 'oneclaw-api').metadata?.annotations?.[
-              'iam.gke.io/gcp-service-account'
-            ],
-          ).toBeTruthy();
-        break;
-      case 'awskms':
-        if (env.has('AWS_ACCESS_KEY_ID')) {
-          expect(secretRef('AWS_ACCESS_KEY_ID')).toBe('aws-keys');
-          expect(secretRef('AWS_SECRET_ACCESS_KEY')).toBe('aws-keys');
-        }
-        break;
-      case 'transit':
-        expect(value(env, 'ONECLAW_TRANSIT_ADDR')).toBe('https://vault.vault.svc:8200');
-        expect(secretRef('ONECLAW_TRANSIT_TOKEN')).toBe('vault-token');
-        expect(value(env, 'ONECLAW_TRANSIT_NAMESPACE')).toBe('team-a');
-        expect(volumes.find((v) => v.name === 'transit-ca')?.secret?.secretName).toBe('vault-ca');
-        break;
-      case 'pkcs11':
-        expect(secretRef('ONECLAW_PKCS11_PIN')).toBe('hsm-pin');
-        expect(ctr.volumeMounts?.some((m) => m.mountPath === '/opt/hsm')).toBe(true);
-        break;
-      default:
-        throw new Error(`untested backend ${kms.backend}`);
+    const marker: Record<string, boolean> = {
+      local: env.has('ONECLAW_LOCAL_MASTER_KEY_FILE'),
+      transit: env.has('ONECLAW_TRANSIT_ADDR'),
+      pkcs11: env.has('ONECLAW_PKCS11_PIN'),
+    };
+    for (const [backend, rendered] of Object.entries(marker)) expect(rendered).toBe(inUse.has(backend));
+    for (const backend of inUse) checkBackend(backend);
+
+    function checkBackend(backend: string): void {
+      switch (backend) {
+        case 'local':
+          expect(volumes.find((v) => v.name === 'kms-local')?.secret?.secretName).toBe('oneclaw-local-kms');
+          break;
+        case 'gcpkms':
+          expect(value(env, 'ONECLAW_GCP_KMS_ENDPOINT') ?? 'default').toBeTruthy();
+          if (env.has('GOOGLE_APPLICATION_CREDENTIALS'))
+            expect(volumes.find((v) => v.name === 'gcp-credentials')?.secret?.secretName).toBe('gcp-sa');
+          else
+            expect(
+              named(objs, 'ServiceAccount', 'oneclaw-api').metadata?.annotations?.[
+                'iam.gke.io/gcp-service-account'
+              ],
+            ).toBeTruthy();
+          break;
+        case 'awskms':
+          if (env.has('AWS_ACCESS_KEY_ID')) {
+            expect(secretRef('AWS_ACCESS_KEY_ID')).toBe('aws-keys');
+            expect(secretRef('AWS_SECRET_ACCESS_KEY')).toBe('aws-keys');
+          }
+          break;
+        case 'transit':
+          expect(value(env, 'ONECLAW_TRANSIT_ADDR')).toBe('https://vault.vault.svc:8200');
+          expect(secretRef('ONECLAW_TRANSIT_TOKEN')).toBe('vault-token');
+          expect(value(env, 'ONECLAW_TRANSIT_NAMESPACE')).toBe('team-a');
+          expect(volumes.find((v) => v.name === 'transit-ca')?.secret?.secretName).toBe('vault-ca');
+          break;
+        case 'pkcs11':
+          expect(secretRef('ONECLAW_PKCS11_PIN')).toBe('hsm-pin');
+          expect(ctr.volumeMounts?.some((m) => m.mountPath === '/opt/hsm')).toBe(true);
+          break;
+        default:
+          throw new Error(`untested backend ${backend}`);
+      }
     }
   });
 });

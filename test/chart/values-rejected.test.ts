@@ -45,6 +45,17 @@ const rejected: Array<{ why: string; values: Record<string, unknown>; message: R
     message: /kms\.transit\.address is required with kms\.backend=transit/,
   },
   {
+    why: 'a previous transit key without the transit settings it needs to unwrap',
+    values: { kms: { previousKeys: ['transit://transit/old'] } },
+    message: /kms\.transit\.address is required with a transit:\/\/ key in kms\.previousKeys or signing\.key/,
+  },
+  {
+    why: 'a pkcs11 signing key without a PIN Secret',
+    values: { signing: { key: 'pkcs11://t/jwt?module=/m.so' } },
+    message:
+      /kms\.pkcs11\.pinSecret\.name is required with a pkcs11:\/\/ key in kms\.previousKeys or signing\.key/,
+  },
+  {
     why: 'pkcs11 without a PIN Secret',
     values: { kms: { backend: 'pkcs11', key: 'pkcs11://t/k?module=/m.so' } },
     message: /kms\.pkcs11\.pinSecret\.name is required with kms\.backend=pkcs11/,
@@ -62,7 +73,7 @@ const rejected: Array<{ why: string; values: Record<string, unknown>; message: R
   {
     why: 'a KMS-held signing key in a backend that is not configured',
     values: { signing: { key: 'transit://transit/jwt' } },
-    message: /signing\.key uses transit:\/\/ but kms\.backend is local/,
+    message: /kms\.transit\.address is required with a transit:\/\/ key in kms\.previousKeys or signing\.key/,
   },
   {
     why: 'zero API replicas',

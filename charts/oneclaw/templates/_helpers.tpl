@@ -66,3 +66,22 @@ http://{{ include "oneclaw.apiName" . }}.{{ .Release.Namespace }}.svc:{{ .Values
       name: {{ index . 1 }}
       key: {{ index . 2 }}
 {{- end -}}
+
+{{/*
+The KMS backends the API needs settings for, space-separated: kms.backend (kms.key's), the
+backend of each kms.previousKeys entry (data wrapped before a `kms migrate` still unwraps there
+until the migration is done) and a KMS-held signing key's. A local:// signing key is a PEM file,
+not the local KMS backend.
+*/}}
+{{- define "oneclaw.kmsBackendsInUse" -}}
+{{- $v := .Values -}}
+{{- $inUse := list $v.kms.backend -}}
+{{- range $v.kms.previousKeys -}}
+{{- $inUse = append $inUse (regexReplaceAll "://.*$" . "") -}}
+{{- end -}}
+{{- $sign := regexReplaceAll "://.*$" $v.signing.key "" -}}
+{{- if ne $sign "local" -}}
+{{- $inUse = append $inUse $sign -}}
+{{- end -}}
+{{- join " " (uniq $inUse) -}}
+{{- end -}}

@@ -11,26 +11,26 @@ names the value to set and why, so a failed install says what to do.
 {{- if not (hasPrefix (printf "%s://" $backend) $v.kms.key) -}}
 {{- fail (printf "kms.key must be a %s:// key URI because kms.backend is %s (got a key of another scheme, or none)" $backend $backend) -}}
 {{- end -}}
-{{- if and (eq $backend "local") (not $v.kms.local.existingSecret) -}}
-{{- fail "kms.local.existingSecret is required with kms.backend=local: a Secret holding base64 of 32 random bytes (openssl rand -base64 32) under kms.local.secretKey" -}}
+{{- $inUse := splitList " " (include "oneclaw.kmsBackendsInUse" .) -}}
+{{- range $b := $inUse -}}
+{{- $why := ternary (printf "kms.backend=%s" $b) (printf "a %s:// key in kms.previousKeys or signing.key" $b) (eq $b $backend) -}}
+{{- if and (eq $b "local") (not $v.kms.local.existingSecret) -}}
+{{- fail (printf "kms.local.existingSecret is required with %s: a Secret holding base64 of 32 random bytes (openssl rand -base64 32) under kms.local.secretKey" $why) -}}
 {{- end -}}
-{{- if eq $backend "transit" -}}
+{{- if eq $b "transit" -}}
 {{- if not $v.kms.transit.address -}}
-{{- fail "kms.transit.address is required with kms.backend=transit (the Vault/OpenBao URL, e.g. https://vault.vault.svc:8200)" -}}
+{{- fail (printf "kms.transit.address is required with %s (the Vault/OpenBao URL, e.g. https://vault.vault.svc:8200)" $why) -}}
 {{- end -}}
 {{- if not $v.kms.transit.tokenSecret.name -}}
-{{- fail "kms.transit.tokenSecret.name is required with kms.backend=transit: a Secret holding the Vault/OpenBao token (never a value in the chart)" -}}
+{{- fail (printf "kms.transit.tokenSecret.name is required with %s: a Secret holding the Vault/OpenBao token (never a value in the chart)" $why) -}}
 {{- end -}}
 {{- end -}}
-{{- if and (eq $backend "pkcs11") (not $v.kms.pkcs11.pinSecret.name) -}}
-{{- fail "kms.pkcs11.pinSecret.name is required with kms.backend=pkcs11: a Secret holding the token's user PIN" -}}
+{{- if and (eq $b "pkcs11") (not $v.kms.pkcs11.pinSecret.name) -}}
+{{- fail (printf "kms.pkcs11.pinSecret.name is required with %s: a Secret holding the token's user PIN" $why) -}}
+{{- end -}}
 {{- end -}}
 {{- if and (hasPrefix "local://" $v.signing.key) (not $v.signing.existingSecret) -}}
 {{- fail "signing.existingSecret is required when signing.key is local://…: a Secret holding an Ed25519 private key PEM (openssl genpkey -algorithm ed25519), shared by every API replica; or use a KMS-held signing key (transit://, gcpkms://, pkcs11://, awskms://)" -}}
-{{- end -}}
-{{- $signScheme := regexReplaceAll "://.*$" $v.signing.key "" -}}
-{{- if and (ne $signScheme "local") (ne $signScheme $backend) -}}
-{{- fail (printf "signing.key uses %s:// but kms.backend is %s: a KMS-held signing key must live in the configured backend (or use local://jwt with signing.existingSecret)" $signScheme $backend) -}}
 {{- end -}}
 {{- if and (eq $v.api.k8sAuth.mode "jwks") (not $v.api.k8sAuth.issuer) -}}
 {{- fail "api.k8sAuth.issuer is required with api.k8sAuth.mode=jwks (the cluster's service-account issuer: kubectl get --raw /.well-known/openid-configuration)" -}}
