@@ -22,6 +22,7 @@ describe('migrations', () => {
       '1700000000002_signing-keys',
       '1700000000003_audit-chaining',
       '1700000000004_cmek',
+      '1700000000005_cmek-rotation-order',
     ]);
     expect(await migrate(db.url)).toEqual([]);
 

@@ -23,8 +23,9 @@ import {
 import { appendAudit } from '../audit/audit-service.js';
 import type { Principal } from '../auth/auth-service.js';
 import { notFound, ServiceError } from '../errors.js';
-import { recordEvent } from '../events/events-store.js';
+import { recordEvents } from '../events/events-store.js';
 import { createJob, finishJob, type JobRow, recordProgress } from '../jobs/job-store.js';
+import { rewriteVersions, type VersionRewrite } from '../secrets/secret-store.js';
 import type { VaultService } from '../vaults/vault-service.js';
 import { getVault, type VaultRow } from '../vaults/vault-store.js';
 import {
@@ -210,6 +211,7 @@ export function createCmekService(deps: {
         [vault.id, oldFp, CMEK_BATCH],
       );
       const vk = await deps.vaults.keys(tx, vault);
+      const rewrites: VersionRewrite[] = [];
       for (const r of rows) {
         const stored = await envelope.open(vk, r.path, r.version, {
           ciphertext: r.ciphertext,
@@ -234,18 +236,25 @@ export function createCmekService(deps: {
           stored.fill(0);
           plaintext?.fill(0);
         }
-        await tx.query(
-          `UPDATE secret_versions SET ciphertext = $3, wrapped_dek = $4, kek_version = $5, cmek_fingerprint = $6
-            WHERE secret_id = $1 AND version = $2`,
-          [r.secret_id, r.version, sealed.ciphertext, sealed.wrappedDek, sealed.kekVersion, newFp],
-        );
-        await recordEvent(tx, {
+        rewrites.push({
+          secretId: r.secret_id,
+          version: r.version,
+          ciphertext: sealed.ciphertext,
+          wrappedDek: sealed.wrappedDek,
+          kekVersion: sealed.kekVersion,
+          cmekFingerprint: newFp,
+        });
+      }
+      await rewriteVersions(tx, rewrites);
+      await recordEvents(
+        tx,
+        rows.map((r) => ({
           vaultId: vault.id,
           kind: 'secret.reencrypted',
           path: r.path,
           version: r.version,
-        });
-      }
+        })),
+      );
       if (!(await recordProgress(tx, job.id, deps.owner, rows.length, leaseMs))) throw new LeaseLost();
       // SKIP LOCKED may pass over rows another transaction holds; only an exact count says done.
       const more = rows.length === CMEK_BATCH || (await countUnder(tx, vault.id, oldFp)) > 0;

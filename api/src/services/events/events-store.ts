@@ -24,17 +24,35 @@ export interface VaultEvent {
   created_at: string;
 }
 
-export async function recordEvent(
-  tx: Queryable,
-  e: { vaultId: string; kind: VaultEventKind; path?: string; version?: number },
-): Promise<void> {
+export interface NewVaultEvent {
+  vaultId: string;
+  kind: VaultEventKind;
+  path?: string;
+  version?: number;
+}
+
+export async function recordEvent(tx: Queryable, e: NewVaultEvent): Promise<void> {
+  await recordEvents(tx, [e]);
+}
+
+/** Many changes in one statement (a rotation batch), each with its own row and NOTIFY. */
+export async function recordEvents(tx: Queryable, events: NewVaultEvent[]): Promise<void> {
+  if (!events.length) return;
   await query(
     tx,
     `WITH ev AS (
-       INSERT INTO vault_events (vault_id, kind, path, version) VALUES ($1, $2, $3, $4) RETURNING id
+       INSERT INTO vault_events (vault_id, kind, path, version)
+       SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int[])
+       RETURNING id, vault_id
      )
-     SELECT pg_notify($5, $1 || ':' || id) FROM ev`,
-    [e.vaultId, e.kind, e.path ?? null, e.version ?? null, EVENTS_CHANNEL],
+     SELECT pg_notify($5, ev.vault_id || ':' || ev.id) FROM ev`,
+    [
+      events.map((e) => e.vaultId),
+      events.map((e) => e.kind),
+      events.map((e) => e.path ?? null),
+      events.map((e) => e.version ?? null),
+      EVENTS_CHANNEL,
+    ],
   );
 }
 

@@ -7,6 +7,7 @@ import type { Envelope } from '../../crypto/envelope.js';
 import { withTransaction } from '../../db/pool.js';
 import { appendAudit } from '../audit/audit-service.js';
 import { recordEvent } from '../events/events-store.js';
+import { rewriteVersions, type VersionRewrite } from '../secrets/secret-store.js';
 import type { VaultService } from '../vaults/vault-service.js';
 import { getVault } from '../vaults/vault-store.js';
 import { recordProgress } from './job-store.js';
@@ -32,13 +33,12 @@ export function rotateKekHandler(deps: {
         [vault.id, target, BATCH],
       );
       const keys = { ...(await deps.vaults.keys(tx, vault)), currentKekVersion: target };
+      const rewrites: VersionRewrite[] = [];
       for (const r of rows) {
         const next = await deps.envelope.rewrapDek(keys, r.wrapped_dek);
-        await tx.query(
-          'UPDATE secret_versions SET wrapped_dek = $3, kek_version = $4 WHERE secret_id = $1 AND version = $2',
-          [r.secret_id, r.version, next.wrappedDek, next.kekVersion],
-        );
+        rewrites.push({ secretId: r.secret_id, version: r.version, ...next });
       }
+      await rewriteVersions(tx, rewrites);
       const ownsLease = await recordProgress(tx, job.id, owner, rows.length, leaseMs);
       if (!ownsLease) throw new LeaseLost();
       // SKIP LOCKED may pass over rows another transaction holds; only an exact count says done.

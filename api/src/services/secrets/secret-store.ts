@@ -187,3 +187,39 @@ export async function destroyVersions(tx: Queryable, secretId: string): Promise<
   );
   return rowCount ?? 0;
 }
+
+/** New key material for one stored version; `ciphertext` and `cmekFingerprint` only if changed. */
+export interface VersionRewrite {
+  secretId: string;
+  version: number;
+  wrappedDek: Buffer;
+  kekVersion: number;
+  ciphertext?: Buffer;
+  cmekFingerprint?: string;
+}
+
+/**
+ * Rewrites the key material of many versions in one statement, so a rotation batch costs one
+ * round trip instead of one per version. Columns not given keep their value.
+ */
+export async function rewriteVersions(tx: Queryable, rewrites: VersionRewrite[]): Promise<void> {
+  if (!rewrites.length) return;
+  await query(
+    tx,
+    `UPDATE secret_versions v
+        SET wrapped_dek = u.wrapped_dek, kek_version = u.kek_version,
+            ciphertext = COALESCE(u.ciphertext, v.ciphertext),
+            cmek_fingerprint = COALESCE(u.cmek_fingerprint, v.cmek_fingerprint)
+       FROM unnest($1::uuid[], $2::int[], $3::bytea[], $4::int[], $5::bytea[], $6::text[])
+            AS u(secret_id, version, wrapped_dek, kek_version, ciphertext, cmek_fingerprint)
+      WHERE v.secret_id = u.secret_id AND v.version = u.version`,
+    [
+      rewrites.map((r) => r.secretId),
+      rewrites.map((r) => r.version),
+      rewrites.map((r) => r.wrappedDek),
+      rewrites.map((r) => r.kekVersion),
+      rewrites.map((r) => r.ciphertext ?? null),
+      rewrites.map((r) => r.cmekFingerprint ?? null),
+    ],
+  );
+}
