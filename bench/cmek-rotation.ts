@@ -196,7 +196,7 @@ export function renderCmekRotation(d: CmekRotationData): string {
   const base = d.rows.find((r) => r.name.startsWith('OpenBao'));
   const rate = (r: Row) => r.items / median(r.seconds);
   const lines = d.rows.map((r) => {
-    const ratio = base ? `${(rate(r) / rate(base)).toFixed(2)}×` : '';
+    const ratio = base ? `${(rate(r) / rate(base)).toPrecision(2)}×` : '';
     return `| ${r.name} | ${r.items.toLocaleString('en-US')} | ${r.seconds.length} | ${median(r.seconds).toFixed(1)} s | ${Math.round(rate(r)).toLocaleString('en-US')} | ${ratio} |`;
   });
   return [

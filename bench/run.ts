@@ -1,7 +1,7 @@
 // `make bench`: starts the real peers, runs every benchmark, and writes bench/results/report.md
 // (and .json) with medians, p99s and ratios against the peer measured side by side.
 // BENCH_ONLY=api-load (comma-separated: envelope, kms, api-load, operator, cmek) runs some sections only; the
-// others are kept from the previous report.json and marked as such.
+// others are kept from the previous report.json and marked as such (BENCH_ONLY=none: re-render only).
 
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -32,6 +32,8 @@ const SECTIONS = ['envelope', 'kms', 'api-load', 'operator', 'cmek'] as const;
 type Section = (typeof SECTIONS)[number];
 
 function selectedSections(): Section[] {
+  // BENCH_ONLY=none re-renders the report from report.json without measuring anything.
+  if (process.env.BENCH_ONLY?.trim() === 'none') return [];
   const raw = process.env.BENCH_ONLY?.trim();
   if (!raw) return [...SECTIONS];
   const names = raw.split(',').map((n) => n.trim());
@@ -275,7 +277,7 @@ async function main(): Promise<void> {
   const header =
     `# oneclaw benchmarks\n\nMachine: ${machine}, ${now}\n` +
     (kept.length
-      ? `\nRe-measured in this run: ${only.map((o) => `\`${o}\``).join(', ')}. Kept from earlier runs (same generator, not re-measured): ${kept.join(', ')}.\n`
+      ? `\nRe-measured in this run: ${only.length ? only.map((o) => `\`${o}\``).join(', ') : 'nothing (re-rendered only)'}. Kept from earlier runs (same generator, not re-measured): ${kept.join(', ')}.\n`
       : '');
   mkdirSync(out, { recursive: true });
   writeFileSync(join(out, 'report.md'), `${header}\n${sections.join('\n\n')}\n`);
