@@ -1,14 +1,13 @@
 // The human `oneclaw` commands end to end: spawned processes against a real, listening API,
 // asserting what a user and a script see — stdout, stderr, exit codes, file modes. Each spawn
 // costs about a second (tsx), so each test groups many assertions.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApi, type TestApi } from '../../test/support/api.js';
-import { type CliResult, runCli } from '../../test/support/cli-run.js';
-import { repoRoot } from '../../test/support/tools.js';
+import { type CliResult, runCli, spawnCli } from '../../test/support/cli-run.js';
 
 let api: TestApi;
 let server: string;
@@ -464,36 +463,25 @@ describe('oneclaw after login, on a 2-second token lifetime', () => {
     const login = await runCli(['login'], { env, input: `${shortApi.adminKey}\n` });
     expect({ code: login.code, err: login.stderr }).toEqual({ code: 0, err: '' });
 
-    // Spawned by hand (runCli waits for the end): stop it with SIGTERM once it has run for
-    // well over a token's lifetime.
-    const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ONECLAW_')));
-    const child = spawn(
-      join(repoRoot, 'bin/oneclaw'),
-      ['audit', 'tail', '-f', '-n', '1', '--interval', '200', '-o', 'json'],
-      { env: { ...clean, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-    });
-    const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
+    // Spawned without waiting (runCli waits for the end): stopped with SIGTERM once it has run
+    // for well over a token's lifetime.
+    const cli = spawnCli(['audit', 'tail', '-f', '-n', '1', '--interval', '200', '-o', 'json'], { env });
+    cli.child.stdin.end();
+    const { child, exited } = cli;
     const killer = setTimeout(() => child.kill('SIGKILL'), 60_000);
     try {
       // The first line: the initial tail, printed with the token it started with.
-      for (let i = 0; i < 300 && !stdout.includes('\n') && child.exitCode === null; i++) {
+      for (let i = 0; i < 300 && !cli.output().stdout.includes('\n') && child.exitCode === null; i++) {
         await new Promise((r) => setTimeout(r, 100));
       }
-      expect(stdout).toContain('\n');
+      expect(cli.output().stdout).toContain('\n');
       await new Promise((r) => setTimeout(r, 4_500)); // more than two token lifetimes
       child.kill('SIGTERM');
-      expect({ code: await exited, stderr }).toEqual({ code: 0, stderr: '' });
+      expect({ code: await exited, stderr: cli.output().stderr }).toEqual({ code: 0, stderr: '' });
     } finally {
       clearTimeout(killer);
     }
+    const { stdout } = cli.output();
     // Its own exchanges are in the audit log it follows: refreshed along the way, by the key.
     const followed = stdout
       .trim()

@@ -81,7 +81,14 @@ function runSuite(rbacFile: string | undefined): Outcome {
   if (file?.message) return { passed: false, failedScenario: 'setup', why: explain(file.message), seconds };
   const all = file?.assertionResults ?? [];
   const passed = all.length > 0 && all.every((t) => t.status === 'passed');
-  return { passed, failedScenario: passed ? '' : '(not run)', why: '', seconds };
+  // No test failed, yet not all passed: the setup (the install, waiting for both processes to be
+  // ready) failed or timed out before the first scenario.
+  return {
+    passed,
+    failedScenario: passed ? '' : 'setup',
+    why: passed ? '' : 'the installation never became ready; no scenario ran',
+    seconds,
+  };
 }
 
 function main(): void {

@@ -1,6 +1,6 @@
 // Runs `bin/oneclaw` as a user would: a separate process with its own config directory, no
 // ONECLAW_* variables but the ones given, optional stdin; resolves with the exit code and output.
-import { spawn } from 'node:child_process';
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { repoRoot } from './tools.js';
 
@@ -10,10 +10,14 @@ export interface CliResult {
   stderr: string;
 }
 
-export function runCli(
-  args: string[],
-  opts: { env?: Record<string, string>; input?: string | Uint8Array; timeoutMs?: number } = {},
-): Promise<CliResult> {
+/** A running `bin/oneclaw`, its output so far, and its exit code once it ends. */
+export interface CliProcess {
+  child: ChildProcessWithoutNullStreams;
+  output(): { stdout: string; stderr: string };
+  exited: Promise<number | null>;
+}
+
+export function spawnCli(args: string[], opts: { env?: Record<string, string> } = {}): CliProcess {
   const clean = Object.fromEntries(
     Object.entries(process.env).filter(([k]) => !k.startsWith('ONECLAW_') && k !== 'XDG_CONFIG_HOME'),
   );
@@ -30,12 +34,18 @@ export function runCli(
     stderr += d.toString();
   });
   child.stdin.on('error', () => {}); // a command that does not read stdin may exit first
-  child.stdin.end(opts.input ?? '');
-  const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000);
-  return new Promise((resolve) => {
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
+  return { child, output: () => ({ stdout, stderr }), exited };
+}
+
+export async function runCli(
+  args: string[],
+  opts: { env?: Record<string, string>; input?: string | Uint8Array; timeoutMs?: number } = {},
+): Promise<CliResult> {
+  const cli = spawnCli(args, opts);
+  cli.child.stdin.end(opts.input ?? '');
+  const timer = setTimeout(() => cli.child.kill('SIGKILL'), opts.timeoutMs ?? 60_000);
+  const code = await cli.exited;
+  clearTimeout(timer);
+  return { code, ...cli.output() };
 }
