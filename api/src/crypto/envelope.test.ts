@@ -84,3 +84,32 @@ describe('KEK rotation', () => {
     expect(await callCount(metrics, 'local', 'unwrap')).toBe(3);
   });
 });
+
+describe('KEK cache pressure', () => {
+  it('opens every value while concurrent requests evict each other’s KEKs from a one-entry cache', async () => {
+    const kms = createKms({
+      current: createLocalBackend(randomBytes(32)),
+      metrics: createKmsMetrics(new Registry()),
+    });
+    const env = createEnvelope({ kms, cache: createKekCache({ maxEntries: 1, ttlMs: 60_000 }) });
+    const vaults = await Promise.all(
+      ['v1', 'v2', 'v3'].map(async (vaultId): Promise<VaultKeys> => {
+        const kek = await env.createKek('org', vaultId, 1);
+        return { orgId: 'org', vaultId, custody: 'wrapped', currentKekVersion: 1, wrappedKek: () => kek };
+      }),
+    );
+    const sealed = await Promise.all(
+      vaults.map(async (v) => ({ v, s: await env.seal(v, 'p', 1, Buffer.from(`value of ${v.vaultId}`)) })),
+    );
+    // Interleaved opens: each miss that lands evicts the entry another open is about to use.
+    const opened = await Promise.all(
+      Array.from({ length: 60 }, (_, i) => sealed[i % sealed.length] as (typeof sealed)[number]).map(
+        async ({ v, s }) => `${v.vaultId}:${(await env.open(v, 'p', 1, s)).toString()}`,
+      ),
+    );
+    for (const [i, text] of opened.entries()) {
+      const id = `v${(i % 3) + 1}`;
+      expect(text).toBe(`${id}:value of ${id}`);
+    }
+  });
+});

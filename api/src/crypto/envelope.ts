@@ -160,7 +160,7 @@ export interface Envelope {
 export function createEnvelope(deps: { kms: Kms; cache: KekCache }): Envelope {
   const { kms, cache } = deps;
 
-  /** The unwrapped KEK of a version, from the cache when warm. Use synchronously. */
+  /** The unwrapped KEK of a version, from the cache when warm: the caller's own copy, to wipe after use. */
   async function kek(vault: VaultKeys, version: number): Promise<Buffer> {
     const wrapped = vault.wrappedKek(version);
     if (!wrapped) throw new IntegrityError(`vault has no KEK version ${version}`);
@@ -195,7 +195,11 @@ export function createEnvelope(deps: { kms: Kms; cache: KekCache }): Envelope {
       return dek;
     }
     const k = await kek(vault, parsed.kekVersion);
-    return unwrapDekWithKek(k, parsed, vault.vaultId);
+    try {
+      return unwrapDekWithKek(k, parsed, vault.vaultId);
+    } finally {
+      wipe(k);
+    }
   }
 
   return {
@@ -222,11 +226,15 @@ export function createEnvelope(deps: { kms: Kms; cache: KekCache }): Envelope {
           };
         }
         const k = await kek(vault, vault.currentKekVersion);
-        return {
-          ciphertext,
-          wrappedDek: wrapDekWithKek(k, vault.currentKekVersion, dek, vault.vaultId),
-          kekVersion: vault.currentKekVersion,
-        };
+        try {
+          return {
+            ciphertext,
+            wrappedDek: wrapDekWithKek(k, vault.currentKekVersion, dek, vault.vaultId),
+            kekVersion: vault.currentKekVersion,
+          };
+        } finally {
+          wipe(k);
+        }
       } finally {
         wipe(dek);
       }
@@ -251,13 +259,22 @@ export function createEnvelope(deps: { kms: Kms; cache: KekCache }): Envelope {
       if (parsed.format !== DEK_FORMAT_KEK) throw new IntegrityError('only KEK-wrapped DEKs are re-wrapped');
       if (parsed.kekVersion === vault.currentKekVersion) return { wrappedDek, kekVersion: parsed.kekVersion };
       const old = await kek(vault, parsed.kekVersion);
-      const dek = unwrapDekWithKek(old, parsed, vault.vaultId);
+      let dek: Buffer;
+      try {
+        dek = unwrapDekWithKek(old, parsed, vault.vaultId);
+      } finally {
+        wipe(old);
+      }
       try {
         const next = await kek(vault, vault.currentKekVersion);
-        return {
-          wrappedDek: wrapDekWithKek(next, vault.currentKekVersion, dek, vault.vaultId),
-          kekVersion: vault.currentKekVersion,
-        };
+        try {
+          return {
+            wrappedDek: wrapDekWithKek(next, vault.currentKekVersion, dek, vault.vaultId),
+            kekVersion: vault.currentKekVersion,
+          };
+        } finally {
+          wipe(next);
+        }
       } finally {
         wipe(dek);
       }

@@ -44,6 +44,42 @@ describe('KEK cache', () => {
     expect(keys[0]?.every((b) => b === 0)).toBe(true);
   });
 
+  it('hands each caller its own copy: evicting the entry never zeroes a key in use', async () => {
+    const cache = createKekCache({ maxEntries: 1, ttlMs: 60_000 });
+    const a = await cache.get(Buffer.from('a'), 'c', async () => Buffer.alloc(32, 7));
+    const b = await cache.get(Buffer.from('b'), 'c', async () => Buffer.alloc(32, 8)); // evicts a
+    expect(cache.size()).toBe(1);
+    expect(a.every((x) => x === 7)).toBe(true);
+    const again = await cache.get(Buffer.from('b'), 'c', async () => Buffer.alloc(32)); // hit
+    again.fill(0); // a caller wiping its copy leaves the cached key intact
+    expect((await cache.get(Buffer.from('b'), 'c', async () => Buffer.alloc(32)))[0]).toBe(8);
+    expect(b[0]).toBe(8);
+  });
+
+  it('keeps a coalesced load intact when another load evicts it before its waiters resume', async () => {
+    const cache = createKekCache({ maxEntries: 1, ttlMs: 60_000 });
+    const deferred = () => {
+      let resolve!: (b: Buffer) => void;
+      const promise = new Promise<Buffer>((r) => {
+        resolve = r;
+      });
+      return { promise, resolve };
+    };
+    const loadA = deferred();
+    const loadB = deferred();
+    const firstA = cache.get(Buffer.from('a'), 'c', () => loadA.promise);
+    const secondA = cache.get(Buffer.from('a'), 'c', () => Promise.reject(new Error('not coalesced')));
+    const onlyB = cache.get(Buffer.from('b'), 'c', () => loadB.promise);
+    // Both loads finish in the same turn: storing b evicts (and wipes) a before a's waiters run.
+    loadA.resolve(Buffer.alloc(32, 1));
+    loadB.resolve(Buffer.alloc(32, 2));
+    const [k1, k2, kb] = await Promise.all([firstA, secondA, onlyB]);
+    expect(k1.every((x) => x === 1)).toBe(true);
+    expect(k2.every((x) => x === 1)).toBe(true);
+    expect(k1).not.toBe(k2);
+    expect(kb.every((x) => x === 2)).toBe(true);
+  });
+
   it('does not cache a failed load, and lets the next caller try again', async () => {
     const cache = createKekCache({ maxEntries: 2, ttlMs: 60_000 });
     await expect(
