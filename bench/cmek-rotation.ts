@@ -83,7 +83,7 @@ export async function runCmekRotation(opts: {
       parallel(s.secrets, 16, (i) =>
         call('PUT', `${url}/v1/vaults/${vault.id}/secrets/svc-${Math.floor(i / 100)}/key-${i}`, auth, {
           type: 'password',
-          value: cmekEncrypt(keys[0] as Buffer, Buffer.from(value(i))).toString('base64'),
+          value: cmekEncrypt(Buffer.from(value(i)), keys[0] as Buffer).toString('base64'),
           cmek_fingerprint: cmekFingerprint(keys[0] as Buffer),
         }),
       ),

@@ -48,7 +48,7 @@ it('resumes an interrupted server-side rotation with --job after kill -9', async
   await Promise.all(
     Array.from({ length: 10 }, async (_, w) => {
       for (let i = w; i < SECRETS; i += 10) {
-        const value = toBase64(await cmekEncrypt(oldKey, `v${i}`));
+        const value = toBase64(await cmekEncrypt(`v${i}`, oldKey));
         await admin.secrets.put(vault.id, `s/${i}`, { type: 'password', value, cmek_fingerprint: oldFp });
       }
     }),

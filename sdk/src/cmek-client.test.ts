@@ -67,7 +67,7 @@ describe('CMEK through the SDK against a real API', () => {
     const blob = fromBase64(raw.value);
     expect(blob[0]).toBe(0x01);
     expect(blob.length).toBe(1 + 12 + Buffer.byteLength(plaintext) + 16);
-    expect(text(await cmekDecrypt(key, blob))).toBe(plaintext);
+    expect(text(await cmekDecrypt(blob, key))).toBe(plaintext);
     const read = await admin.cmek.getSecret(vaultId, 'app/db/password', [await generateCmekKey(), key]);
     expect(text(read.plaintext)).toBe(plaintext);
     expect(read.metadata).toEqual({ owner: 'sdk' });
@@ -183,7 +183,7 @@ describe('CMEK through the SDK against a real API', () => {
     await Promise.all(
       Array.from({ length: 10 }, async (_, w) => {
         for (let i = w; i < n; i += 10) {
-          const blob = await cmekEncrypt(oldKey, `secret-${i}`);
+          const blob = await cmekEncrypt(`secret-${i}`, oldKey);
           await admin.secrets.put(vaultId, `bulk/${i}`, {
             type: 'password',
             value: toBase64(blob),

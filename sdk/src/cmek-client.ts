@@ -130,7 +130,7 @@ export function createCmekApi(deps: Deps): CmekApi {
     if (!secret.cmek_encrypted) return { ...secret, plaintext: new TextEncoder().encode(secret.value) };
     const blob = fromBase64(secret.value);
     const named = secret.cmek_fingerprint ? keys.get(secret.cmek_fingerprint) : undefined;
-    if (named) return { ...secret, plaintext: await cmekDecrypt(named, blob) };
+    if (named) return { ...secret, plaintext: await cmekDecrypt(blob, named) };
     if (secret.cmek_fingerprint) {
       throw new CmekError(
         'cmek_no_matching_key',
@@ -140,7 +140,7 @@ export function createCmekApi(deps: Deps): CmekApi {
     // No fingerprint recorded: try each key.
     for (const key of keys.values()) {
       try {
-        return { ...secret, plaintext: await cmekDecrypt(key, blob) };
+        return { ...secret, plaintext: await cmekDecrypt(blob, key) };
       } catch (err) {
         if (!(err instanceof CmekError) || err.code !== 'cmek_decrypt_failed') throw err;
       }
@@ -210,7 +210,7 @@ export function createCmekApi(deps: Deps): CmekApi {
 
     async putSecret(vaultId, path, key, plaintext, input) {
       const fingerprint = await cmekFingerprint(key);
-      const blob = await cmekEncrypt(key, plaintext);
+      const blob = await cmekEncrypt(plaintext, key);
       return deps
         .client()
         .secrets.put(vaultId, path, { ...input, value: toBase64(blob), cmek_fingerprint: fingerprint });
@@ -285,7 +285,7 @@ export function createCmekApi(deps: Deps): CmekApi {
           }
           if (!secret.cmek_encrypted || secret.cmek_fingerprint !== oldFingerprint) return 'skipped';
           const plain = await decryptWith(secret, ring);
-          const blob = await cmekEncrypt(o.newKey, plain.plaintext);
+          const blob = await cmekEncrypt(plain.plaintext, o.newKey);
           plain.plaintext.fill(0);
           try {
             await client.secrets.put(vaultId, meta.path, {

@@ -82,19 +82,19 @@ describe('CMEK test vectors', () => {
           : bytes(v.plaintext_hex ?? '');
       const input = v.plaintext_utf8 ?? plain;
 
-      const blob = await cmekEncrypt(key, input, { iv });
+      const blob = await cmekEncrypt(input, key, { iv });
       expect(toHex(blob)).toBe(v.blob_hex);
       expect(blob.length).toBe(1 + 12 + plain.length + 16);
       expect(blob[0]).toBe(0x01);
 
-      expect(toHex(await cmekDecrypt(key, bytes(v.blob_hex)))).toBe(toHex(plain));
+      expect(toHex(await cmekDecrypt(bytes(v.blob_hex), key))).toBe(toHex(plain));
       if (v.plaintext_utf8 !== undefined) {
-        expect(new TextDecoder().decode(await cmekDecrypt(key, bytes(v.blob_hex)))).toBe(v.plaintext_utf8);
+        expect(new TextDecoder().decode(await cmekDecrypt(bytes(v.blob_hex), key))).toBe(v.plaintext_utf8);
       }
 
       // Independent implementation: the same bytes out, and it reads what cmek.ts writes.
       expect(toHex(referenceEncrypt(key, iv, plain))).toBe(v.blob_hex);
-      const fresh = await cmekEncrypt(key, input); // random IV
+      const fresh = await cmekEncrypt(input, key); // random IV
       expect(toHex(referenceDecrypt(key, fresh))).toBe(toHex(plain));
     });
   }
@@ -119,41 +119,71 @@ describe('CMEK helpers', () => {
     expect(a).toBeInstanceOf(Uint8Array);
     expect(a.length).toBe(32);
     expect(toHex(a)).not.toBe(toHex(b));
-    const x = await cmekEncrypt(a, 'same');
-    const y = await cmekEncrypt(a, 'same');
+    const x = await cmekEncrypt('same', a);
+    const y = await cmekEncrypt('same', a);
     expect(toHex(x.subarray(1, 13))).not.toBe(toHex(y.subarray(1, 13)));
-    expect(new TextDecoder().decode(await cmekDecrypt(a, x))).toBe('same');
+    expect(new TextDecoder().decode(await cmekDecrypt(x, a))).toBe('same');
   });
 
   it('fails with typed errors on a wrong key, tampering, a short blob, another version, a bad key size', async () => {
     const key = await generateCmekKey();
-    const blob = await cmekEncrypt(key, 'top secret');
+    const blob = await cmekEncrypt('top secret', key);
 
-    const wrongKey = await cmekFailure(cmekDecrypt(await generateCmekKey(), blob));
+    const wrongKey = await cmekFailure(cmekDecrypt(blob, await generateCmekKey()));
     expect(wrongKey.code).toBe('cmek_decrypt_failed');
     expect(wrongKey.message).not.toContain('top secret');
 
     for (const at of [1, 13, blob.length - 1]) {
       const tampered = new Uint8Array(blob);
       tampered[at] = (tampered[at] as number) ^ 1;
-      expect((await cmekFailure(cmekDecrypt(key, tampered))).code).toBe('cmek_decrypt_failed');
+      expect((await cmekFailure(cmekDecrypt(tampered, key))).code).toBe('cmek_decrypt_failed');
     }
 
-    const short = await cmekFailure(cmekDecrypt(key, blob.subarray(0, 28)));
+    const short = await cmekFailure(cmekDecrypt(blob.subarray(0, 28), key));
     expect(short.code).toBe('cmek_blob_too_short');
     expect(short.message).toMatch(/at least 29 bytes/);
 
     const v2 = new Uint8Array(blob);
     v2[0] = 0x02;
-    const version = await cmekFailure(cmekDecrypt(key, v2));
+    const version = await cmekFailure(cmekDecrypt(v2, key));
     expect(version.code).toBe('cmek_unsupported_version');
     expect(version.message).toContain('0x02');
 
-    expect((await cmekFailure(cmekEncrypt(key.subarray(0, 16), 'x'))).code).toBe('cmek_invalid_key');
+    expect((await cmekFailure(cmekEncrypt('x', key.subarray(0, 16)))).code).toBe('cmek_invalid_key');
     expect((await cmekFailure(cmekFingerprint(new Uint8Array(33)))).code).toBe('cmek_invalid_key');
-    expect((await cmekFailure(cmekEncrypt(key, 'x', { iv: new Uint8Array(16) }))).code).toBe(
+    expect((await cmekFailure(cmekEncrypt('x', key, { iv: new Uint8Array(16) }))).code).toBe(
       'cmek_invalid_key',
     );
+  });
+
+  it('takes the data first and the key second, as the reference guide documents them', async () => {
+    const key = await generateCmekKey();
+    const plaintext = new Uint8Array(32).fill(7); // as long as a key: the order alone decides
+    const blob = await cmekEncrypt(plaintext, key);
+    expect(toHex(referenceDecrypt(Buffer.from(key), blob))).toBe(toHex(plaintext));
+    expect(toHex(await cmekDecrypt(blob, key))).toBe(toHex(plaintext));
+  });
+
+  it('refuses arguments that look swapped instead of misusing them', async () => {
+    const key = await generateCmekKey();
+    const blob = await cmekEncrypt('card 4111', key);
+    const swappedEncrypt = [
+      cmekEncrypt(key, 'card 4111' as unknown as Uint8Array), // a key-first call with a string value
+      cmekEncrypt(key, new TextEncoder().encode('card 4111')), // a key-first call with bytes
+    ];
+    for (const call of swappedEncrypt) {
+      const err = await cmekFailure(call);
+      expect(err.code).toBe('cmek_arguments_swapped');
+      expect(err.message).toContain('cmekEncrypt(plaintext, key)');
+    }
+    expect((await cmekFailure(cmekDecrypt(key, blob))).code).toBe('cmek_arguments_swapped');
+    // A 3-byte value makes a 32-byte blob, the size of a key: the format byte still tells.
+    const small = await cmekEncrypt('abc', key);
+    expect(small.length).toBe(32);
+    key[0] = 0x02;
+    const fresh = await cmekEncrypt('abc', key);
+    expect((await cmekFailure(cmekDecrypt(key, fresh))).code).toBe('cmek_arguments_swapped');
+    expect(new TextDecoder().decode(await cmekDecrypt(fresh, key))).toBe('abc');
   });
 
   it('base64 is standard and padded, agrees with Buffer, and rejects anything else', () => {

@@ -20,6 +20,8 @@ export const CMEK_MIN_BLOB_BYTES = 1 + CMEK_IV_BYTES + CMEK_TAG_BYTES;
 export type CmekErrorCode =
   /** The key is not exactly 32 bytes. */
   | 'cmek_invalid_key'
+  /** The arguments are in the wrong order: the helpers take the data first and the key second. */
+  | 'cmek_arguments_swapped'
   /** The blob is shorter than version + IV + tag. */
   | 'cmek_blob_too_short'
   /** The first byte is not a format version this SDK reads. */
@@ -92,14 +94,40 @@ export async function cmekFingerprint(key: Uint8Array): Promise<string> {
 }
 
 /**
- * Encrypts `plaintext` (bytes, or a string taken as UTF-8) into a CMEK blob. `iv` fixes the IV
- * and exists for test vectors only: reusing an IV with the same key breaks AES-GCM.
+ * Refuses a call whose arguments are in the other order, where the bytes tell: the data comes
+ * first and the key second, as in the reference guide. Code written against a key-first
+ * signature would otherwise encrypt under its plaintext, or fail with a misleading message.
+ */
+function refuseSwapped(fn: string, data: unknown, key: unknown, looksLikeData: (k: Uint8Array) => boolean) {
+  const keyShaped = (x: unknown) => x instanceof Uint8Array && x.length === CMEK_KEY_BYTES;
+  const swapped =
+    typeof key === 'string' ||
+    (keyShaped(data) && key instanceof Uint8Array && !keyShaped(key)) ||
+    (keyShaped(data) &&
+      keyShaped(key) &&
+      looksLikeData(key as Uint8Array) &&
+      !looksLikeData(data as Uint8Array));
+  if (swapped) {
+    throw new CmekError(
+      'cmek_arguments_swapped',
+      `${fn} takes the data first and the 32-byte key second; these arguments look swapped`,
+    );
+  }
+}
+
+/** A CMEK blob starts with its format byte; a 32-byte one that does not is no valid blob. */
+const blobShaped = (b: Uint8Array) => b[0] === CMEK_VERSION;
+
+/**
+ * Encrypts `plaintext` (bytes, or a string taken as UTF-8) into a CMEK blob under `key`. `iv`
+ * fixes the IV and exists for test vectors only: reusing an IV with the same key breaks AES-GCM.
  */
 export async function cmekEncrypt(
-  key: Uint8Array,
   plaintext: Uint8Array | string,
+  key: Uint8Array,
   opts: { iv?: Uint8Array } = {},
 ): Promise<Uint8Array> {
+  refuseSwapped('cmekEncrypt(plaintext, key)', plaintext, key, () => false);
   const k = await importKey(key);
   const c = await getCrypto();
   const iv = opts.iv ? own(opts.iv) : c.getRandomValues(new Uint8Array(CMEK_IV_BYTES));
@@ -118,8 +146,9 @@ export async function cmekEncrypt(
   return blob;
 }
 
-/** Decrypts a CMEK blob; throws a CmekError for a short blob, another version or the wrong key. */
-export async function cmekDecrypt(key: Uint8Array, blob: Uint8Array): Promise<Uint8Array> {
+/** Decrypts a CMEK blob under `key`; throws a CmekError for a short blob, another version or the wrong key. */
+export async function cmekDecrypt(blob: Uint8Array, key: Uint8Array): Promise<Uint8Array> {
+  refuseSwapped('cmekDecrypt(blob, key)', blob, key, blobShaped);
   checkKey(key);
   if (!(blob instanceof Uint8Array) || blob.length < CMEK_MIN_BLOB_BYTES) {
     throw new CmekError(

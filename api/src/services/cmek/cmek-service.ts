@@ -222,8 +222,8 @@ export function createCmekService(deps: {
         try {
           const blob = decodeBase64(stored.toString('utf8'));
           if (!blob) throw new CmekDecryptError('is not a CMEK blob');
-          plaintext = cmekDecrypt(keys.old, blob);
-          const next = Buffer.from(cmekEncrypt(keys.next, plaintext).toString('base64'), 'utf8');
+          plaintext = cmekDecrypt(blob, keys.old);
+          const next = Buffer.from(cmekEncrypt(plaintext, keys.next).toString('base64'), 'utf8');
           sealed = await envelope.seal(vk, r.path, r.version, next);
           next.fill(0);
         } catch (err) {

@@ -39,7 +39,8 @@ export class CmekDecryptError extends Error {
   override name = 'CmekDecryptError';
 }
 
-export function cmekDecrypt(key: Buffer, blob: Buffer): Buffer {
+/** Data first, key second, as the SDK's helpers. */
+export function cmekDecrypt(blob: Buffer, key: Buffer): Buffer {
   if (blob.length < CMEK_MIN_BLOB || blob[0] !== CMEK_VERSION) throw new CmekDecryptError('not a CMEK blob');
   const d = createDecipheriv('aes-256-gcm', key, blob.subarray(1, 1 + IV_BYTES));
   d.setAuthTag(blob.subarray(blob.length - TAG_BYTES));
@@ -50,7 +51,7 @@ export function cmekDecrypt(key: Buffer, blob: Buffer): Buffer {
   }
 }
 
-export function cmekEncrypt(key: Buffer, plaintext: Buffer): Buffer {
+export function cmekEncrypt(plaintext: Buffer, key: Buffer): Buffer {
   const iv = randomBytes(IV_BYTES);
   const c = createCipheriv('aes-256-gcm', key, iv);
   const body = Buffer.concat([c.update(plaintext), c.final()]);

@@ -86,7 +86,7 @@ describe('CMEK rotation across a server crash', () => {
           `/v1/vaults/${v}/secrets/app/s${i + j}`,
           {
             type: 'password',
-            value: cmekEncrypt(oldKey, Buffer.from(plain(i + j))).toString('base64'),
+            value: cmekEncrypt(Buffer.from(plain(i + j)), oldKey).toString('base64'),
             cmek_fingerprint: cmekFingerprint(oldKey),
           },
           auth,
@@ -207,8 +207,8 @@ describe('CMEK rotation across a server crash', () => {
         expect(r.status).toBe(200);
         expect(r.body.cmek_fingerprint).toBe(cmekFingerprint(newKey));
         const blob = Buffer.from(r.body.value, 'base64');
-        expect(cmekDecrypt(newKey, blob).toString()).toBe(plain(i + j));
-        expect(() => cmekDecrypt(oldKey, blob)).toThrow();
+        expect(cmekDecrypt(blob, newKey).toString()).toBe(plain(i + j));
+        expect(() => cmekDecrypt(blob, oldKey)).toThrow();
       });
     }
     // Neither server logged a key, in any encoding.

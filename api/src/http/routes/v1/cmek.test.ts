@@ -26,8 +26,8 @@ afterAll(async () => {
 });
 
 const newKey = () => randomBytes(32);
-const blob = (key: Buffer, text: string) => cmekEncrypt(key, Buffer.from(text)).toString('base64');
-const open = (key: Buffer, value: string) => cmekDecrypt(key, Buffer.from(value, 'base64')).toString();
+const blob = (key: Buffer, text: string) => cmekEncrypt(Buffer.from(text), key).toString('base64');
+const open = (key: Buffer, value: string) => cmekDecrypt(Buffer.from(value, 'base64'), key).toString();
 
 async function enable(vaultId: string, key: Buffer) {
   const res = await api.request({
