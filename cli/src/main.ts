@@ -15,6 +15,7 @@ import { register as secret } from './commands/secret.js';
 import { register as server } from './commands/server.js';
 import { register as vault } from './commands/vault.js';
 import { describeError, EXIT, exitCodeOf } from './lib/errors.js';
+import { terminalSafe } from './lib/output.js';
 
 const program = new Command()
   .name('oneclaw')
@@ -56,7 +57,8 @@ program.parseAsync().then(
         err.exitCode === 0 || err.code === 'commander.helpDisplayed' || err.code === 'commander.version';
       process.exit(ok ? EXIT.ok : EXIT.usage);
     }
-    process.stderr.write(`oneclaw: ${describeError(err)}\n`);
+    // An API error message can echo what was sent (a path); keep it from driving the terminal.
+    process.stderr.write(`oneclaw: ${terminalSafe(describeError(err))}\n`);
     process.exit(exitCodeOf(err));
   },
 );

@@ -1,12 +1,12 @@
 // `oneclaw agent create|list|rotate-key|delete` (admins). A new key is printed once.
 import type { Command } from 'commander';
 import type { AgentWithKey } from '../../../sdk/src/index.js';
-import { emit, printTable } from '../lib/output.js';
+import { emit, printTable, terminalSafe } from '../lib/output.js';
 import { context } from './context.js';
 
 function printKey(k: AgentWithKey): void {
   process.stdout.write(
-    `agent ${k.agent.id} (${k.agent.name})\nAPI key (shown once, store it now):\n  ${k.api_key}\n`,
+    `agent ${k.agent.id} (${terminalSafe(k.agent.name)})\nAPI key (shown once, store it now):\n  ${k.api_key}\n`,
   );
   process.stderr.write(
     `log in as this agent: oneclaw login --agent-id ${k.agent.id} --api-key-file <file holding the key>\n`,

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import type { AuditEvent, OneclawClient } from '../../../sdk/src/index.js';
 import { CliError, EXIT } from '../lib/errors.js';
-import { printFields, printJson } from '../lib/output.js';
+import { printFields, printJson, printLine, toJsonText } from '../lib/output.js';
 import { vaultId } from '../lib/resolve.js';
 import { type Context, context, intOption } from './context.js';
 
@@ -33,11 +33,11 @@ async function readAll(client: OneclawClient, vault: string | undefined, after: 
 
 function show(ctx: Context, events: AuditEvent[], stream: boolean): void {
   if (ctx.format === 'json') {
-    if (stream) for (const e of events) process.stdout.write(`${JSON.stringify(e)}\n`);
+    if (stream) for (const e of events) process.stdout.write(`${toJsonText(e)}\n`);
     else printJson(events);
     return;
   }
-  for (const e of events) process.stdout.write(`${line(e)}\n`);
+  for (const e of events) printLine(line(e));
 }
 
 export function register(program: Command): void {

@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { type CmekRotation, cmekFingerprint, generateCmekKey, toBase64 } from '../../../sdk/src/index.js';
 import { CliError, describeError, EXIT, exitCodeOf, usage } from '../lib/errors.js';
 import { readKeyFile } from '../lib/input.js';
-import { emit, printFields, progressReporter } from '../lib/output.js';
+import { emit, printFields, printLine, progressReporter } from '../lib/output.js';
 import { vaultId } from '../lib/resolve.js';
 import { type Context, context, intOption } from './context.js';
 
@@ -99,7 +99,7 @@ export function register(program: Command): void {
       const fp = await fingerprintOf(opts);
       const client = await ctx.client();
       const v = await client.cmek.enable(await vaultId(client, ref), fp);
-      emit(ctx.format, v, () => process.stdout.write(`CMEK on for ${v.name} (${v.id}), key ${fp}\n`));
+      emit(ctx.format, v, () => printLine(`CMEK on for ${v.name} (${v.id}), key ${fp}`));
     });
 
   cmek
@@ -112,7 +112,7 @@ export function register(program: Command): void {
       const fp = await fingerprintOf(opts);
       const client = await ctx.client();
       const v = await client.cmek.disable(await vaultId(client, ref), fp);
-      emit(ctx.format, v, () => process.stdout.write(`CMEK off for ${v.name} (${v.id})\n`));
+      emit(ctx.format, v, () => printLine(`CMEK off for ${v.name} (${v.id})`));
     });
 
   cmek

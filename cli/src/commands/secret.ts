@@ -15,7 +15,7 @@ import {
 } from '../../../sdk/src/index.js';
 import { CliError, EXIT, usage } from '../lib/errors.js';
 import { readKeyFile, readValue } from '../lib/input.js';
-import { emit, printTable } from '../lib/output.js';
+import { emit, printLine, printTable } from '../lib/output.js';
 import { vaultId } from '../lib/resolve.js';
 import { collect, context, intOption } from './context.js';
 
@@ -110,9 +110,7 @@ export function register(program: Command): void {
           result = await client.secrets.put(id, path, { ...input, value: text });
         }
         value.fill(0);
-        emit(ctx.format, result, () =>
-          process.stdout.write(`wrote ${result.path} version ${result.version}\n`),
-        );
+        emit(ctx.format, result, () => printLine(`wrote ${result.path} version ${result.version}`));
       },
     );
 
@@ -212,7 +210,7 @@ export function register(program: Command): void {
       const client = await ctx.client();
       await client.secrets.delete(await vaultId(client, ref), path, { destroy: opts.destroy === true });
       emit(ctx.format, { path, deleted: true, destroyed: opts.destroy === true }, () =>
-        process.stdout.write(`deleted ${path}${opts.destroy ? ' (destroyed)' : ''}\n`),
+        printLine(`deleted ${path}${opts.destroy ? ' (destroyed)' : ''}`),
       );
     });
 }

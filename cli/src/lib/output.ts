@@ -10,8 +10,47 @@ export function parseFormat(value: string | undefined): Format {
   throw new CliError(EXIT.usage, `--output must be table or json, not ${JSON.stringify(value)}`);
 }
 
+/**
+ * Characters a terminal acts on instead of showing: C0 and C1 controls (ESC starts a sequence
+ * that can rewrite the screen, set the title or the clipboard) and the bidirectional overrides
+ * that reorder what is shown. Any text the server returns may hold them — a denied request's
+ * path is recorded as it was sent — so human output shows each as a visible escape.
+ */
+const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+const escapeChar = (c: string) => {
+  const code = c.charCodeAt(0);
+  return code <= 0xff
+    ? `\\x${code.toString(16).padStart(2, '0')}`
+    : `\\u${code.toString(16).padStart(4, '0')}`;
+};
+
+/** `text` with every terminal control character shown as an escape (`\x1b`, `\u202e`). */
+export function terminalSafe(text: string): string {
+  return text.replace(UNSAFE, escapeChar);
+}
+
+/** What JSON.stringify leaves raw inside strings (it escapes C0 itself; C0 outside strings is layout). */
+const UNSAFE_IN_JSON = /[\u007f-\u009f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * JSON for a terminal or a pipe: JSON.stringify leaves C1 controls and bidi overrides raw, so
+ * they become \u escapes too (still the same JSON value).
+ */
+export function toJsonText(value: unknown, indent?: number): string {
+  return JSON.stringify(value, null, indent).replace(
+    UNSAFE_IN_JSON,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}
+
 export function printJson(value: unknown): void {
-  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+  process.stdout.write(`${toJsonText(value, 2)}\n`);
+}
+
+/** One line of human output, made terminal-safe. */
+export function printLine(text: string): void {
+  process.stdout.write(`${terminalSafe(text)}\n`);
 }
 
 type Cell = string | number | boolean | null | undefined;
@@ -37,7 +76,7 @@ export function printFields(fields: Array<[string, Cell]>): void {
 
 function show(v: Cell): string {
   if (v === null || v === undefined) return '-';
-  return String(v);
+  return terminalSafe(String(v));
 }
 
 /** Either table/fields output or the JSON value, by format. */
