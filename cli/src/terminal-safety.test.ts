@@ -12,6 +12,7 @@ import { runCli } from '../../test/support/cli-run.js';
 import { terminalSafe, toJsonText } from './lib/output.js';
 
 // ESC, CSI (C1), BEL, DEL and a right-to-left override: each makes a terminal act, not show.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
 const HOSTILE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202e]/;
 
 describe('terminal-safe output', () => {

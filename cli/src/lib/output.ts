@@ -16,6 +16,7 @@ export function parseFormat(value: string | undefined): Format {
  * that reorder what is shown. Any text the server returns may hold them — a denied request's
  * path is recorded as it was sent — so human output shows each as a visible escape.
  */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
 const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 
 const escapeChar = (c: string) => {
