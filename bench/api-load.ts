@@ -325,6 +325,9 @@ export async function runApiLoad(opts: {
     const { env, adminKey } = serverEnv(work.dir, db.url, {
       ONECLAW_KMS_KEY: 'local://bench',
       ONECLAW_TOKEN_TTL_SECONDS: '3600',
+      // One admin principal drives the whole load: the per-principal request limit (1000/s for
+      // admins by default) would measure the limit, not the server.
+      ONECLAW_ADMIN_RATE_LIMIT: '0',
     });
 
     // Two servers on the same database and keys; only the one under load is busy. The second

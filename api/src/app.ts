@@ -11,8 +11,10 @@ import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import Type from 'typebox';
+import { DEFAULT_LIMITS, type Limits } from './config.js';
 import { registerAuth } from './http/auth.js';
 import { errorBody, registerErrorHandling } from './http/errors.js';
+import { registerRequestRateLimits } from './http/limits.js';
 import { registerHttpMetrics } from './http/metrics.js';
 import { agentRoutes } from './http/routes/v1/agents.js';
 import { auditRoutes } from './http/routes/v1/audit.js';
@@ -60,6 +62,8 @@ export interface AppDeps {
   trustedProxies?: string[];
   /** Token exchanges per client address per minute (default 60; 0: unlimited). */
   authRateLimitPerMinute?: number;
+  /** Per-principal limits (default DEFAULT_LIMITS; the KMS budget is the secret service's). */
+  limits?: Limits;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -117,6 +121,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
   registerAuth(app, { auth: deps.auth, policies: deps.policies, pool: deps.pool });
+  const limits = deps.limits ?? DEFAULT_LIMITS;
+  registerRequestRateLimits(app, {
+    memberPerSecond: limits.requestsPerSecond,
+    adminPerSecond: limits.adminRequestsPerSecond,
+  });
   const perMinute = deps.authRateLimitPerMinute ?? 60;
   await app.register(rateLimit, {
     global: false,
@@ -178,6 +187,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(eventRoutes, {
     feed: deps.feed ?? createPollingFeed({ pool: deps.pool }),
     pool: deps.pool,
+    maxSubscriptionsPerPrincipal: limits.feedSubscriptionsPerPrincipal,
   });
   await app.register(auditRoutes, { pool: deps.pool });
   return app;

@@ -78,6 +78,32 @@ describe('configuration', () => {
     ]);
   });
 
+  it('reads the per-principal limits, with documented defaults, 0 turning one off', () => {
+    expect(loadConfig({}).limits).toEqual({
+      requestsPerSecond: 100,
+      adminRequestsPerSecond: 1000,
+      feedSubscriptionsPerPrincipal: 100,
+      kmsCallsPerSecond: 50,
+    });
+    expect(
+      loadConfig({
+        ONECLAW_RATE_LIMIT: '0',
+        ONECLAW_ADMIN_RATE_LIMIT: '5000',
+        ONECLAW_FEED_MAX_PER_PRINCIPAL: '8',
+        ONECLAW_KMS_BUDGET: '10',
+      }).limits,
+    ).toEqual({
+      requestsPerSecond: 0,
+      adminRequestsPerSecond: 5000,
+      feedSubscriptionsPerPrincipal: 8,
+      kmsCallsPerSecond: 10,
+    });
+    expect(problems({ ONECLAW_RATE_LIMIT: '-1', ONECLAW_KMS_BUDGET: 'lots' })).toEqual([
+      'ONECLAW_RATE_LIMIT: expected a whole number of requests per second (0 turns it off)',
+      'ONECLAW_KMS_BUDGET: expected a whole number of KMS calls per second (0 turns it off)',
+    ]);
+  });
+
   it('needs both transit settings together', () => {
     expect(problems({ ONECLAW_TRANSIT_ADDR: 'http://127.0.0.1:8200' })).toEqual([
       'ONECLAW_TRANSIT_ADDR: transit needs both ONECLAW_TRANSIT_ADDR and ONECLAW_TRANSIT_TOKEN',

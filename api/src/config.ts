@@ -51,6 +51,10 @@ export const EnvSchema = Type.Object({
   ONECLAW_JOB_LEASE_MS: Type.Optional(PositiveInt),
   ONECLAW_TRUSTED_PROXIES: Type.Optional(Type.String({ minLength: 1 })),
   ONECLAW_AUTH_RATE_LIMIT: Type.Optional(NonNegativeInt),
+  ONECLAW_RATE_LIMIT: Type.Optional(NonNegativeInt),
+  ONECLAW_ADMIN_RATE_LIMIT: Type.Optional(NonNegativeInt),
+  ONECLAW_FEED_MAX_PER_PRINCIPAL: Type.Optional(NonNegativeInt),
+  ONECLAW_KMS_BUDGET: Type.Optional(NonNegativeInt),
   ONECLAW_K8S_AUTH: Type.Optional(
     Type.Union([Type.Literal('off'), Type.Literal('tokenreview'), Type.Literal('jwks')]),
   ),
@@ -98,6 +102,8 @@ export interface Config {
   trustedProxies: string[];
   /** Token exchanges per client address per minute; 0 turns rate limiting off. */
   authRateLimitPerMinute: number;
+  /** Per-principal limits, counted in each replica (docs/api.md, "Limits"); 0 turns one off. */
+  limits: Limits;
   k8s: K8sAuthConfig;
   /**
    * Service accounts ("system:serviceaccount:<ns>:<name>") that are org admins when they exchange
@@ -105,6 +111,24 @@ export interface Config {
    */
   k8sAdminServiceAccounts: string[];
 }
+
+export interface Limits {
+  /** Requests per second per member principal. */
+  requestsPerSecond: number;
+  /** Requests per second per admin principal. */
+  adminRequestsPerSecond: number;
+  /** Open change-feed subscriptions (streams, waiting long polls) per member principal. */
+  feedSubscriptionsPerPrincipal: number;
+  /** KMS calls per second per principal in `custody: kms` vaults. */
+  kmsCallsPerSecond: number;
+}
+
+export const DEFAULT_LIMITS: Limits = {
+  requestsPerSecond: 100,
+  adminRequestsPerSecond: 1000,
+  feedSubscriptionsPerPrincipal: 100,
+  kmsCallsPerSecond: 50,
+};
 
 /** How `POST /v1/auth/k8s-token` validates service-account tokens. */
 export type K8sAuthConfig =
@@ -153,6 +177,10 @@ const HINTS: Record<string, string> = {
   ONECLAW_DATABASE_POOL_MAX: 'expected a positive integer',
   ONECLAW_JOB_LEASE_MS: 'expected a positive integer (milliseconds)',
   ONECLAW_AUTH_RATE_LIMIT: 'expected a whole number of requests per minute (0 turns it off)',
+  ONECLAW_RATE_LIMIT: 'expected a whole number of requests per second (0 turns it off)',
+  ONECLAW_ADMIN_RATE_LIMIT: 'expected a whole number of requests per second (0 turns it off)',
+  ONECLAW_FEED_MAX_PER_PRINCIPAL: 'expected a whole number of subscriptions (0 turns the cap off)',
+  ONECLAW_KMS_BUDGET: 'expected a whole number of KMS calls per second (0 turns it off)',
   ONECLAW_K8S_ISSUER: "expected the https:// issuer URL of the cluster's service-account tokens",
   ONECLAW_K8S_JWKS_URL: 'expected an https:// URL',
 };
@@ -325,6 +353,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     tokenCacheMaxEntries: Number(e.ONECLAW_TOKEN_CACHE_MAX_ENTRIES ?? 10_000),
     trustedProxies,
     authRateLimitPerMinute: Number(e.ONECLAW_AUTH_RATE_LIMIT ?? 60),
+    limits: {
+      requestsPerSecond: Number(e.ONECLAW_RATE_LIMIT ?? DEFAULT_LIMITS.requestsPerSecond),
+      adminRequestsPerSecond: Number(e.ONECLAW_ADMIN_RATE_LIMIT ?? DEFAULT_LIMITS.adminRequestsPerSecond),
+      feedSubscriptionsPerPrincipal: Number(
+        e.ONECLAW_FEED_MAX_PER_PRINCIPAL ?? DEFAULT_LIMITS.feedSubscriptionsPerPrincipal,
+      ),
+      kmsCallsPerSecond: Number(e.ONECLAW_KMS_BUDGET ?? DEFAULT_LIMITS.kmsCallsPerSecond),
+    },
     k8s,
     k8sAdminServiceAccounts: k8sAdmins,
   };

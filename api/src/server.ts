@@ -33,6 +33,7 @@ import { createJobService } from './services/jobs/job-service.js';
 import { KMS_MIGRATE, kmsMigrateHandler } from './services/jobs/kms-migrate.js';
 import { ROTATE_KEK, rotateKekHandler } from './services/jobs/rotate-kek.js';
 import { createJobRunner } from './services/jobs/runner.js';
+import { createLimiter } from './services/limits/limiter.js';
 import { createPolicyService } from './services/policies/policy-service.js';
 import { createSecretService } from './services/secrets/secret-service.js';
 import { createUserService } from './services/users/user-service.js';
@@ -174,7 +175,13 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     const agents = createAgentService({ pool, invalidation });
     const users = createUserService({ pool, invalidation });
     const policies = createPolicyService({ pool, vaults, invalidation });
-    const secrets = createSecretService({ pool, envelope, vaults, maxValueBytes: config.maxSecretBytes });
+    const secrets = createSecretService({
+      pool,
+      envelope,
+      vaults,
+      maxValueBytes: config.maxSecretBytes,
+      kmsCalls: createLimiter({ perSecond: config.limits.kmsCallsPerSecond }),
+    });
     const jobOwner = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
     const runner = createJobRunner({
       pool,
@@ -220,6 +227,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       version: VERSION,
       trustedProxies: config.trustedProxies,
       authRateLimitPerMinute: config.authRateLimitPerMinute,
+      limits: config.limits,
     });
     cleanups.push(() => app.close());
     if (opts.runJobs !== false) {

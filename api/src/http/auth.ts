@@ -29,8 +29,16 @@ declare module 'fastify' {
 export type Permission = GrantPermission | 'admin';
 
 interface Authz {
+  auth: AuthService;
   policies: PolicyService;
   pool: pg.Pool;
+}
+
+function bearerOf(req: FastifyRequest): string {
+  const header = req.headers.authorization;
+  const m = header ? /^Bearer ([A-Za-z0-9_.-]+)$/.exec(header) : null;
+  if (!m?.[1]) throw unauthenticated('send Authorization: Bearer <token> (get one at POST /v1/auth/token)');
+  return m[1];
 }
 
 export function registerAuth(
@@ -38,14 +46,21 @@ export function registerAuth(
   deps: { auth: AuthService; policies: PolicyService; pool: pg.Pool },
 ): void {
   app.decorateRequest('principal', null);
-  app.decorate('authz', { policies: deps.policies, pool: deps.pool });
+  app.decorate('authz', { auth: deps.auth, policies: deps.policies, pool: deps.pool });
   app.addHook('onRequest', async (req) => {
     if (!req.url.startsWith('/v1/') || req.url.startsWith('/v1/auth/')) return;
-    const header = req.headers.authorization;
-    const m = header ? /^Bearer ([A-Za-z0-9_.-]+)$/.exec(header) : null;
-    if (!m?.[1]) throw unauthenticated('send Authorization: Bearer <token> (get one at POST /v1/auth/token)');
-    req.principal = await deps.auth.authenticate(m[1]);
+    req.principal = await deps.auth.authenticate(bearerOf(req));
   });
+}
+
+/**
+ * Authenticates the request's token again, as a new request would be: for answers given long
+ * after the request arrived (the change feed), so that an expired token or a disabled,
+ * deleted or revoked principal stops them at once.
+ */
+export async function reauthenticate(req: FastifyRequest): Promise<Principal> {
+  req.principal = await req.server.authz.auth.authenticate(bearerOf(req));
+  return req.principal;
 }
 
 export function principalOf(req: FastifyRequest): Principal {
@@ -108,8 +123,8 @@ export async function authorize(
 }
 
 /**
- * For listings: undefined for admins (everything), otherwise the path patterns the caller may
- * use one of `permissions` under, as regular-expression sources for the store to filter by.
+ * For listings: undefined for admins (everything), otherwise the grant patterns (path globs)
+ * the caller may use one of `permissions` under, for the store or `matchesPath` to filter by.
  */
 export async function authorizeScope(
   req: FastifyRequest,

@@ -5,7 +5,7 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { IntegrityError, KmsConfigError, KmsUnavailableError } from '../crypto/errors.js';
 import { DatabaseUnavailableError, InvalidDataError, SerializationError } from '../db/pool.js';
-import { ServiceError } from '../services/errors.js';
+import { RateLimitedError, ServiceError } from '../services/errors.js';
 
 export function errorBody(code: string, message: string, requestId: string) {
   return { error: { code, message, request_id: requestId } };
@@ -57,6 +57,8 @@ export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, req, reply) => {
     const known = classify(err);
     if (known) {
+      if (err instanceof RateLimitedError && err.retryAfterSeconds && !reply.hasHeader('retry-after'))
+        reply.header('retry-after', String(err.retryAfterSeconds));
       if (known.status >= 500)
         req.log.warn({ err: { name: err.name, message: err.message } }, 'request failed: dependency');
       return reply.status(known.status).send(errorBody(known.code, known.message, req.id));

@@ -37,7 +37,17 @@ export const unauthenticated = (message = 'authentication required', code: AuthF
 export const forbidden = (message = 'denied by policy', code: DenyReason = 'forbidden') =>
   new ServiceError(403, code, message);
 export const unavailable = (code: string, message: string) => new ServiceError(503, code, message);
-export const rateLimited = (message: string) => new ServiceError(429, 'rate_limited', message);
+/** A 429; `retryAfterSeconds` becomes the response's retry-after header. */
+export class RateLimitedError extends ServiceError {
+  constructor(
+    message: string,
+    readonly retryAfterSeconds?: number,
+  ) {
+    super(429, 'rate_limited', message);
+  }
+}
+export const rateLimited = (message: string, retryAfterSeconds?: number) =>
+  new RateLimitedError(message, retryAfterSeconds);
 export const notFound = (what: string) => new ServiceError(404, 'not_found', `${what} not found`);
 export const conflict = (message: string) => new ServiceError(409, 'conflict', message);
 export const gone = (message: string) => new ServiceError(410, 'gone', message);

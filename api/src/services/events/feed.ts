@@ -8,14 +8,27 @@
 // from its cursor whatever was committed while nobody was listening.
 //
 // Bounded: at most `maxSubscribers` (default 10 000) open subscriptions per process; one more is
-// refused with a 503 the client retries. A waiting subscriber holds no database connection.
+// refused with a 503 the client retries. A subscriber may also carry a per-principal cap (one
+// more is a 429), and privileged subscribers (org admins: the operator follows one feed per
+// vault) count toward neither, so no number of members can crowd them out. A waiting subscriber
+// holds no database connection.
 import pg from 'pg';
 import type { Logger } from 'pino';
 import { query } from '../../db/pool.js';
-import { ServiceError } from '../errors.js';
+import { rateLimited, ServiceError } from '../errors.js';
 import { EVENTS_CHANNEL, listEvents, type VaultEvent } from './events-store.js';
 
 export const DEFAULT_MAX_SUBSCRIBERS = 10_000;
+
+/** Who subscribes, for the caps. */
+export interface Subscriber {
+  /** Subscriptions are counted per key (a principal). */
+  key: string;
+  /** At most this many open at once per key (one more: 429); undefined or 0: no per-key cap. */
+  maxPerKey?: number | undefined;
+  /** Counted toward neither cap (org admins). */
+  privileged?: boolean;
+}
 
 export interface FeedSubscription {
   /**
@@ -31,8 +44,11 @@ export interface FeedSubscription {
 }
 
 export interface Feed {
-  /** Throws a 503 ServiceError when the process is at its subscriber cap. */
-  subscribe(vaultId: string): FeedSubscription;
+  /**
+   * Throws a 503 ServiceError when the process is at its subscriber cap, a 429 when the
+   * subscriber's key is at its own.
+   */
+  subscribe(vaultId: string, who?: Subscriber): FeedSubscription;
   /** Resolves true once events after the cursor exist, false on timeout, abort or stop. */
   wait(vaultId: string, after: string, timeoutMs: number, signal?: AbortSignal): Promise<boolean>;
 }
@@ -63,6 +79,9 @@ export interface ChannelListener {
 
 type WakeReason = 'woken' | 'timeout' | 'aborted';
 
+/** A subscription frees when a stream ends or a long poll answers: worth retrying soon. */
+const SUBSCRIPTION_RETRY_S = 5;
+
 interface Core extends Feed {
   /** Wakes the subscribers of a vault whose cursor is before `id` (all of them if no id). */
   wakeVault(vaultId: string, id?: bigint): void;
@@ -74,7 +93,10 @@ interface Core extends Feed {
 /** Subscriptions and their wake-ups; `pollMs` bounds each sleep (Infinity: only wake-ups). */
 function createCore(pool: pg.Pool, opts: { pollMs: number; maxSubscribers: number }): Core {
   const byVault = new Map<string, Set<Subscription>>();
-  let count = 0;
+  // Open subscriptions counted toward the process cap, and per subscriber key.
+  let capped = 0;
+  let privileged = 0;
+  const byKey = new Map<string, number>();
 
   class Subscription implements FeedSubscription {
     private woken = false;
@@ -82,7 +104,10 @@ function createCore(pool: pg.Pool, opts: { pollMs: number; maxSubscribers: numbe
     private closed = false;
     private wake: ((r: WakeReason) => void) | undefined;
 
-    constructor(readonly vaultId: string) {}
+    constructor(
+      readonly vaultId: string,
+      readonly who: Subscriber | undefined,
+    ) {}
 
     notify(id?: bigint): void {
       if (id !== undefined && id <= this.cursor) return;
@@ -130,24 +155,42 @@ function createCore(pool: pg.Pool, opts: { pollMs: number; maxSubscribers: numbe
       this.closed = true;
       const set = byVault.get(this.vaultId);
       if (set?.delete(this)) {
-        count--;
+        if (this.who?.privileged) privileged--;
+        else capped--;
+        const key = this.who?.key;
+        if (key !== undefined) {
+          const n = (byKey.get(key) ?? 1) - 1;
+          if (n > 0) byKey.set(key, n);
+          else byKey.delete(key);
+        }
         if (set.size === 0) byVault.delete(this.vaultId);
       }
       this.wake?.('aborted');
     }
   }
 
-  const subscribe = (vaultId: string): Subscription => {
-    if (count >= opts.maxSubscribers)
-      throw new ServiceError(503, 'feed_busy', 'too many change-feed subscribers; retry later');
-    const sub = new Subscription(vaultId);
+  const subscribe = (vaultId: string, who?: Subscriber): Subscription => {
+    if (!who?.privileged) {
+      if (capped >= opts.maxSubscribers)
+        throw new ServiceError(503, 'feed_busy', 'too many change-feed subscribers; retry later');
+      const max = who?.maxPerKey;
+      if (who && max && (byKey.get(who.key) ?? 0) >= max) {
+        throw rateLimited(
+          `this principal already follows ${max} change feeds on this server (the limit); close one or retry later`,
+          SUBSCRIPTION_RETRY_S,
+        );
+      }
+    }
+    const sub = new Subscription(vaultId, who);
+    if (who?.privileged) privileged++;
+    else capped++;
+    if (who) byKey.set(who.key, (byKey.get(who.key) ?? 0) + 1);
     let set = byVault.get(vaultId);
     if (!set) {
       set = new Set();
       byVault.set(vaultId, set);
     }
     set.add(sub);
-    count++;
     return sub;
   };
 
@@ -171,7 +214,7 @@ function createCore(pool: pg.Pool, opts: { pollMs: number; maxSubscribers: numbe
     closeAll() {
       for (const set of [...byVault.values()]) for (const sub of [...set]) sub.close();
     },
-    count: () => count,
+    count: () => capped + privileged,
   };
 }
 

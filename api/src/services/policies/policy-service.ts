@@ -23,7 +23,6 @@ import {
   inTimeWindow,
   ipAllowed,
   matchesPath,
-  pathPatternRegex,
   patternMayMatchUnder,
 } from './match.js';
 import type { GrantConditions, GrantPermission, PolicyRow, PrincipalType } from './policy-store.js';
@@ -74,9 +73,9 @@ export interface PolicyService {
     env: RequestEnv,
   ): Promise<Decision>;
   /**
-   * The path patterns (regular-expression sources valid in JS and PostgreSQL) under which `p`
-   * may use one of `permissions`, limited to those that can match below `prefix`; a denial
-   * when there are none.
+   * The grant patterns (path globs, as stored) under which `p` may use one of `permissions`,
+   * limited to those that can match below `prefix`; a denial when there are none. Match them
+   * in JS with `matchesPath` (linear); only SQL gets their regular expressions.
    */
   scope(
     p: Principal,
@@ -300,7 +299,7 @@ export function createPolicyService(deps: {
       }
       return {
         allow: true,
-        patterns: [...new Set(usable.map((g) => pathPatternRegex(g.secret_path_pattern)))],
+        patterns: [...new Set(usable.map((g) => g.secret_path_pattern))],
       };
     },
 

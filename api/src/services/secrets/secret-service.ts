@@ -8,8 +8,9 @@ import { type Queryable, withTransaction } from '../../db/pool.js';
 import { appendAudit } from '../audit/audit-service.js';
 import type { Principal } from '../auth/auth-service.js';
 import { checkCmekValue } from '../cmek/format.js';
-import { badRequest, conflict, gone, notFound, ServiceError, tooLarge } from '../errors.js';
+import { badRequest, conflict, gone, notFound, rateLimited, ServiceError, tooLarge } from '../errors.js';
 import { recordEvent } from '../events/events-store.js';
+import { type Limiter, UNLIMITED } from '../limits/limiter.js';
 import type { VaultService } from '../vaults/vault-service.js';
 import { getVault, type VaultRow } from '../vaults/vault-store.js';
 import * as store from './secret-store.js';
@@ -98,7 +99,7 @@ export interface SecretService {
       prefix?: string | undefined;
       cursor?: string | undefined;
       limit?: number | undefined;
-      /** Only paths matching one of these (regular-expression sources); undefined: all. */
+      /** Only paths matching one of these grant patterns (path globs); undefined: all. */
       patterns?: string[] | undefined;
     },
   ): Promise<{ secrets: SecretMeta[]; next_cursor: string | null }>;
@@ -175,8 +176,24 @@ export function createSecretService(deps: {
   envelope: Envelope;
   vaults: VaultService;
   maxValueBytes: number;
+  /**
+   * KMS calls per principal. In `kms` custody every read and write is a KMS call of its own
+   * (there is no cached KEK), which costs money and draws on a quota every vault shares.
+   */
+  kmsCalls?: Limiter;
 }): SecretService {
   const { pool, envelope } = deps;
+  const kmsCalls = deps.kmsCalls ?? UNLIMITED;
+  const chargeKms = (p: Principal, vault: VaultRow) => {
+    if (vault.custody !== 'kms') return;
+    const wait = kmsCalls.take(`${p.orgId}|${p.subject}`);
+    if (wait) {
+      throw rateLimited(
+        `this principal has used its KMS budget (a kms-custody vault calls the KMS on every read and write); retry in ${wait} s`,
+        wait,
+      );
+    }
+  };
 
   const vaultOf = async (
     db: Queryable,
@@ -210,6 +227,7 @@ export function createSecretService(deps: {
         return await withTransaction(pool, async (tx) => {
           const vault = await vaultOf(tx, p, vaultId, true);
           checkCmekWrite(vault, input);
+          chargeKms(p, vault);
           const secret = await store.lockSecret(tx, vaultId, path, randomUUID());
           const current = secret.is_new ? 0 : secret.current_version;
           if (input.cas !== undefined && input.cas !== current) {
@@ -262,6 +280,8 @@ export function createSecretService(deps: {
           throw gone('this secret version was destroyed');
         if (v.expires_at && v.expires_at.getTime() <= Date.now())
           throw gone('this secret version has expired');
+        // Before the access is counted: a refused read uses none.
+        chargeKms(p, vault);
         if (v.max_access_count !== null && !(await store.countAccess(tx, secret.id, v.version))) {
           throw gone('this secret version has reached its maximum access count');
         }
@@ -304,7 +324,8 @@ export function createSecretService(deps: {
       const limit = Math.min(Math.max(opts.limit ?? 100, 1), 1000);
       let after = '';
       if (opts.cursor) {
-        after = Buffer.from(opts.cursor, 'base64url').toString('utf8');
+        // The cursor is the last path of the previous page: listing resumes after it.
+        after = opts.cursor;
         if (!SECRET_PATH.test(after)) throw badRequest('cursor is not valid');
       }
       const rows = await store.listSecrets(pool, vaultId, {
@@ -327,7 +348,7 @@ export function createSecretService(deps: {
           created_at: r.created_at.toISOString(),
           updated_at: r.updated_at.toISOString(),
         })),
-        next_cursor: rows.length > limit && last ? Buffer.from(last.path).toString('base64url') : null,
+        next_cursor: rows.length > limit && last ? last.path : null,
       };
     },
 

@@ -1,5 +1,6 @@
 // SQL for secrets and their versions.
 import { type Queryable, query } from '../../db/pool.js';
+import { pathPatternRegex } from '../policies/match.js';
 
 export interface SecretRow {
   id: string;
@@ -160,7 +161,14 @@ export async function listSecrets(
       WHERE s.vault_id = $1 AND s.deleted_at IS NULL AND s.path LIKE $2 AND s.path > $3
         AND ($5::text[] IS NULL OR s.path ~ ANY ($5::text[]))
       ORDER BY s.path LIMIT $4`,
-    [vaultId, `${opts.prefix.replace(/[\\%_]/g, '\\$&')}%`, opts.after, opts.limit, opts.patterns ?? null],
+    [
+      vaultId,
+      `${opts.prefix.replace(/[\\%_]/g, '\\$&')}%`,
+      opts.after,
+      opts.limit,
+      // PostgreSQL's regex engine does not backtrack on these; V8's would (see match.ts).
+      opts.patterns?.map(pathPatternRegex) ?? null,
+    ],
   );
   return rows;
 }

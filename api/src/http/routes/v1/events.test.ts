@@ -6,115 +6,13 @@ import Fastify from 'fastify';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApi, type TestApi } from '../../../../../test/support/api.js';
+import { type FeedEvent, openStream } from '../../../../../test/support/sse.js';
 import { withTransaction } from '../../../db/pool.js';
-import type { Principal } from '../../../services/auth/auth-service.js';
+import type { AuthService, Principal } from '../../../services/auth/auth-service.js';
 import { listEvents, recordEvent } from '../../../services/events/events-store.js';
 import { createFeedHub, createPollingFeed, parseNotification } from '../../../services/events/feed.js';
+import type { PolicyService } from '../../../services/policies/policy-service.js';
 import { eventRoutes } from './events.js';
-
-interface SseMessage {
-  id?: string;
-  event?: string;
-  data?: string;
-  comment?: string;
-}
-
-interface FeedEvent {
-  id: string;
-  vault_id: string;
-  kind: string;
-  path: string | null;
-  version: number | null;
-  created_at: string;
-}
-
-/** A minimal EventSource over fetch: messages (and comments) as they arrive. */
-async function openStream(url: string, headers: Record<string, string>) {
-  const ac = new AbortController();
-  const res = await fetch(url, { headers: { accept: 'text/event-stream', ...headers }, signal: ac.signal });
-  const messages: SseMessage[] = [];
-  let notify: (() => void) | undefined;
-  let ended = false;
-  const pump = (async () => {
-    if (!res.body) return;
-    const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
-    let buf = '';
-    try {
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        buf += value;
-        for (let i = buf.indexOf('\n\n'); i >= 0; i = buf.indexOf('\n\n')) {
-          const block = buf.slice(0, i);
-          buf = buf.slice(i + 2);
-          const m: SseMessage = {};
-          for (const line of block.split('\n')) {
-            const at = line.indexOf(':');
-            const field = at < 0 ? line : line.slice(0, at);
-            const v = at < 0 ? '' : line.slice(at + 1).replace(/^ /, '');
-            if (field === '') m.comment = v;
-            else if (field === 'id' || field === 'event' || field === 'data') m[field] = v;
-          }
-          messages.push(m);
-          notify?.();
-        }
-      }
-    } catch {
-      // aborted
-    } finally {
-      ended = true;
-      notify?.();
-    }
-  })();
-  let read = 0;
-  /** The next message with an event (comments skipped). */
-  const next = async (
-    timeoutMs = 5_000,
-  ): Promise<{ id: string; event: string; data: FeedEvent; raw: string }> => {
-    const end = Date.now() + timeoutMs;
-    for (;;) {
-      while (read < messages.length) {
-        const m = messages[read++];
-        if (m?.data !== undefined) {
-          return { id: m.id ?? '', event: m.event ?? '', data: JSON.parse(m.data) as FeedEvent, raw: m.data };
-        }
-      }
-      if (ended) throw new Error('stream ended');
-      const left = end - Date.now();
-      if (left <= 0) throw new Error('timed out waiting for an event');
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, left);
-        notify = () => {
-          clearTimeout(t);
-          resolve();
-        };
-      });
-    }
-  };
-  /** Collects events until none arrives for `quietMs`. */
-  const drain = async (quietMs: number) => {
-    const out: Awaited<ReturnType<typeof next>>[] = [];
-    for (;;) {
-      try {
-        out.push(await next(quietMs));
-      } catch {
-        return out;
-      }
-    }
-  };
-  return {
-    res,
-    messages,
-    next,
-    drain,
-    ended: () => ended,
-    done: pump,
-    close: async () => {
-      ac.abort();
-      await pump;
-    },
-  };
-}
 
 async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
   const end = Date.now() + timeoutMs;
@@ -514,6 +412,12 @@ describe('change feed plumbing', () => {
     const app = Fastify();
     const principal: Principal = { kind: 'user', id: 'u', orgId, role: 'admin', subject: 'user:u' };
     app.decorateRequest('principal', null);
+    // Every delivery re-authenticates the request's token: this one always names the admin.
+    app.decorate('authz', {
+      auth: { authenticate: async () => principal } as unknown as AuthService,
+      policies: {} as PolicyService,
+      pool: api.db.pool,
+    });
     app.addHook('onRequest', async (req) => {
       req.principal = principal;
     });
@@ -526,7 +430,7 @@ describe('change feed plumbing', () => {
     const url = await app.listen({ host: '127.0.0.1', port: 0 });
     try {
       const t0 = performance.now();
-      const s = await openStream(`${url}/v1/vaults/${vaultId}/events`, {});
+      const s = await openStream(`${url}/v1/vaults/${vaultId}/events`, { authorization: 'Bearer t' });
       expect((await s.next()).event).toBe('vault.created');
       await api.request({
         method: 'PUT',

@@ -5,17 +5,24 @@
 //   anything else     → a JSON long poll: `{events, next_cursor}` at once if there are events
 //                       after the cursor, otherwise as soon as one commits or after `wait` s.
 // Both read the durable rows from the cursor on, so nothing is missed across reconnects.
+//
+// Events name paths, so following needs `list`: a caller sees vault-level events and those of
+// the paths it may list. The token and the grants are checked again before every delivery (each
+// batch written to a stream, a long poll's answer after its wait, and each heartbeat), so an
+// expired token or grant, a revoked grant or a disabled principal stops the feed at once.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type pg from 'pg';
 import Type from 'typebox';
 import type { Principal } from '../../../services/auth/auth-service.js';
-import { notFound } from '../../../services/errors.js';
+import { notFound, ServiceError } from '../../../services/errors.js';
 import { listEvents, type VaultEvent } from '../../../services/events/events-store.js';
 import type { Feed, FeedSubscription } from '../../../services/events/feed.js';
+import { matchesPath } from '../../../services/policies/match.js';
 import { getVault } from '../../../services/vaults/vault-store.js';
-import { authorizeScope } from '../../auth.js';
+import { authorizeScope, reauthenticate } from '../../auth.js';
 import { Cursor, parseCursor } from '../../cursor.js';
+import { principalKey } from '../../limits.js';
 import { DateTime, errorResponses, Uuid } from '../../schemas.js';
 
 export const VaultEventSchema = Type.Object({
@@ -39,11 +46,13 @@ export interface EventRouteOptions {
   feed: Feed;
   pool: pg.Pool;
   heartbeatMs?: number;
-  /**
-   * A stream ends after this long (default 5 min) and the client resumes with Last-Event-ID, so
-   * an expired token or a revoked grant stops a stream within that bound.
-   */
+  /** A stream ends after this long (default 5 min) and the client resumes with Last-Event-ID. */
   maxStreamMs?: number;
+  /**
+   * Open subscriptions (streams and waiting long polls) per member principal in this process
+   * (default 100; 0: no cap). Admins have none: the operator follows one feed per vault.
+   */
+  maxSubscriptionsPerPrincipal?: number;
 }
 
 const wantsStream = (req: FastifyRequest) => /\btext\/event-stream\b/i.test(req.headers.accept ?? '');
@@ -52,6 +61,7 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRouteOptions> = async (
   const { feed, pool } = opts;
   const heartbeatMs = opts.heartbeatMs ?? 15_000;
   const maxStreamMs = opts.maxStreamMs ?? 300_000;
+  const perPrincipal = opts.maxSubscriptionsPerPrincipal ?? 100;
   // Every open stream and waiting long poll; closing the app ends them at once (app.close() would
   // otherwise wait for them).
   const open = new Set<AbortController>();
@@ -62,6 +72,20 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRouteOptions> = async (
   const requireVault = async (p: Principal, vaultId: string) => {
     if (!(await getVault(pool, p.orgId, vaultId))) throw notFound('vault');
   };
+
+  /** Which events the caller may see now; throws (401, 403) when it may no longer follow. */
+  const visibility = async (req: FastifyRequest, vaultId: string, fresh: boolean) => {
+    if (fresh) await reauthenticate(req);
+    const { principal, patterns } = await authorizeScope(req, vaultId, ['list']);
+    return { principal, visible: eventFilter(patterns) };
+  };
+
+  const subscribe = (p: Principal, vaultId: string) =>
+    feed.subscribe(vaultId, {
+      key: principalKey(p),
+      maxPerKey: perPrincipal,
+      privileged: p.role === 'admin',
+    });
 
   /** An AbortController that fires when the client goes or the app closes. */
   const track = (reply: FastifyReply) => {
@@ -132,9 +156,7 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRouteOptions> = async (
     },
     async (req, reply) => {
       const vaultId = req.params.vault_id;
-      // Events name paths: a caller sees those of the paths it may list or read.
-      const { principal: p, patterns } = await authorizeScope(req, vaultId, ['list', 'read']);
-      const visible = eventFilter(patterns);
+      const { principal: p, visible } = await visibility(req, vaultId, false);
       const stream = wantsStream(req);
       const lastEventId = stream ? req.headers['last-event-id'] : undefined;
       const after = lastEventId
@@ -144,19 +166,20 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRouteOptions> = async (
       await requireVault(p, vaultId);
 
       if (stream) {
-        const sub = feed.subscribe(vaultId); // may refuse (503) before anything is sent
+        const sub = subscribe(p, vaultId); // may refuse (429, 503) before anything is sent
         reply.hijack();
-        void serveStream(req, reply, { vaultId, sub, after, limit, visible });
+        void serveStream(req, reply, { vaultId, sub, after, limit });
         return reply;
       }
 
       const waitMs = (req.query.wait ?? 0) * 1000;
       let events: VaultEvent[];
+      let filter = visible;
       // The cursor moves past events the caller may not see, so it never re-reads them.
       if (waitMs === 0) {
         events = await listEvents(pool, vaultId, after, limit);
       } else {
-        const sub = feed.subscribe(vaultId);
+        const sub = subscribe(p, vaultId);
         const t = track(reply);
         try {
           events = await sub.next(after, { limit, timeoutMs: waitMs, signal: t.signal });
@@ -164,8 +187,10 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRouteOptions> = async (
           t.done();
           sub.close();
         }
+        // The wait may have outlived the token, the grant or the principal.
+        filter = (await visibility(req, vaultId, true)).visible;
       }
-      return { events: events.filter(visible), next_cursor: events.at(-1)?.id ?? after };
+      return { events: events.filter(filter), next_cursor: events.at(-1)?.id ?? after };
     },
   );
 
@@ -177,7 +202,6 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRouteOptions> = async (
       sub: FeedSubscription;
       after: string;
       limit: number;
-      visible: (e: VaultEvent) => boolean;
     },
   ): Promise<void> {
     const res = reply.raw;
@@ -199,9 +223,9 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRouteOptions> = async (
         });
       }
     };
-    // Each heartbeat re-checks the caller's access: a revoked grant ends the stream.
+    // Each heartbeat re-checks the caller's access, so an idle stream ends too.
     const heartbeat = setInterval(() => {
-      authorizeScope(req, vaultId, ['list', 'read']).then(
+      visibility(req, vaultId, true).then(
         () => {
           if (!res.writableEnded && !res.destroyed && res.writableLength === 0) res.write(': heartbeat\n\n');
         },
@@ -221,9 +245,11 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRouteOptions> = async (
       await write('retry: 2000\n: connected\n\n');
       while (!t.signal.aborted) {
         const events = await s.sub.next(cursor, { limit: s.limit, timeoutMs: maxStreamMs, signal: t.signal });
+        if (!events.length) continue;
+        const { visible } = await visibility(req, vaultId, true);
         let deleted = false;
         for (const e of events) {
-          if (!s.visible(e)) {
+          if (!visible(e)) {
             cursor = e.id;
             continue;
           }
@@ -235,11 +261,16 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRouteOptions> = async (
         if (deleted) break;
       }
     } catch (err) {
-      // The database went away mid-stream: end it; the client resumes from its last id.
-      req.log.warn(
-        { err: { name: (err as Error).name, message: (err as Error).message } },
-        'event stream ended',
-      );
+      if (err instanceof ServiceError) {
+        // Access withdrawn (the denial is audited): a reconnect gets the 401 or 403.
+        req.log.info({ code: err.code }, 'event stream ended: access withdrawn');
+      } else {
+        // The database went away mid-stream: end it; the client resumes from its last id.
+        req.log.warn(
+          { err: { name: (err as Error).name, message: (err as Error).message } },
+          'event stream ended',
+        );
+      }
     } finally {
       clearInterval(heartbeat);
       clearTimeout(lifetime);
@@ -262,9 +293,11 @@ function toPublic(e: VaultEvent): VaultEvent {
   };
 }
 
-/** Vault-level events (no path) are visible to anyone who may follow the feed. */
+/**
+ * Vault-level events (no path) are visible to anyone who may follow the feed. Grant patterns are
+ * matched by the linear matcher: a RegExp would backtrack exponentially on some of them.
+ */
 function eventFilter(patterns: string[] | undefined): (e: VaultEvent) => boolean {
   if (!patterns) return () => true;
-  const res = patterns.map((p) => new RegExp(p));
-  return (e) => e.path === null || res.some((r) => r.test(e.path as string));
+  return (e) => e.path === null || patterns.some((pattern) => matchesPath(pattern, e.path as string));
 }
