@@ -30,7 +30,9 @@ import { RESTARTED_AT } from '../../operator/src/controllers/secretsync/restarts
 import { createClient, type OneclawClient, OneclawError } from '../../sdk/src/index.js';
 import { eventually } from '../support/eventually.js';
 import { kubeConfigFor } from '../support/fixtures.js';
+import { newCanary, type ObjectHistory, recordObjectHistory } from '../support/leak-scan.js';
 import { type E2eEnvironment, startEnvironment } from './environment.js';
+import { assertNoLeaks } from './leak-check.js';
 
 /** Long enough for a busy two-core machine; a missing permission still fails well inside the suite's budget. */
 const CONVERGE_MS = 45_000;
@@ -38,6 +40,9 @@ const POLL_MS = 200;
 const LEASE = 'oneclaw-operator';
 
 const workloadNamespace = `shop-${Math.random().toString(36).slice(2, 8)}`;
+/** Every value the suite writes carries this run's canary; the leak scan looks for it everywhere else. */
+const canary = newCanary();
+const secretValue = (s: string) => `${s}-${canary}`;
 
 describe(`oneclaw end to end (${process.env.E2E_CLUSTER ?? 'local'})`, () => {
   let env: E2eEnvironment;
@@ -46,7 +51,14 @@ describe(`oneclaw end to end (${process.env.E2E_CLUSTER ?? 'local'})`, () => {
   let apps: AppsV1Api;
   let custom: CustomObjectsApi;
   let admin: OneclawClient;
+  let history: ObjectHistory | undefined;
+  let written = 0;
   const ns = workloadNamespace;
+  const put = async (...args: Parameters<OneclawClient['secrets']['put']>) => {
+    const res = await admin.secrets.put(...args);
+    written++;
+    return res;
+  };
 
   /** Fails with the processes' logs attached, so a missing permission names itself. */
   const converge = async <T>(what: string, probe: () => Promise<T | undefined | false>): Promise<T> => {
@@ -128,6 +140,7 @@ describe(`oneclaw end to end (${process.env.E2E_CLUSTER ?? 'local'})`, () => {
     apps = kc.makeApiClient(AppsV1Api);
     custom = kc.makeApiClient(CustomObjectsApi);
     admin = createClient({ baseUrl: env.apiUrl, credentials: { apiKey: env.adminApiKey } });
+    history = await recordObjectHistory(kc);
     await core.createNamespace({ body: { metadata: { name: ns } } });
     for (const name of ['web', 'batch', 'nobody']) {
       await core.createNamespacedServiceAccount({ namespace: ns, body: { metadata: { name } } });
@@ -135,9 +148,18 @@ describe(`oneclaw end to end (${process.env.E2E_CLUSTER ?? 'local'})`, () => {
   }, 300_000);
 
   afterAll(async () => {
-    if (env?.mode === 'kind') await core?.deleteNamespace({ name: ns }).catch(() => {});
-    await env?.close();
-  }, 120_000);
+    try {
+      // Run after every run that installed anything, whichever scenarios passed: a hit fails the
+      // suite with where each one was.
+      if (env && history) {
+        console.log(await assertNoLeaks({ env, kc, canary, history, namespace: ns, written }));
+      }
+    } finally {
+      history?.stop();
+      if (env?.mode === 'kind') await core?.deleteNamespace({ name: ns }).catch(() => {});
+      await env?.close();
+    }
+  }, 180_000);
 
   it('install: the CRDs are established, the API and the operator are ready, the operator holds its Lease', async () => {
     const ext = kc.makeApiClient(ApiextensionsV1Api);
@@ -240,10 +262,10 @@ describe(`oneclaw end to end (${process.env.E2E_CLUSTER ?? 'local'})`, () => {
       `system:serviceaccount:${env.namespace}:${env.operatorServiceAccount}`,
     );
 
-    await admin.secrets.put(shopVaultId, 'web/db/password', { type: 'password', value: 'pw-1' });
-    await admin.secrets.put(shopVaultId, 'web/env/LOG_LEVEL', { type: 'note', value: 'info' });
-    await admin.secrets.put(shopVaultId, 'batch/token', { type: 'api_key', value: 'batch-1' });
-    await admin.secrets.put(scratchVaultId, 'tmp/token', { type: 'api_key', value: 'scratch-1' });
+    await put(shopVaultId, 'web/db/password', { type: 'password', value: secretValue('pw-1') });
+    await put(shopVaultId, 'web/env/LOG_LEVEL', { type: 'note', value: secretValue('info') });
+    await put(shopVaultId, 'batch/token', { type: 'api_key', value: secretValue('batch-1') });
+    await put(scratchVaultId, 'tmp/token', { type: 'api_key', value: secretValue('scratch-1') });
 
     await createSync('web', {
       vaultRef: { name: 'shop' },
@@ -274,7 +296,7 @@ describe(`oneclaw end to end (${process.env.E2E_CLUSTER ?? 'local'})`, () => {
     });
 
     const secret = await converge('Secret web', () => readSecret('web'));
-    expect(decoded(secret)).toEqual({ DB_PASSWORD: 'pw-1', LOG_LEVEL: 'info' });
+    expect(decoded(secret)).toEqual({ DB_PASSWORD: secretValue('pw-1'), LOG_LEVEL: secretValue('info') });
     expect(secret.metadata?.labels).toEqual({
       app: 'web',
       [MANAGED_BY_LABEL]: MANAGED_BY_VALUE,
@@ -297,7 +319,9 @@ describe(`oneclaw end to end (${process.env.E2E_CLUSTER ?? 'local'})`, () => {
       syncedVersions: { 'web/db/password': 1, 'web/env/LOG_LEVEL': 1 },
     });
     for (const name of ['batch-retain', 'batch-delete']) {
-      expect(decoded(await converge(`Secret ${name}`, () => readSecret(name)))).toEqual({ TOKEN: 'batch-1' });
+      expect(decoded(await converge(`Secret ${name}`, () => readSecret(name)))).toEqual({
+        TOKEN: secretValue('batch-1'),
+      });
     }
     const intruder = await converge('SecretSync intruder refused', async () => {
       const s = await getSync('intruder');
@@ -307,7 +331,9 @@ describe(`oneclaw end to end (${process.env.E2E_CLUSTER ?? 'local'})`, () => {
     expect(await readSecret('intruder')).toBeUndefined();
 
     // The workload's own identity reads what the sync wrote; the first sync restarts nothing.
-    expect((await asServiceAccount('web').secrets.get(shopVaultId, 'web/db/password')).value).toBe('pw-1');
+    expect((await asServiceAccount('web').secrets.get(shopVaultId, 'web/db/password')).value).toBe(
+      secretValue('pw-1'),
+    );
     expect(await restartStamps()).toEqual({
       deployment: undefined,
       statefulset: undefined,
@@ -327,8 +353,8 @@ describe(`oneclaw end to end (${process.env.E2E_CLUSTER ?? 'local'})`, () => {
   it('rotation: a new version written through the API reaches the Secret and restarts the workloads', async () => {
     const rotate = async (value: string, version: number) => {
       const before = await restartStamps();
-      const written = await admin.secrets.put(shopVaultId, 'web/db/password', { type: 'password', value });
-      expect(written.version).toBe(version);
+      const res = await put(shopVaultId, 'web/db/password', { type: 'password', value });
+      expect(res.version).toBe(version);
       await converge(`Secret web to hold version ${version}`, async () => {
         return decoded(await readSecret('web')).DB_PASSWORD === value;
       });
@@ -342,10 +368,13 @@ describe(`oneclaw end to end (${process.env.E2E_CLUSTER ?? 'local'})`, () => {
         return Object.entries(now).every(([k, v]) => v && v !== before[k as keyof typeof before]) && now;
       });
     };
-    const first = await rotate('pw-2', 2);
-    const second = await rotate('pw-3', 3);
+    const first = await rotate(secretValue('pw-2'), 2);
+    const second = await rotate(secretValue('pw-3'), 3);
     expect(Date.parse(second.deployment as string)).toBeGreaterThan(Date.parse(first.deployment as string));
-    expect(decoded(await readSecret('web'))).toEqual({ DB_PASSWORD: 'pw-3', LOG_LEVEL: 'info' });
+    expect(decoded(await readSecret('web'))).toEqual({
+      DB_PASSWORD: secretValue('pw-3'),
+      LOG_LEVEL: secretValue('info'),
+    });
 
     // The repeated Event is aggregated into one with a count, as kubectl's are.
     await converge('SecretUpdated aggregated', async () => {
@@ -384,8 +413,8 @@ describe(`oneclaw end to end (${process.env.E2E_CLUSTER ?? 'local'})`, () => {
     }
     // Every older version too (their DEKs were re-wrapped, not re-encrypted).
     for (const [version, value] of [
-      [1, 'pw-1'],
-      [2, 'pw-2'],
+      [1, secretValue('pw-1')],
+      [2, secretValue('pw-2')],
     ] as const) {
       expect((await web.secrets.get(shopVaultId, 'web/db/password', { version })).value).toBe(value);
     }
@@ -406,9 +435,9 @@ describe(`oneclaw end to end (${process.env.E2E_CLUSTER ?? 'local'})`, () => {
     expect(await restartStamps()).toEqual(stamps);
 
     // A write after the rotation (its key wrapped by the new KEK version) still reaches the Secret.
-    await admin.secrets.put(shopVaultId, 'web/env/LOG_LEVEL', { type: 'note', value: 'debug' });
+    await put(shopVaultId, 'web/env/LOG_LEVEL', { type: 'note', value: secretValue('debug') });
     await converge('Secret web to hold the post-rotation write', async () => {
-      return decoded(await readSecret('web')).LOG_LEVEL === 'debug';
+      return decoded(await readSecret('web')).LOG_LEVEL === secretValue('debug');
     });
   });
 
@@ -431,9 +460,9 @@ describe(`oneclaw end to end (${process.env.E2E_CLUSTER ?? 'local'})`, () => {
       async () => !(await readSecret('batch-delete')),
     );
     // Retain: running pods keep the last value they had.
-    expect(decoded(await readSecret('batch-retain'))).toEqual({ TOKEN: 'batch-1' });
+    expect(decoded(await readSecret('batch-retain'))).toEqual({ TOKEN: secretValue('batch-1') });
     // The workload whose grant stayed is untouched.
-    expect(decoded(await readSecret('web')).DB_PASSWORD).toBe('pw-3');
+    expect(decoded(await readSecret('web')).DB_PASSWORD).toBe(secretValue('pw-3'));
   });
 
   it('uninstall: no operator-owned resources remain; Retain keeps the vault in oneclaw, Delete shreds it', async () => {
@@ -459,11 +488,11 @@ describe(`oneclaw end to end (${process.env.E2E_CLUSTER ?? 'local'})`, () => {
 
     // deletionPolicy Retain: the vault, its secrets and its grants stay in oneclaw.
     expect((await admin.vaults.get(shopVaultId)).id).toBe(shopVaultId);
-    expect((await admin.secrets.get(shopVaultId, 'web/db/password')).value).toBe('pw-3');
+    expect((await admin.secrets.get(shopVaultId, 'web/db/password')).value).toBe(secretValue('pw-3'));
     expect((await admin.policies.list(shopVaultId)).map((p) => p.principal_id)).toEqual([
       `system:serviceaccount:${ns}:web`,
     ]);
-    expect((await admin.secrets.get(shopVaultId, 'batch/token')).value).toBe('batch-1');
+    expect((await admin.secrets.get(shopVaultId, 'batch/token')).value).toBe(secretValue('batch-1'));
     // deletionPolicy Delete: purged, nothing in it can be read.
     const purged = await admin.secrets.get(scratchVaultId, 'tmp/token').then(
       () => undefined,

@@ -30,7 +30,20 @@ export interface E2eEnvironment {
   uninstall(): Promise<void>;
   /** Recent output of the API and the operator, for failure messages. */
   logs(): string;
+  /**
+   * Where the API and the operator could have written a secret value, for the leak scan: their
+   * whole logs, their /metrics and the audit log (read as the admin). A stopped process is
+   * shown as it was just before it stopped; `problems` names what could not be read.
+   */
+  leakSources(): Promise<ProcessLeakSources>;
   close(): Promise<void>;
+}
+
+export interface ProcessLeakSources {
+  logs: Record<string, string>;
+  metrics: Record<string, string>;
+  audit: Record<string, string>;
+  problems: string[];
 }
 
 export async function startEnvironment(): Promise<E2eEnvironment> {

@@ -11,12 +11,13 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { loadAllYaml } from '@kubernetes/client-node';
+import { auditSources, metricsSources } from '../support/leak-scan.js';
 import { httpOk, makeWorkDir } from '../support/peers/common.js';
 import { freePort } from '../support/ports.js';
 import { type ManagedProcess, spawnManaged, waitFor } from '../support/proc.js';
 import { repoRoot, tools } from '../support/tools.js';
 import { isCrd, kubectl, type Manifest } from './chart.js';
-import type { E2eEnvironment } from './environment.js';
+import type { E2eEnvironment, ProcessLeakSources } from './environment.js';
 
 export async function connectKind(): Promise<E2eEnvironment> {
   const kubeconfig = process.env.KUBECONFIG ?? join(repoRoot, '.scratch/kind/kubeconfig');
@@ -47,6 +48,7 @@ export async function connectKind(): Promise<E2eEnvironment> {
     if (!d) throw new Error(`release ${release} has no ${component} Deployment`);
     return d as Manifest & {
       spec: {
+        selector: { matchLabels: Record<string, string> };
         template: {
           spec: {
             serviceAccountName: string;
@@ -91,6 +93,58 @@ export async function connectKind(): Promise<E2eEnvironment> {
       (await k('get', '-n', namespace, `deployment/${name}`, '-o', 'jsonpath={.status.readyReplicas}')) || 0,
     );
 
+  // A pod's logs and /metrics go with the pod, so each component's are read just before it stops.
+  const captured: ProcessLeakSources = { logs: {}, metrics: {}, audit: {}, problems: [] };
+  const capture = async (
+    what: string,
+    read: () => Promise<Record<string, string>>,
+    into: Record<string, string>,
+  ) => {
+    try {
+      Object.assign(into, await read());
+    } catch (err) {
+      captured.problems.push(`${what}: ${(err as Error).message}`);
+    }
+  };
+  const podLogs = async (d: typeof api) => ({
+    [`log pods of deployment/${d.metadata.name}`]: await k(
+      'logs',
+      '-n',
+      namespace,
+      '-l',
+      Object.entries(d.spec.selector.matchLabels)
+        .map(([key, v]) => `${key}=${v}`)
+        .join(','),
+      '--all-containers',
+      '--prefix',
+      '--tail=-1',
+      '--max-log-requests=20',
+    ),
+  });
+  let operatorRunning = true;
+  let apiRunning = true;
+  const captureOperator = async () => {
+    if (!operatorRunning) return;
+    await capture('operator logs', () => podLogs(operator), captured.logs);
+    await capture(
+      'operator /metrics',
+      async () => ({
+        'metrics operator': await k(
+          'get',
+          '--raw',
+          `/api/v1/namespaces/${namespace}/services/${operator.metadata.name}-metrics:metrics/proxy/metrics`,
+        ),
+      }),
+      captured.metrics,
+    );
+  };
+  const captureApi = async () => {
+    if (!apiRunning) return;
+    await capture('API logs', () => podLogs(api), captured.logs);
+    await capture('API /metrics', () => metricsSources({ api: apiUrl }), captured.metrics);
+    await capture('audit log', () => auditSources(apiUrl, adminApiKey), captured.audit);
+  };
+
   return {
     mode: 'kind',
     kubeconfig,
@@ -118,6 +172,8 @@ export async function connectKind(): Promise<E2eEnvironment> {
       (await readyReplicas(api.metadata.name)) > 0 && (await httpOk(`${apiUrl}/readyz`)) === true,
     operatorReady: async () => (await readyReplicas(operator.metadata.name)) > 0,
     async stopOperator() {
+      await captureOperator();
+      operatorRunning = false;
       await k('scale', '-n', namespace, `deployment/${operator.metadata.name}`, '--replicas=0');
       await k(
         'wait',
@@ -131,12 +187,26 @@ export async function connectKind(): Promise<E2eEnvironment> {
       );
     },
     async uninstall() {
+      await captureOperator();
+      await captureApi();
+      operatorRunning = false;
+      apiRunning = false;
       await forward?.stop();
       forward = undefined;
       await run(tools.helm(), ['--kubeconfig', kubeconfig, 'uninstall', release, '-n', namespace, '--wait']);
     },
     logs: () =>
       `(see kubectl logs -n ${namespace} deployment/${operator.metadata.name} and deployment/${api.metadata.name})`,
+    async leakSources() {
+      await captureOperator();
+      await captureApi();
+      return {
+        logs: { ...captured.logs },
+        metrics: { ...captured.metrics },
+        audit: { ...captured.audit },
+        problems: [...captured.problems],
+      };
+    },
     async close() {
       await forward?.stop();
       work.remove();

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { CoreV1Api, loadAllYaml } from '@kubernetes/client-node';
 import { generateApiKey } from '../../api/src/services/auth/api-keys.js';
 import { kubeConfigFor, sharedPeer } from '../support/fixtures.js';
+import { auditSources, logFileSources, metricsSources } from '../support/leak-scan.js';
 import { httpOk, makeWorkDir } from '../support/peers/common.js';
 import { type KubeInfo, type KubePeer, startKube } from '../support/peers/kube.js';
 import { createDatabase } from '../support/peers/postgres.js';
@@ -32,7 +33,7 @@ import {
   type Workload,
   workloadRunning,
 } from './chart.js';
-import type { E2eEnvironment } from './environment.js';
+import type { E2eEnvironment, ProcessLeakSources } from './environment.js';
 
 function kubeconfigWithToken(info: KubeInfo, user: string, token: string): string {
   const ca = Buffer.from(info.caPem).toString('base64');
@@ -214,11 +215,12 @@ export async function startLocalInstall(): Promise<E2eEnvironment> {
 
     const metricsPort = await freePort();
     const metricsUrl = `http://127.0.0.1:${metricsPort}`;
+    const operatorLog = join(dir, 'operator.log');
     let operatorProc: ManagedProcess | undefined = spawnManaged({
       name: 'oneclaw-operator',
       command: join(repoRoot, 'bin/oneclaw'),
       args: ['operator'],
-      logFile: join(dir, 'operator.log'),
+      logFile: operatorLog,
       cwd: repoRoot,
       env: {
         ...inheritedEnv(),
@@ -247,6 +249,29 @@ export async function startLocalInstall(): Promise<E2eEnvironment> {
         name: o.metadata.name,
         ...(o.metadata.namespace ? { namespace: o.metadata.namespace } : {}),
       }));
+    // /metrics and the audit log go with their process, so each is read just before it stops.
+    const captured: ProcessLeakSources = { logs: {}, metrics: {}, audit: {}, problems: [] };
+    const capture = async (
+      what: string,
+      read: () => Promise<Record<string, string>>,
+      into: Record<string, string>,
+    ) => {
+      try {
+        Object.assign(into, await read());
+      } catch (err) {
+        captured.problems.push(`${what}: ${(err as Error).message}`);
+      }
+    };
+    const captureOperator = async () => {
+      if (operatorProc?.isRunning()) {
+        await capture('operator /metrics', () => metricsSources({ operator: metricsUrl }), captured.metrics);
+      }
+    };
+    const captureApi = async () => {
+      if (!apiProc.isRunning()) return;
+      await capture('API /metrics', () => metricsSources({ api: apiUrl }), captured.metrics);
+      await capture('audit log', () => auditSources(apiUrl, adminApiKey), captured.audit);
+    };
     const tail = (p: ManagedProcess | undefined) => (p ? `--- ${p.name} ---\n${p.tail(40)}\n` : '');
 
     return {
@@ -266,16 +291,29 @@ export async function startLocalInstall(): Promise<E2eEnvironment> {
       operatorReady: async () =>
         !!operatorProc?.isRunning() && (await httpOk(`${metricsUrl}/readyz`).catch(() => false)) === true,
       async stopOperator() {
+        await captureOperator();
         await operatorProc?.stop('SIGTERM', 35_000);
         operatorProc = undefined;
       },
       async uninstall() {
+        await captureOperator();
+        await captureApi();
         await operatorProc?.stop('SIGTERM', 35_000);
         await apiProc.stop('SIGTERM', 15_000);
         // helm uninstall deletes every object of the release except CRDs (helm keeps crds/).
         await deleteObjects(admin, rbac);
       },
       logs: () => tail(apiProc) + tail(operatorProc ?? procs.find((p) => p.name === 'oneclaw-operator')),
+      async leakSources() {
+        await captureOperator();
+        await captureApi();
+        return {
+          logs: logFileSources([apiProc.logFile, operatorLog]),
+          metrics: { ...captured.metrics },
+          audit: { ...captured.audit },
+          problems: [...captured.problems],
+        };
+      },
       close,
     };
   } catch (err) {
