@@ -1,5 +1,6 @@
 // Prints one plain closing line, `vitest: N passed, N failed, N skipped`, that CI tooling can
-// read without knowing vitest's own summary format. Files that failed to load count as failed.
+// read without knowing vitest's own summary format. A file that failed without a failing test
+// (it did not load, or a beforeAll/afterAll hook threw) counts as one failure.
 import type { Reporter, TestModule } from 'vitest/node';
 
 export default class SummaryReporter implements Reporter {
@@ -8,13 +9,15 @@ export default class SummaryReporter implements Reporter {
     let failed = unhandledErrors.length;
     let skipped = 0;
     for (const mod of testModules) {
-      if (mod.state() === 'failed' && [...mod.children.allTests()].length === 0) failed++;
+      let failedTests = 0;
       for (const test of mod.children.allTests()) {
         const state = test.result().state;
         if (state === 'passed') passed++;
-        else if (state === 'failed') failed++;
+        else if (state === 'failed') failedTests++;
         else skipped++;
       }
+      failed += failedTests;
+      if (mod.state() === 'failed' && failedTests === 0) failed++;
     }
     process.stdout.write(`\nvitest: ${passed} passed, ${failed} failed, ${skipped} skipped\n`);
   }
