@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApi, type TestApi } from '../../../../../test/support/api.js';
 import { createUser, createVault, tokenFor, writeSecret } from '../../../../../test/support/api-helpers.js';
 import { type FeedEvent, openStream } from '../../../../../test/support/sse.js';
+import { createPollingFeed } from '../../../services/events/feed.js';
 
 type Page = { events: FeedEvent[]; next_cursor: string };
 
@@ -219,6 +220,27 @@ describe('change feed access', () => {
       expect(again.res.status).toBe(200);
     } finally {
       await Promise.all(open.map((s) => s.close()));
+    }
+  });
+
+  it('members cannot crowd admins out of the process-wide cap', async () => {
+    const feed = createPollingFeed({ pool: api.db.pool, maxSubscribers: 2 });
+    const vaultId = (await createVault(api)).id;
+    const subs = [
+      feed.subscribe(vaultId, { key: 'member-1', maxPerKey: 100 }),
+      feed.subscribe(vaultId, { key: 'member-2', maxPerKey: 100 }),
+    ];
+    try {
+      expect(() => feed.subscribe(vaultId, { key: 'member-3', maxPerKey: 100 })).toThrow(
+        expect.objectContaining({ status: 503, code: 'feed_busy' }),
+      );
+      // The operator's followers, one per vault, whatever the members hold.
+      for (let i = 0; i < 5; i++) subs.push(feed.subscribe(vaultId, { key: 'operator', privileged: true }));
+      // Admin subscriptions take no member's place either.
+      subs.shift()?.close();
+      subs.push(feed.subscribe(vaultId, { key: 'member-3', maxPerKey: 100 }));
+    } finally {
+      for (const sub of subs) sub.close();
     }
   });
 });

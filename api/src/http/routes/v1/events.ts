@@ -115,7 +115,9 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRouteOptions> = async (
           'With `Accept: text/event-stream`: server-sent events (`id` = event id, `event` = kind, `data` = the ' +
           'event as JSON), resuming after `Last-Event-ID` (or `after`), with a comment heartbeat every 15 s. ' +
           'Otherwise a JSON long poll: returns at once if events exist after `after`, else waits up to ' +
-          '`wait` seconds for one. Events name what changed, never a value.',
+          '`wait` seconds for one. Events name what changed, never a value. Needs `list`: a member sees ' +
+          'vault-level events and those of the paths it may list; its token and grants are checked again ' +
+          'before every delivery, and a stream ends once they no longer allow it.',
         params: Type.Object({ vault_id: Uuid }),
         querystring: Type.Object(
           {
