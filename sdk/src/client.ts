@@ -40,6 +40,7 @@ import type {
   Vault,
   VaultCreateInput,
   VaultEvent,
+  VaultOwner,
   VaultUpdateInput,
   VersionMeta,
 } from './types.js';
@@ -99,12 +100,15 @@ export interface EventsFollowOptions {
 export interface OneclawClient {
   vaults: {
     create(input: VaultCreateInput): Promise<Vault>;
-    list(): Promise<Vault[]>;
+    /** With `owner_uid`, only the vault that Kubernetes object owns (none or one). */
+    list(opts?: { owner_uid?: string }): Promise<Vault[]>;
     get(id: string): Promise<Vault>;
     update(id: string, patch: VaultUpdateInput): Promise<Vault>;
     /** With `purge`, crypto-shreds: nothing in the vault can ever be decrypted again. */
     delete(id: string, opts?: { purge?: boolean }): Promise<void>;
     rotateKek(id: string): Promise<Job>;
+    /** Records the owner of a vault that has none (admins); an owner never changes. */
+    setOwner(id: string, owner: VaultOwner): Promise<Vault>;
   };
   secrets: {
     put(vaultId: string, path: string, input: SecretPutInput): Promise<SecretWriteResult>;
@@ -494,12 +498,20 @@ export function createClient(opts: ClientOptions): OneclawClient {
   const client: OneclawClient = {
     vaults: {
       create: async (input) => call({ method: 'POST', path: '/v1/vaults', body: input }),
-      list: async () => (await call<{ vaults: Vault[] }>({ method: 'GET', path: '/v1/vaults' })).vaults,
+      list: async (o) =>
+        (
+          await call<{ vaults: Vault[] }>({
+            method: 'GET',
+            path: '/v1/vaults',
+            query: { owner_uid: o?.owner_uid },
+          })
+        ).vaults,
       get: async (id) => call({ method: 'GET', path: vaultPath(id) }),
       update: async (id, patch) => call({ method: 'PATCH', path: vaultPath(id), body: patch }),
       delete: async (id, o) =>
         call({ method: 'DELETE', path: vaultPath(id), query: { purge: o?.purge ? true : undefined } }),
       rotateKek: async (id) => call({ method: 'POST', path: `${vaultPath(id)}/rotate-kek` }),
+      setOwner: async (id, owner) => call({ method: 'PUT', path: `${vaultPath(id)}/owner`, body: owner }),
     },
     secrets: {
       put: async (vaultId, path, input) =>

@@ -17,6 +17,16 @@ export interface TokenResponse {
 
 export type Custody = 'wrapped' | 'kms';
 
+/** The Kubernetes object a vault was created for (a OneclawVault); recorded once, never changed. */
+export interface VaultOwner {
+  kind: string;
+  api_version: string;
+  namespace: string;
+  name: string;
+  /** metadata.uid, lowercase. */
+  uid: string;
+}
+
 export interface Vault {
   id: string;
   name: string;
@@ -29,6 +39,8 @@ export interface Vault {
   cmek_enabled: boolean;
   /** SHA-256 (lowercase hex) of the active CMEK key; null when CMEK is off. */
   cmek_fingerprint: string | null;
+  /** null for a vault made through the API or the CLI. */
+  owner: VaultOwner | null;
   created_at: DateTime;
   updated_at: DateTime;
 }
@@ -40,6 +52,8 @@ export interface VaultCreateInput {
   /** A key URI the server is configured with (default: the server's root key). */
   kms_key?: string;
   custody?: Custody;
+  /** Admins only; immutable once the vault exists. */
+  owner?: VaultOwner;
 }
 
 /** At least one field. */

@@ -26,6 +26,7 @@ import {
   SYNC_LABEL,
   VERSION,
 } from '../../operator/src/apis/v1alpha1/types.js';
+import { vaultNameFor } from '../../operator/src/controllers/oneclawvault/ownership.js';
 import { RESTARTED_AT } from '../../operator/src/controllers/secretsync/restarts.js';
 import { createClient, type OneclawClient, OneclawError } from '../../sdk/src/index.js';
 import { eventually } from '../support/eventually.js';
@@ -243,7 +244,14 @@ describe(`oneclaw end to end (${process.env.E2E_CLUSTER ?? 'local'})`, () => {
     expect(shop.metadata.finalizers).toEqual(['oneclaw.dev/vault-protection']);
 
     // The vault and its grant exist in the API, made by the operator's own service account.
-    expect((await admin.vaults.get(shopVaultId)).name).toBe(`${ns}-shop`);
+    const shopVault = await admin.vaults.get(shopVaultId);
+    expect(shopVault.name).toBe(vaultNameFor(ns, 'shop'));
+    expect(shopVault.owner).toMatchObject({
+      kind: 'OneclawVault',
+      namespace: ns,
+      name: 'shop',
+      uid: shop.metadata.uid,
+    });
     expect(
       (await admin.policies.list(shopVaultId)).map((p) => [
         p.principal_id,

@@ -23,6 +23,7 @@ describe('migrations', () => {
       '1700000000003_audit-chaining',
       '1700000000004_cmek',
       '1700000000005_cmek-rotation-order',
+      '1700000000006_vault-owner',
     ]);
     expect(await migrate(db.url)).toEqual([]);
 

@@ -6,6 +6,7 @@ import type { FastifyError, FastifyInstance } from 'fastify';
 import { IntegrityError, KmsConfigError, KmsUnavailableError } from '../crypto/errors.js';
 import { DatabaseUnavailableError, InvalidDataError, SerializationError } from '../db/pool.js';
 import { RateLimitedError, ServiceError } from '../services/errors.js';
+import { patternRule } from './schemas.js';
 
 export function errorBody(code: string, message: string, requestId: string) {
   return { error: { code, message, request_id: requestId } };
@@ -28,7 +29,11 @@ function classify(err: FastifyError | Error): { status: number; code: string; me
     };
   }
   const fe = err as FastifyError;
-  if (fe.validation) return { status: 400, code: 'invalid_request', message: fe.message };
+  if (fe.validation) {
+    const first = fe.validation[0];
+    const rule = first?.keyword === 'pattern' ? patternRule(first.params.pattern) : undefined;
+    return { status: 400, code: 'invalid_request', message: rule ?? fe.message };
+  }
   switch (fe.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return { status: 413, code: 'too_large', message: 'request body is too large' };

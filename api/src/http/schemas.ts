@@ -24,6 +24,18 @@ export const errorResponses = {
 };
 
 export const Uuid = Type.String({ format: 'uuid' });
+
+/** Rules in words for patterned strings, so a 400 names the rule rather than a regular expression. */
+const patternRules = new Map<string, string>();
+
+/** A string that must match `re`, documented and validated; a mismatch is answered with `rule`. */
+export function Patterned(re: RegExp, rule: string, opts: { maxLength?: number; description?: string } = {}) {
+  patternRules.set(re.source, rule);
+  return Type.String({ ...opts, pattern: re.source });
+}
+
+export const patternRule = (pattern: unknown): string | undefined =>
+  typeof pattern === 'string' ? patternRules.get(pattern) : undefined;
 export const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) =>
   Type.Union([t, Type.Null()]);
 export const DateTime = Type.String({ format: 'date-time' });
@@ -39,6 +51,38 @@ export const TokenResponse = Type.Object({
   expires_in: Type.Integer(),
 });
 
+/** The Kubernetes object a vault was created for; recorded once, never changed. */
+export const OwnerUid = Patterned(
+  /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/,
+  "owner uid must be a Kubernetes uid: a lowercase UUID, as in the object's metadata.uid",
+);
+export const VaultOwner = Type.Object(
+  {
+    kind: Patterned(
+      /^[A-Z][A-Za-z0-9]*$/,
+      'owner kind must be a Kubernetes kind: a capital letter, then letters and digits',
+      { maxLength: 63 },
+    ),
+    api_version: Patterned(
+      /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?v[1-9][0-9]*((alpha|beta)[1-9][0-9]*)?$/,
+      'owner api_version must be a Kubernetes apiVersion: v1, or <group>/<version> such as oneclaw.dev/v1alpha1',
+      { maxLength: 270 },
+    ),
+    namespace: Patterned(
+      /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/,
+      'owner namespace must be a Kubernetes namespace name: lowercase letters, digits or dashes, starting and ending with a letter or digit',
+      { maxLength: 63 },
+    ),
+    name: Patterned(
+      /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/,
+      'owner name must be a Kubernetes object name: lowercase letters, digits, dashes and dots, each dot-separated part starting and ending with a letter or digit',
+      { maxLength: 253 },
+    ),
+    uid: OwnerUid,
+  },
+  { additionalProperties: false },
+);
+
 export const Vault = Type.Object({
   id: Uuid,
   name: Type.String(),
@@ -50,6 +94,7 @@ export const Vault = Type.Object({
   kek_version: Type.Integer(),
   cmek_enabled: Type.Boolean(),
   cmek_fingerprint: Nullable(Fingerprint),
+  owner: Nullable(VaultOwner),
   created_at: DateTime,
   updated_at: DateTime,
 });

@@ -24,18 +24,42 @@ export interface Vault {
   kek_version: number;
   cmek_enabled: boolean;
   cmek_fingerprint: string | null;
+  /** The Kubernetes object the vault was created for; null for a vault made through the API or CLI. */
+  owner: store.VaultOwner | null;
   created_at: string;
   updated_at: string;
 }
 
+const sameOwner = (a: store.VaultOwner, b: store.VaultOwner) =>
+  a.kind === b.kind &&
+  a.api_version === b.api_version &&
+  a.namespace === b.namespace &&
+  a.name === b.name &&
+  a.uid === b.uid;
+
+/** Audit details are flat. */
+const ownerDetails = (o: store.VaultOwner) => ({
+  owner_kind: o.kind,
+  owner_api_version: o.api_version,
+  owner_namespace: o.namespace,
+  owner_name: o.name,
+  owner_uid: o.uid,
+});
+
 export interface VaultService {
   create(
     p: Principal,
-    input: { name: string; description?: string; kms_key?: string; custody?: Custody },
+    input: {
+      name: string;
+      description?: string;
+      kms_key?: string;
+      custody?: Custody;
+      owner?: store.VaultOwner;
+    },
     requestId?: string,
   ): Promise<Vault>;
-  /** The org's vaults; only those in `only` when given. */
-  list(p: Principal, only?: Set<string>): Promise<Vault[]>;
+  /** The org's vaults; only those in `only` when given, only the one `ownerUid` owns when given. */
+  list(p: Principal, only?: Set<string>, opts?: { ownerUid?: string | undefined }): Promise<Vault[]>;
   get(p: Principal, id: string): Promise<Vault>;
   update(
     p: Principal,
@@ -44,6 +68,8 @@ export interface VaultService {
     requestId?: string,
   ): Promise<Vault>;
   remove(p: Principal, id: string, opts: { purge: boolean }, requestId?: string): Promise<void>;
+  /** Records the owner of a vault that has none (vaults made before owners were recorded). */
+  recordOwner(p: Principal, id: string, owner: store.VaultOwner, requestId?: string): Promise<Vault>;
   /** New KEK version for new writes; returns it. Re-wrapping older DEKs is the job's work. */
   addKekVersion(tx: pg.PoolClient, p: Principal, id: string, requestId?: string): Promise<number>;
   /** What the envelope needs to seal and open in this vault. */
@@ -70,6 +96,7 @@ export function createVaultService(deps: {
     kek_version: v.current_kek_version,
     cmek_enabled: v.cmek_fingerprint !== null,
     cmek_fingerprint: v.cmek_fingerprint,
+    owner: store.ownerOf(v),
     created_at: v.created_at.toISOString(),
     updated_at: v.updated_at.toISOString(),
   });
@@ -90,6 +117,14 @@ export function createVaultService(deps: {
       );
   };
 
+  /** The owner uid is unique: the conflict names the owner, a name conflict the name. */
+  const conflictOf = (err: UniqueViolationError, name: string | undefined, owner?: store.VaultOwner) =>
+    err.constraint === 'vaults_owner_uid' && owner
+      ? conflict(
+          `${owner.kind} ${owner.namespace}/${owner.name} (uid ${owner.uid}) already owns a vault, possibly a deleted one`,
+        )
+      : conflict(`a vault named ${name} already exists`);
+
   return {
     async create(p, input, requestId) {
       validateName(input.name);
@@ -105,16 +140,20 @@ export function createVaultService(deps: {
       const ref = kms.keyOf(wrapped);
       try {
         return await withTransaction(pool, async (tx) => {
-          const v = await store.insertVault(tx, {
-            id,
-            org_id: p.orgId,
-            name: input.name,
-            description: input.description ?? '',
-            kms_key_uri: kmsKey,
-            custody: input.custody ?? 'wrapped',
-            current_kek_version: 1,
-            cmek_fingerprint: null,
-          });
+          const v = await store.insertVault(
+            tx,
+            {
+              id,
+              org_id: p.orgId,
+              name: input.name,
+              description: input.description ?? '',
+              kms_key_uri: kmsKey,
+              custody: input.custody ?? 'wrapped',
+              current_kek_version: 1,
+              cmek_fingerprint: null,
+            },
+            input.owner ?? null,
+          );
           const kek = { version: 1, wrapped_kek: wrapped, kms_backend: ref.backend, kms_key_id: ref.keyId };
           await store.insertKek(tx, id, kek);
           await appendAudit(tx, {
@@ -124,19 +163,24 @@ export function createVaultService(deps: {
             decision: 'allow',
             vaultId: id,
             requestId,
-            details: { custody: v.custody, kms_backend: ref.backend, kek_version: 1 },
+            details: {
+              custody: v.custody,
+              kms_backend: ref.backend,
+              kek_version: 1,
+              ...(input.owner ? ownerDetails(input.owner) : {}),
+            },
           });
           await recordEvent(tx, { vaultId: id, kind: 'vault.created' });
           return toApi(v, kek);
         });
       } catch (err) {
-        if (err instanceof UniqueViolationError) throw conflict(`a vault named ${input.name} already exists`);
+        if (err instanceof UniqueViolationError) throw conflictOf(err, input.name, input.owner);
         throw err;
       }
     },
 
-    async list(p, only) {
-      const vaults = (await store.listVaults(pool, p.orgId)).filter((v) => !only || only.has(v.id));
+    async list(p, only, opts = {}) {
+      const vaults = (await store.listVaults(pool, p.orgId, opts)).filter((v) => !only || only.has(v.id));
       return Promise.all(vaults.map(async (v) => toApi(v, await currentKek(pool, v))));
     },
 
@@ -194,9 +238,39 @@ export function createVaultService(deps: {
       }
     },
 
+    async recordOwner(p, id, owner, requestId) {
+      try {
+        return await withTransaction(pool, async (tx) => {
+          const current = await load(tx, p, id, true);
+          const existing = store.ownerOf(current);
+          if (existing) {
+            if (sameOwner(existing, owner)) return toApi(current, await currentKek(tx, current));
+            throw conflict(
+              `vault ${id} is already owned by ${existing.kind} ${existing.namespace}/${existing.name} (uid ${existing.uid}); an owner never changes`,
+            );
+          }
+          const v = await store.recordOwner(tx, p.orgId, id, owner);
+          if (!v) throw notFound('vault');
+          await appendAudit(tx, {
+            orgId: p.orgId,
+            actor: p.subject,
+            action: 'vault.owner.record',
+            decision: 'allow',
+            vaultId: id,
+            requestId,
+            details: ownerDetails(owner),
+          });
+          return toApi(v, await currentKek(tx, v));
+        });
+      } catch (err) {
+        if (err instanceof UniqueViolationError) throw conflictOf(err, undefined, owner);
+        throw err;
+      }
+    },
+
     async addKekVersion(tx, p, id, requestId) {
       const v = await load(tx, p, id, true);
-      if (v.custody === 'kms') throw badRequest('vaults in kms custody have no KEK to rotate');
+      if (v.custody === 'kms') throw conflict('vaults in kms custody have no KEK to rotate');
       const version = v.current_kek_version + 1;
       const wrapped = await envelope.createKek(p.orgId, id, version);
       const ref = kms.keyOf(wrapped);

@@ -11,6 +11,11 @@ export interface VaultRow {
   custody: 'wrapped' | 'kms';
   current_kek_version: number;
   cmek_fingerprint: string | null;
+  owner_kind: string | null;
+  owner_api_version: string | null;
+  owner_namespace: string | null;
+  owner_name: string | null;
+  owner_uid: string | null;
   created_at: Date;
   updated_at: Date;
   deleted_at: Date | null;
@@ -23,14 +28,38 @@ export interface KekRow {
   kms_key_id: string;
 }
 
+/** The Kubernetes object a vault was created for. */
+export interface VaultOwner {
+  kind: string;
+  api_version: string;
+  namespace: string;
+  name: string;
+  uid: string;
+}
+
+export function ownerOf(v: VaultRow): VaultOwner | null {
+  if (v.owner_uid === null) return null;
+  return {
+    kind: v.owner_kind as string,
+    api_version: v.owner_api_version as string,
+    namespace: v.owner_namespace as string,
+    name: v.owner_name as string,
+    uid: v.owner_uid,
+  };
+}
+
+type OwnerColumns = 'owner_kind' | 'owner_api_version' | 'owner_namespace' | 'owner_name' | 'owner_uid';
+
 export async function insertVault(
   db: Queryable,
-  v: Omit<VaultRow, 'created_at' | 'updated_at' | 'deleted_at'>,
+  v: Omit<VaultRow, 'created_at' | 'updated_at' | 'deleted_at' | OwnerColumns>,
+  owner: VaultOwner | null = null,
 ): Promise<VaultRow> {
   const { rows } = await query<VaultRow>(
     db,
-    `INSERT INTO vaults (id, org_id, name, description, kms_key_uri, custody, current_kek_version, cmek_fingerprint)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *`,
+    `INSERT INTO vaults (id, org_id, name, description, kms_key_uri, custody, current_kek_version, cmek_fingerprint,
+                         owner_kind, owner_api_version, owner_namespace, owner_name, owner_uid)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING *`,
     [
       v.id,
       v.org_id,
@@ -40,9 +69,34 @@ export async function insertVault(
       v.custody,
       v.current_kek_version,
       v.cmek_fingerprint,
+      owner?.kind ?? null,
+      owner?.api_version ?? null,
+      owner?.namespace ?? null,
+      owner?.name ?? null,
+      owner?.uid ?? null,
     ],
   );
   return rows[0] as VaultRow;
+}
+
+/**
+ * Records the owner of a vault that has none; returns undefined when the vault is gone or
+ * already has an owner (an owner, once recorded, never changes).
+ */
+export async function recordOwner(
+  db: Queryable,
+  orgId: string,
+  id: string,
+  owner: VaultOwner,
+): Promise<VaultRow | undefined> {
+  const { rows } = await query<VaultRow>(
+    db,
+    `UPDATE vaults SET owner_kind = $3, owner_api_version = $4, owner_namespace = $5, owner_name = $6,
+            owner_uid = $7, updated_at = now()
+      WHERE id = $1 AND org_id = $2 AND deleted_at IS NULL AND owner_uid IS NULL RETURNING *`,
+    [id, orgId, owner.kind, owner.api_version, owner.namespace, owner.name, owner.uid],
+  );
+  return rows[0];
 }
 
 export async function insertKek(db: Queryable, vaultId: string, k: KekRow): Promise<void> {
@@ -70,11 +124,16 @@ export async function getVault(
   return rows[0];
 }
 
-export async function listVaults(db: Queryable, orgId: string): Promise<VaultRow[]> {
+export async function listVaults(
+  db: Queryable,
+  orgId: string,
+  opts: { ownerUid?: string | undefined } = {},
+): Promise<VaultRow[]> {
   const { rows } = await query<VaultRow>(
     db,
-    'SELECT * FROM vaults WHERE org_id = $1 AND deleted_at IS NULL ORDER BY name',
-    [orgId],
+    `SELECT * FROM vaults WHERE org_id = $1 AND deleted_at IS NULL${opts.ownerUid ? ' AND owner_uid = $2' : ''}
+      ORDER BY name`,
+    opts.ownerUid ? [orgId, opts.ownerUid] : [orgId],
   );
   return rows;
 }

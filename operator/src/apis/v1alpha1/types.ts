@@ -61,6 +61,17 @@ export const Reason = {
   Reconciling: 'Reconciling',
   /** OneclawVault: the vault exists and its grants equal spec.access. */
   VaultReady: 'VaultReady',
+  /**
+   * OneclawVault: status.vaultId names a vault that does not record this object (its uid) as
+   * owner; nothing is granted on it or purged until an admin records the owner or the id is cleared.
+   * Also the reason of the Warning Event when a wrong status.vaultId is replaced by the object's own vault.
+   */
+  VaultNotOwned: 'VaultNotOwned',
+  /**
+   * OneclawVault: the vault cannot be created because a vault of its name exists that this object
+   * does not own (never adopted), or the vault it owned was deleted through the API.
+   */
+  VaultConflict: 'VaultConflict',
   /** SecretSync: spec.vaultRef names no OneclawVault in the namespace. */
   VaultNotFound: 'VaultNotFound',
   /** SecretSync: the OneclawVault exists but is not Ready (no vault id yet, or failing). */

@@ -1,9 +1,9 @@
 // OneclawVault: a vault in the API for a namespace, and its `access` list as grants to that
-// namespace's service accounts. The vault is created (or adopted by its derived name), its id
-// and KEK version recorded in status, and the grants converged to spec.access: added, changed
-// and removed. The finalizer honours deletionPolicy: Retain keeps the vault and its data,
-// Delete purges it (crypto-shredding).
-import { createHash } from 'node:crypto';
+// namespace's service accounts. The vault is the one recording this object as its owner (found
+// by uid, or created so; see ownership.ts), its id and KEK version recorded in status, and the
+// grants converged to spec.access: added, changed and removed. The finalizer honours
+// deletionPolicy: Retain keeps the vault and its data, Delete purges it (crypto-shredding) —
+// only ever the vault this object owns.
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { OneclawClient, Policy, PolicyCreateInput } from '../../../../sdk/src/index.js';
 import { OneclawError } from '../../../../sdk/src/index.js';
@@ -20,14 +20,9 @@ import type { EventRecorder } from '../../runtime/events.js';
 import { addFinalizer, removeFinalizer } from '../../runtime/finalizers.js';
 import { namespacedPath } from '../../runtime/kube-request.js';
 import { writeStatus } from '../status.js';
+import { findOwnedVault, resolveVault } from './ownership.js';
 
-/** The API vault name of a OneclawVault: `<namespace>-<name>`, shortened with a digest past 63 characters. */
-export function vaultNameFor(namespace: string, name: string): string {
-  const full = `${namespace}-${name}`.toLowerCase().replace(/[^a-z0-9-]/g, '-');
-  if (full.length <= 63) return full;
-  const digest = createHash('sha256').update(`${namespace}/${name}`).digest('hex').slice(0, 10);
-  return `${full.slice(0, 52).replace(/-+$/, '')}-${digest}`;
-}
+export { vaultNameFor } from './ownership.js';
 
 export const serviceAccountPrincipal = (namespace: string, sa: string) =>
   `system:serviceaccount:${namespace}:${sa}`;
@@ -84,26 +79,33 @@ export function createVaultReconciler(deps: {
       [{ type: ConditionType.Ready, ...ready }],
     );
 
-  const findOrCreate = async (v: OneclawVault) => {
-    const ns = v.metadata.namespace as string;
-    const name = vaultNameFor(ns, v.metadata.name as string);
-    if (v.status?.vaultId) {
-      try {
-        return { vault: await api.vaults.get(v.status.vaultId), created: false };
-      } catch (err) {
+  const notOwnedHint = (v: OneclawVault, hint: string, outcome: string) =>
+    events.event(
+      v,
+      'Warning',
+      Reason.VaultNotOwned,
+      `status.vaultId named vault ${hint}, which this OneclawVault does not own: ${outcome}`,
+    );
+
+  /** Deletion: the finalizer's work, on the owned vault only. */
+  const finalize = async (v: OneclawVault, log: { info(o: object, m: string): void }) => {
+    const owned = await findOwnedVault(api, v);
+    const hint = v.status?.vaultId;
+    if (hint && hint !== owned?.id) await notOwnedHint(v, hint, 'left as it is');
+    if (owned && v.spec.deletionPolicy === 'Delete') {
+      await api.vaults.delete(owned.id, { purge: true }).catch((err: unknown) => {
         if (!(err instanceof OneclawError && err.status === 404)) throw err;
-      }
+      });
+      await events.event(
+        v,
+        'Normal',
+        'VaultPurged',
+        `purged vault ${owned.id}: its secrets can never be decrypted again`,
+      );
+      log.info({ vaultId: owned.id }, 'vault purged (deletionPolicy Delete)');
+    } else if (owned) {
+      await events.event(v, 'Normal', 'VaultRetained', `kept vault ${owned.id} (deletionPolicy Retain)`);
     }
-    // Adopt by name: a vault created before a crash that lost the status write, or pre-existing.
-    const existing = (await api.vaults.list()).find((x) => x.name === name);
-    if (existing) return { vault: existing, created: false };
-    const vault = await api.vaults.create({
-      name,
-      description: v.spec.displayName ?? `${ns}/${v.metadata.name}`,
-      ...(v.spec.kmsKey ? { kms_key: v.spec.kmsKey } : {}),
-      ...(v.spec.custody ? { custody: v.spec.custody } : {}),
-    });
-    return { vault, created: true };
   };
 
   const convergeGrants = async (v: OneclawVault, vaultId: string) => {
@@ -138,28 +140,27 @@ export function createVaultReconciler(deps: {
       if (!v) return undefined;
 
       if (v.metadata.deletionTimestamp) {
-        const vaultId = v.status?.vaultId;
-        if (vaultId && v.spec.deletionPolicy === 'Delete') {
-          await api.vaults.delete(vaultId, { purge: true }).catch((err: unknown) => {
-            if (!(err instanceof OneclawError && err.status === 404)) throw err;
-          });
-          await events.event(
-            v,
-            'Normal',
-            'VaultPurged',
-            `purged vault ${vaultId}: its secrets can never be decrypted again`,
-          );
-          log.info({ vaultId }, 'vault purged (deletionPolicy Delete)');
-        } else if (vaultId) {
-          await events.event(v, 'Normal', 'VaultRetained', `kept vault ${vaultId} (deletionPolicy Retain)`);
-        }
+        await finalize(v, log);
         await removeFinalizer(kubeConfig, objectPath(key), v, VAULT_FINALIZER);
         return undefined;
       }
 
       v = await addFinalizer(kubeConfig, objectPath(key), v, VAULT_FINALIZER);
       try {
-        const { vault, created } = await findOrCreate(v);
+        const resolved = await resolveVault(api, v, {
+          description: v.spec.displayName ?? `${v.metadata.namespace}/${v.metadata.name}`,
+          kmsKey: v.spec.kmsKey,
+          custody: v.spec.custody,
+        });
+        if (!resolved.ok) {
+          // Terminal until an admin or the resource's owner acts: looked at again on resync.
+          if (await status(v, {}, { status: 'False', reason: resolved.reason, message: resolved.message })) {
+            await events.event(v, 'Warning', resolved.reason, resolved.message);
+          }
+          return { requeueAfterMs: deps.resyncMs ?? 5 * 60_000 };
+        }
+        const { vault, created, replacedHint } = resolved;
+        if (replacedHint) await notOwnedHint(v, replacedHint, `status now names its own vault ${vault.id}`);
         if (created)
           await events.event(v, 'Normal', 'VaultCreated', `created vault ${vault.id} (${vault.name})`);
         const { added, removed } = await convergeGrants(v, vault.id);

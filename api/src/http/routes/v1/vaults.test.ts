@@ -24,6 +24,7 @@ const VAULT_FIELDS = [
   'kms_key',
   'kms_key_id',
   'name',
+  'owner',
   'updated_at',
 ];
 const NAME_RULE =
@@ -60,6 +61,7 @@ describe('vaults', () => {
         custody: 'wrapped',
         kek_version: 1,
         cmek_enabled: false,
+        owner: null,
       });
       expect(v.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
       expect(v.kms_key_id).toMatch(/^[0-9a-f]{64}$/);
@@ -117,7 +119,7 @@ describe('vaults', () => {
 
     it('answers 400 to an unknown field, a missing name or an unknown custody', async () => {
       expectError(
-        await post({ name: vaultName(), owner: 'me' }),
+        await post({ name: vaultName(), colour: 'blue' }),
         400,
         'invalid_request',
         'body must NOT have additional properties',

@@ -4,7 +4,7 @@ import type { PolicyService } from '../../../services/policies/policy-service.js
 import type { VaultService } from '../../../services/vaults/vault-service.js';
 import { authorize, principalOf, requestEnv } from '../../auth.js';
 import { acceptJsonOnly } from '../../errors.js';
-import { errorResponses, Uuid, Vault } from '../../schemas.js';
+import { errorResponses, OwnerUid, Uuid, Vault, VaultOwner } from '../../schemas.js';
 
 const VaultParams = Type.Object({ vault_id: Uuid });
 
@@ -26,6 +26,7 @@ export const vaultRoutes: FastifyPluginAsyncTypebox<{
             description: Type.Optional(Type.String({ maxLength: 1024 })),
             kms_key: Type.Optional(Type.String({ maxLength: 1024 })),
             custody: Type.Optional(Type.Union([Type.Literal('wrapped'), Type.Literal('kms')])),
+            owner: Type.Optional(VaultOwner),
           },
           { additionalProperties: false },
         ),
@@ -44,7 +45,8 @@ export const vaultRoutes: FastifyPluginAsyncTypebox<{
     {
       schema: {
         tags: ['vaults'],
-        summary: 'List vaults',
+        summary: 'List vaults; with owner_uid, the one vault that Kubernetes object owns (if any)',
+        querystring: Type.Object({ owner_uid: Type.Optional(OwnerUid) }, { additionalProperties: false }),
         response: { 200: Type.Object({ vaults: Type.Array(Vault) }), ...errorResponses },
       },
     },
@@ -52,7 +54,7 @@ export const vaultRoutes: FastifyPluginAsyncTypebox<{
       const p = principalOf(req);
       // Admins see every vault of the org; anyone else the vaults they hold a usable grant in.
       const visible = p.role === 'admin' ? undefined : await policies.visibleVaults(p, requestEnv(req));
-      return { vaults: await vaults.list(p, visible) };
+      return { vaults: await vaults.list(p, visible, { ownerUid: req.query.owner_uid }) };
     },
   );
 
@@ -89,6 +91,27 @@ export const vaultRoutes: FastifyPluginAsyncTypebox<{
     },
     async (req) =>
       vaults.update(
+        await authorize(req, req.params.vault_id, undefined, 'admin'),
+        req.params.vault_id,
+        req.body,
+        req.id,
+      ),
+  );
+
+  app.put(
+    '/v1/vaults/:vault_id/owner',
+    {
+      schema: {
+        tags: ['vaults'],
+        summary:
+          'Record the Kubernetes object that owns a vault that has no owner (a vault made before owners were recorded); an owner never changes',
+        params: VaultParams,
+        body: VaultOwner,
+        response: { 200: Vault, ...errorResponses },
+      },
+    },
+    async (req) =>
+      vaults.recordOwner(
         await authorize(req, req.params.vault_id, undefined, 'admin'),
         req.params.vault_id,
         req.body,
