@@ -31,6 +31,7 @@ const count = (sources: Record<string, string>, prefix: string) =>
 
 /** Throws, naming every place, when the canary is anywhere it must not be or a place was empty; else says what it read. */
 export async function assertNoLeaks(c: LeakCheck): Promise<string> {
+  const started = Date.now();
   const processes = await c.env.leakSources();
   const history = c.history.sources();
   const now = {
@@ -73,6 +74,7 @@ export async function assertNoLeaks(c: LeakCheck): Promise<string> {
     `leak scan: 0 hits in ${Object.keys(sources).length} places, ${(bytes / 1024).toFixed(0)} KiB: ` +
     `${Object.values(processes.logs).reduce((n, t) => n + lines(t), 0)} log lines, ` +
     `${Object.keys(processes.audit).length} audit records, ${Object.keys(processes.metrics).length} /metrics, ` +
-    ['Event', 'OneclawVault', 'SecretSync', 'Secret'].map((k) => `${versions(k)} ${k} versions`).join(', ')
+    ['Event', 'OneclawVault', 'SecretSync', 'Secret'].map((k) => `${versions(k)} ${k} versions`).join(', ') +
+    ` (${Date.now() - started} ms)`
   );
 }
