@@ -16,6 +16,7 @@ import { registerAuth } from './http/auth.js';
 import { errorBody, registerErrorHandling } from './http/errors.js';
 import { registerRequestRateLimits } from './http/limits.js';
 import { registerHttpMetrics } from './http/metrics.js';
+import { registerMethodNotAllowed } from './http/method-not-allowed.js';
 import { agentRoutes } from './http/routes/v1/agents.js';
 import { auditRoutes } from './http/routes/v1/audit.js';
 import { authRoutes } from './http/routes/v1/auth.js';
@@ -109,6 +110,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     reply.header('cache-control', 'no-store');
   });
   registerErrorHandling(app);
+  registerMethodNotAllowed(app);
   registerHttpMetrics(app, deps.registry, deps.pool);
   app.addSchema(ErrorResponse);
 

@@ -29,7 +29,11 @@ export const Uuid = Type.String({ format: 'uuid' });
 const patternRules = new Map<string, string>();
 
 /** A string that must match `re`, documented and validated; a mismatch is answered with `rule`. */
-export function Patterned(re: RegExp, rule: string, opts: { maxLength?: number; description?: string } = {}) {
+export function Patterned(
+  re: RegExp,
+  rule: string,
+  opts: { minLength?: number; maxLength?: number; description?: string } = {},
+) {
   patternRules.set(re.source, rule);
   return Type.String({ ...opts, pattern: re.source });
 }
@@ -41,9 +45,17 @@ export const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: 
 export const DateTime = Type.String({ format: 'date-time' });
 /** A customer-managed key's SHA-256, lowercase hex. */
 export const Fingerprint = Type.String({ pattern: '^[0-9a-f]{64}$' });
-export const Metadata = Type.Record(Type.String({ maxLength: 128 }), Type.String({ maxLength: 1024 }), {
+/** Free text stored as PostgreSQL text, which cannot hold NUL. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: NUL is the character refused.
+const NO_NUL = /^[^\u0000]*$/;
+export const Text = (opts: { maxLength: number; description?: string }) =>
+  Patterned(NO_NUL, 'text may not contain NUL characters', opts);
+export const Metadata = Type.Record(Type.String({ maxLength: 128 }), Text({ maxLength: 1024 }), {
   maxProperties: 64,
+  propertyNames: { minLength: 1, maxLength: 128, pattern: NO_NUL.source },
 });
+/** Versions and counts are PostgreSQL integers. */
+export const INT32_MAX = 2_147_483_647;
 
 export const TokenResponse = Type.Object({
   access_token: Type.String(),

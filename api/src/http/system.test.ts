@@ -80,11 +80,11 @@ describe('system endpoints', () => {
         'GET /v1/vaults/{vault_id}',
         'PATCH /v1/vaults/{vault_id}',
         'DELETE /v1/vaults/{vault_id}',
-        'PUT /v1/vaults/{vault_id}/secrets/{*}',
-        'GET /v1/vaults/{vault_id}/secrets/{*}',
-        'DELETE /v1/vaults/{vault_id}/secrets/{*}',
+        'PUT /v1/vaults/{vault_id}/secrets/{path}',
+        'GET /v1/vaults/{vault_id}/secrets/{path}',
+        'DELETE /v1/vaults/{vault_id}/secrets/{path}',
         'GET /v1/vaults/{vault_id}/secrets',
-        'GET /v1/vaults/{vault_id}/versions/{*}',
+        'GET /v1/vaults/{vault_id}/versions/{path}',
       ]),
     );
     // Operational endpoints are not part of the API document.
@@ -119,7 +119,7 @@ describe('system endpoints', () => {
       }
     }
     // What a secret read returns is spelled out field by field.
-    const read = doc.paths['/v1/vaults/{vault_id}/secrets/{*}']?.get?.responses['200']?.content?.[
+    const read = doc.paths['/v1/vaults/{vault_id}/secrets/{path}']?.get?.responses['200']?.content?.[
       'application/json'
     ]?.schema as { properties: Record<string, unknown> };
     expect(Object.keys(read.properties).sort()).toEqual([
@@ -219,6 +219,13 @@ describe('system endpoints', () => {
       method: 'POST',
       url: '/v1/vaults/00000000-0000-4000-8000-000000000000',
     });
-    expectError(wrongMethod, 404, 'not_found');
+    // A known path with a method it does not take: 405 naming the methods it does.
+    expectError(
+      wrongMethod,
+      405,
+      'method_not_allowed',
+      'POST is not allowed here; allowed: DELETE, GET, HEAD, PATCH',
+    );
+    expect(wrongMethod.headers.allow).toBe('DELETE, GET, HEAD, PATCH');
   });
 });

@@ -92,6 +92,8 @@ export function parseKeyHeader(name: string, value: string | string[] | undefine
 }
 
 const keyMismatch = (message: string) => new ServiceError(400, 'cmek_key_mismatch', message);
+/** A well-formed key that is not the one the vault's state calls for. */
+const keyConflict = (message: string) => new ServiceError(409, 'cmek_key_mismatch', message);
 const rotationRunning = () =>
   new ServiceError(
     409,
@@ -358,7 +360,7 @@ export function createCmekService(deps: {
           }
           if (input.previous_fingerprint !== v.cmek_fingerprint) {
             throw new ServiceError(
-              400,
+              409,
               'cmek_fingerprint_mismatch',
               'previous_fingerprint is not the active customer-managed key',
             );
@@ -383,7 +385,7 @@ export function createCmekService(deps: {
           throw new ServiceError(409, 'cmek_not_enabled', 'this vault has no customer-managed key');
         if (v.cmek_fingerprint !== fingerprint)
           throw new ServiceError(
-            400,
+            409,
             'cmek_fingerprint_mismatch',
             'fingerprint is not the active customer-managed key',
           );
@@ -429,7 +431,7 @@ export function createCmekService(deps: {
           if (last && resumable) {
             if (last.params.new_fingerprint !== newFp) throw rotationRunning();
             if (last.params.old_fingerprint !== oldFp)
-              throw keyMismatch('x-cmek-old-key is not the old key of the rotation being resumed');
+              throw keyConflict('x-cmek-old-key is not the old key of the rotation being resumed');
             if (open && last.lease_live) return last; // running now, here or in another replica
             const taken = await takeLease(tx, last.id);
             await audit(tx, p, vaultId, 'cmek.rotate.resume', requestId, {
@@ -442,7 +444,7 @@ export function createCmekService(deps: {
           if (v.cmek_fingerprint === null)
             throw new ServiceError(409, 'cmek_not_enabled', 'this vault has no customer-managed key');
           if (v.cmek_fingerprint !== oldFp)
-            throw keyMismatch("x-cmek-old-key is not the vault's active customer-managed key");
+            throw keyConflict("x-cmek-old-key is not the vault's active customer-managed key");
           const created = await createJob(tx, {
             orgId: p.orgId,
             vaultId,

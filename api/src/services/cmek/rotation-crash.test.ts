@@ -172,7 +172,7 @@ describe('CMEK rotation across a server crash', () => {
       },
     );
     expect({ status: wrong.status, code: wrong.body.error.code }).toEqual({
-      status: 400,
+      status: 409,
       code: 'cmek_key_mismatch',
     });
     const resumed = await call<Rotation>(server, 'POST', `/v1/vaults/${v}/cmek-rotate`, body, {

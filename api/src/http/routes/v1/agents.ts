@@ -1,9 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
-import type { AgentService } from '../../../services/agents/agent-service.js';
+import { AGENT_NAME, type AgentService } from '../../../services/agents/agent-service.js';
 import { authorize } from '../../auth.js';
 import { acceptJsonOnly } from '../../errors.js';
-import { DateTime, errorResponses, Nullable, Uuid } from '../../schemas.js';
+import { DateTime, errorResponses, Nullable, Patterned, Text, Uuid } from '../../schemas.js';
 
 const Agent = Type.Object({
   id: Uuid,
@@ -34,8 +34,12 @@ export const agentRoutes: FastifyPluginAsyncTypebox<{ agents: AgentService }> = 
         summary: 'Create an agent and its API key (ocv_…, shown once)',
         body: Type.Object(
           {
-            name: Type.String({ minLength: 1, maxLength: 63 }),
-            description: Type.Optional(Type.String({ maxLength: 1024 })),
+            name: Patterned(
+              AGENT_NAME,
+              'name: lowercase letters, digits, . _ - (1-63), starting and ending alphanumeric',
+              { minLength: 1, maxLength: 63 },
+            ),
+            description: Type.Optional(Text({ maxLength: 1024 })),
             expires_at: Type.Optional(Nullable(DateTime)),
           },
           { additionalProperties: false },
@@ -87,7 +91,7 @@ export const agentRoutes: FastifyPluginAsyncTypebox<{ agents: AgentService }> = 
         params: AgentParams,
         body: Type.Object(
           {
-            description: Type.Optional(Type.String({ maxLength: 1024 })),
+            description: Type.Optional(Text({ maxLength: 1024 })),
             disabled: Type.Optional(Type.Boolean()),
             expires_at: Type.Optional(Nullable(DateTime)),
           },

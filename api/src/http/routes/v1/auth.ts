@@ -25,6 +25,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{
       ...limited,
       schema: {
         tags: ['auth'],
+        security: [],
         summary: 'Exchange a user API key (ocu_…) for a short-lived access token',
         body: Type.Object(
           { api_key: Type.String({ minLength: 1, maxLength: 256 }) },
@@ -42,6 +43,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{
       ...limited,
       schema: {
         tags: ['auth'],
+        security: [],
         summary: "Exchange an agent's id and API key (ocv_…) for a short-lived access token",
         body: Type.Object(
           { agent_id: Uuid, api_key: Type.String({ minLength: 1, maxLength: 256 }) },
@@ -59,6 +61,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{
       ...limited,
       schema: {
         tags: ['auth'],
+        security: [],
         summary: 'Exchange a Kubernetes service-account token for a short-lived access token',
         description:
           'The token must be a projected service-account token whose audience includes the audience ' +

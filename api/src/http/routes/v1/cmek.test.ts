@@ -133,7 +133,7 @@ describe('enabling and disabling a customer-managed key', () => {
       url: `/v1/vaults/${v.id}/cmek`,
       payload: { fingerprint: cmekFingerprint(k2), previous_fingerprint: cmekFingerprint(newKey()) },
     });
-    expectError(wrongPrevious, 400, 'cmek_fingerprint_mismatch');
+    expectError(wrongPrevious, 409, 'cmek_fingerprint_mismatch');
     const switched = await api.request({
       method: 'POST',
       url: `/v1/vaults/${v.id}/cmek`,
@@ -213,7 +213,7 @@ describe('enabling and disabling a customer-managed key', () => {
         url: `/v1/vaults/${v.id}/cmek`,
         payload: { fingerprint: cmekFingerprint(newKey()) },
       }),
-      400,
+      409,
       'cmek_fingerprint_mismatch',
     );
     const off = await api.request({
@@ -256,7 +256,7 @@ describe('server-assisted rotation', () => {
     expectError(await rotate(v.id, 'not base64!', next), 400, 'invalid_cmek_key');
     expectError(
       await rotate(v.id, newKey(), next),
-      400,
+      409,
       'cmek_key_mismatch',
       /x-cmek-old-key is not the vault's active/,
     );
@@ -366,7 +366,7 @@ describe('server-assisted rotation', () => {
 
     // Another rotation, or enabling another key, must wait for this one.
     expectError(await rotate(v.id, oldKey, newKey()), 409, 'cmek_rotation_running');
-    expectError(await rotate(v.id, newKey(), next), 400, 'cmek_key_mismatch');
+    expectError(await rotate(v.id, newKey(), next), 409, 'cmek_key_mismatch');
 
     expect(
       (await api.request({ method: 'DELETE', url: secretUrl(v.id, 'p/bad', '?destroy=true') })).statusCode,

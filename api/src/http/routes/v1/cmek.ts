@@ -1,5 +1,6 @@
 // Customer-managed keys of a vault (docs/cmek.md). Keys travel only in the rotation request's
 // headers, which the logger redacts; everything else names keys by fingerprint.
+import type { SwaggerTransform } from '@fastify/swagger';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import { type CmekService, parseKeyHeader } from '../../../services/cmek/cmek-service.js';
@@ -27,6 +28,24 @@ const CmekRotation = Type.Object({
   error: Nullable(Type.String()),
   created_at: DateTime,
   updated_at: DateTime,
+});
+
+/** Standard base64 of 32 bytes. */
+const KEY_B64 = '^[A-Za-z0-9+/]{43}=$';
+
+/**
+ * Both key headers are required; the handler checks them itself (code invalid_cmek_key, and the
+ * keys are zeroed after use), so only the document states them as required.
+ */
+const keyHeadersDoc: SwaggerTransform = ({ schema, url }) => ({
+  url,
+  schema: {
+    ...schema,
+    headers: Type.Object({
+      'x-cmek-old-key': Type.String({ pattern: KEY_B64, description: 'base64 of the 32-byte old key' }),
+      'x-cmek-new-key': Type.String({ pattern: KEY_B64, description: 'base64 of the 32-byte new key' }),
+    }),
+  },
 });
 
 export const cmekRoutes: FastifyPluginAsyncTypebox<{ cmek: CmekService; vaults: VaultService }> = async (
@@ -79,6 +98,7 @@ export const cmekRoutes: FastifyPluginAsyncTypebox<{ cmek: CmekService; vaults: 
   app.post(
     '/v1/vaults/:vault_id/cmek-rotate',
     {
+      config: { swaggerTransform: keyHeadersDoc },
       schema: {
         tags: ['cmek'],
         summary:

@@ -4,6 +4,7 @@ import type { PolicyService } from '../../../services/policies/policy-service.js
 import { authorize } from '../../auth.js';
 import { acceptJsonOnly } from '../../errors.js';
 import { DateTime, errorResponses, Nullable, Uuid } from '../../schemas.js';
+import { policyBodyDoc } from './policies-doc.js';
 
 const L = Type.Literal;
 const Day = Type.Union([L('mon'), L('tue'), L('wed'), L('thu'), L('fri'), L('sat'), L('sun')]);
@@ -62,6 +63,7 @@ export const policyRoutes: FastifyPluginAsyncTypebox<{ policies: PolicyService }
   app.post(
     '/v1/vaults/:vault_id/policies',
     {
+      config: { swaggerTransform: policyBodyDoc },
       schema: {
         tags: ['policies'],
         summary: 'Grant a principal permissions on the paths matching a pattern',

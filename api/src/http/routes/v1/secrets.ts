@@ -1,21 +1,54 @@
+import type { SwaggerTransform } from '@fastify/swagger';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import Type from 'typebox';
 import { badRequest } from '../../../services/errors.js';
 import {
+  MAX_PATH,
+  SECRET_PATH,
   SECRET_TYPES,
   type SecretService,
   validatePrefix,
 } from '../../../services/secrets/secret-service.js';
 import { authorize, authorizeScope } from '../../auth.js';
 import { acceptJsonOnly } from '../../errors.js';
-import { DateTime, errorResponses, Fingerprint, Metadata, Nullable, Uuid } from '../../schemas.js';
+import {
+  DateTime,
+  errorResponses,
+  Fingerprint,
+  INT32_MAX,
+  Metadata,
+  Nullable,
+  Patterned,
+  Uuid,
+} from '../../schemas.js';
 
 const PathParams = Type.Object({
   vault_id: Uuid,
   '*': Type.String({ description: 'secret path, e.g. app/db/password' }),
 });
 const SecretType = Type.Union(SECRET_TYPES.map((t) => Type.Literal(t)));
+
+/**
+ * The router's wildcard parameter `*` is documented as `{path}`, with the rule the service
+ * enforces (its own messages stay those of validatePath).
+ */
+const secretPathDoc: SwaggerTransform = ({ schema, url }) => ({
+  url: url.replace(/\*$/, ':path'),
+  schema: {
+    ...schema,
+    params: Type.Object({
+      vault_id: Uuid,
+      path: Type.String({
+        pattern: SECRET_PATH.source,
+        maxLength: MAX_PATH,
+        description:
+          'secret path: segments of A-Z a-z 0-9 _ - separated by single slashes, e.g. app/db/password',
+      }),
+    }),
+  },
+});
+const wildcardDoc = { swaggerTransform: secretPathDoc };
 
 const SecretValue = Type.Object({
   path: Type.String(),
@@ -80,6 +113,7 @@ export const secretRoutes: FastifyPluginAsyncTypebox<{
     {
       // Room for a maximum-size value, JSON-escaped, plus metadata.
       bodyLimit: maxValueBytes * 6 + 256 * 1024,
+      config: wildcardDoc,
       preValidation: refuseCoercedFields,
       schema: {
         tags: ['secrets'],
@@ -91,9 +125,13 @@ export const secretRoutes: FastifyPluginAsyncTypebox<{
             value: Type.String(),
             metadata: Type.Optional(Metadata),
             expires_at: Type.Optional(Nullable(DateTime)),
-            max_access_count: Type.Optional(Nullable(Type.Integer({ minimum: 1 }))),
+            max_access_count: Type.Optional(Nullable(Type.Integer({ minimum: 1, maximum: INT32_MAX }))),
             cas: Type.Optional(
-              Type.Integer({ minimum: 0, description: 'expected current version (0: must not exist)' }),
+              Type.Integer({
+                minimum: 0,
+                maximum: INT32_MAX,
+                description: 'expected current version (0: must not exist)',
+              }),
             ),
             cmek_fingerprint: Type.Optional(
               Type.String({
@@ -120,12 +158,13 @@ export const secretRoutes: FastifyPluginAsyncTypebox<{
   app.get(
     '/v1/vaults/:vault_id/secrets/*',
     {
+      config: wildcardDoc,
       schema: {
         tags: ['secrets'],
         summary: 'Read a secret (latest version, or ?version=N)',
         params: PathParams,
         querystring: Type.Object(
-          { version: Type.Optional(Type.Integer({ minimum: 1 })) },
+          { version: Type.Optional(Type.Integer({ minimum: 1, maximum: INT32_MAX })) },
           { additionalProperties: false },
         ),
         response: { 200: SecretValue, ...errorResponses },
@@ -147,8 +186,17 @@ export const secretRoutes: FastifyPluginAsyncTypebox<{
         params: Type.Object({ vault_id: Uuid }),
         querystring: Type.Object(
           {
-            prefix: Type.Optional(Type.String({ maxLength: 512 })),
-            cursor: Type.Optional(Type.String({ maxLength: 1024 })),
+            prefix: Type.Optional(
+              Patterned(/^[A-Za-z0-9_/-]*$/, 'prefix may use only A-Z a-z 0-9 _ - /', {
+                maxLength: MAX_PATH,
+              }),
+            ),
+            cursor: Type.Optional(
+              Patterned(SECRET_PATH, 'cursor is not valid', {
+                maxLength: MAX_PATH,
+                description: 'next_cursor of the previous page',
+              }),
+            ),
             limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
           },
           { additionalProperties: false },
@@ -175,6 +223,7 @@ export const secretRoutes: FastifyPluginAsyncTypebox<{
   app.get(
     '/v1/vaults/:vault_id/versions/*',
     {
+      config: wildcardDoc,
       schema: {
         tags: ['secrets'],
         summary: "List a secret's versions (metadata only)",
@@ -192,6 +241,7 @@ export const secretRoutes: FastifyPluginAsyncTypebox<{
   app.delete(
     '/v1/vaults/:vault_id/secrets/*',
     {
+      config: wildcardDoc,
       schema: {
         tags: ['secrets'],
         summary: 'Delete a secret (soft); with destroy=true destroy every version irrecoverably',

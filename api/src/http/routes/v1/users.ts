@@ -1,9 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
-import type { UserService } from '../../../services/users/user-service.js';
+import { USER_NAME, type UserService } from '../../../services/users/user-service.js';
 import { authorize } from '../../auth.js';
 import { acceptJsonOnly } from '../../errors.js';
-import { DateTime, errorResponses, Uuid } from '../../schemas.js';
+import { DateTime, errorResponses, Patterned, Uuid } from '../../schemas.js';
 
 const Role = Type.Union([Type.Literal('admin'), Type.Literal('member')]);
 const User = Type.Object({
@@ -31,7 +31,14 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ users: UserService }> = asy
         tags: ['users'],
         summary: 'Create a user and their API key (ocu_…, shown once)',
         body: Type.Object(
-          { name: Type.String({ minLength: 1, maxLength: 128 }), role: Role },
+          {
+            name: Patterned(
+              USER_NAME,
+              'name: lowercase letters, digits, . _ @ - (1-128), starting and ending alphanumeric',
+              { minLength: 1, maxLength: 128 },
+            ),
+            role: Role,
+          },
           { additionalProperties: false },
         ),
         response: { 201: UserWithKey, ...errorResponses },

@@ -1,12 +1,17 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import type { PolicyService } from '../../../services/policies/policy-service.js';
-import type { VaultService } from '../../../services/vaults/vault-service.js';
+import { VAULT_NAME, type VaultService } from '../../../services/vaults/vault-service.js';
 import { authorize, principalOf, requestEnv } from '../../auth.js';
 import { acceptJsonOnly } from '../../errors.js';
-import { errorResponses, OwnerUid, Uuid, Vault, VaultOwner } from '../../schemas.js';
+import { errorResponses, OwnerUid, Patterned, Text, Uuid, Vault, VaultOwner } from '../../schemas.js';
 
 const VaultParams = Type.Object({ vault_id: Uuid });
+const VaultName = Patterned(
+  VAULT_NAME,
+  'name must be 1-63 lowercase letters, digits or dashes, starting and ending with a letter or digit',
+  { minLength: 1, maxLength: 63 },
+);
 
 export const vaultRoutes: FastifyPluginAsyncTypebox<{
   vaults: VaultService;
@@ -22,8 +27,8 @@ export const vaultRoutes: FastifyPluginAsyncTypebox<{
         summary: 'Create a vault',
         body: Type.Object(
           {
-            name: Type.String({ minLength: 1, maxLength: 63 }),
-            description: Type.Optional(Type.String({ maxLength: 1024 })),
+            name: VaultName,
+            description: Type.Optional(Text({ maxLength: 1024 })),
             kms_key: Type.Optional(Type.String({ maxLength: 1024 })),
             custody: Type.Optional(Type.Union([Type.Literal('wrapped'), Type.Literal('kms')])),
             owner: Type.Optional(VaultOwner),
@@ -81,8 +86,8 @@ export const vaultRoutes: FastifyPluginAsyncTypebox<{
         params: VaultParams,
         body: Type.Object(
           {
-            name: Type.Optional(Type.String({ minLength: 1, maxLength: 63 })),
-            description: Type.Optional(Type.String({ maxLength: 1024 })),
+            name: Type.Optional(VaultName),
+            description: Type.Optional(Text({ maxLength: 1024 })),
           },
           { additionalProperties: false, minProperties: 1 },
         ),
