@@ -15,6 +15,7 @@ import { generateApiKey } from '../api/src/services/auth/api-keys.js';
 import { loadOperatorConfig } from '../operator/src/config.js';
 import { startOperator } from '../operator/src/operator.js';
 import { createClient } from '../sdk/src/index.js';
+import { crdFiles } from '../test/support/crds.js';
 import type { Peer } from '../test/support/peers/common.js';
 import { startGcpKms } from '../test/support/peers/gcpkms.js';
 import { type KubeInfo, startKube } from '../test/support/peers/kube.js';
@@ -113,8 +114,9 @@ async function main(): Promise<void> {
 async function startProduct(kube: KubeInfo) {
   const kubectl = (...args: string[]) =>
     execFileSync(tools.kubectl(), ['--kubeconfig', kube.kubeconfig, ...args], { encoding: 'utf8' });
+  // The CRDs and the SecretSync admission policy.
   kubectl('apply', '--server-side', '-f', join(repoRoot, 'crds'));
-  kubectl('wait', '--for=condition=Established', '-f', join(repoRoot, 'crds'));
+  kubectl('wait', '--for=condition=Established', ...crdFiles().flatMap((f) => ['-f', f]));
   kubectl('create', 'namespace', 'oneclaw-system');
   kubectl('create', 'serviceaccount', 'oneclaw-operator', '-n', 'oneclaw-system');
 

@@ -23,7 +23,10 @@ export const OperatorEnvSchema = Type.Object({
   ONECLAW_OPERATOR_WATCH_NAMESPACE: Type.Optional(
     Type.String({ pattern: '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$' }),
   ),
+  ONECLAW_OPERATOR_ADMIN_SERVICE_ACCOUNTS: Type.Optional(Type.String({ minLength: 1, maxLength: 65536 })),
 });
+
+const PRINCIPAL = /^system:serviceaccount:[a-z0-9]([a-z0-9.-]*[a-z0-9])?:[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/;
 
 export interface OperatorConfig {
   /** Undefined with --embedded-api (the API in the same process). */
@@ -40,6 +43,11 @@ export interface OperatorConfig {
   concurrency: number;
   /** Only this namespace's resources (a namespaced install); undefined: every namespace. */
   watchNamespace: string | undefined;
+  /**
+   * The API's org-admin service accounts (`system:serviceaccount:<namespace>:<name>`): a
+   * SecretSync may never read as one. The operator's own account is refused whether listed or not.
+   */
+  adminServiceAccounts?: string[];
 }
 
 export function loadOperatorConfig(
@@ -60,6 +68,16 @@ export function loadOperatorConfig(
   }
   const apiUrl = env.ONECLAW_API_URL || undefined;
   if (!apiUrl && !opts.embeddedApi) problems.push('ONECLAW_API_URL: required (or run with --embedded-api)');
+  // The API's own list when the operator shares its environment (--embedded-api, dev).
+  const adminsVar = env.ONECLAW_OPERATOR_ADMIN_SERVICE_ACCOUNTS
+    ? 'ONECLAW_OPERATOR_ADMIN_SERVICE_ACCOUNTS'
+    : 'ONECLAW_K8S_ADMIN_SERVICE_ACCOUNTS';
+  const adminServiceAccounts = (env[adminsVar] ?? '')
+    .split(',')
+    .map((a) => a.trim())
+    .filter(Boolean);
+  if (adminServiceAccounts.some((a) => !PRINCIPAL.test(a)))
+    problems.push(`${adminsVar}: each entry must be system:serviceaccount:<namespace>:<name>`);
   if (problems.length) throw new ConfigError(problems);
   const listen = env.ONECLAW_OPERATOR_METRICS_LISTEN ?? '127.0.0.1:8081';
   const i = listen.lastIndexOf(':');
@@ -73,5 +91,6 @@ export function loadOperatorConfig(
     leaderElection: env.ONECLAW_OPERATOR_LEADER_ELECTION !== 'false',
     concurrency: Number(env.ONECLAW_OPERATOR_CONCURRENCY ?? 4),
     watchNamespace: env.ONECLAW_OPERATOR_WATCH_NAMESPACE || undefined,
+    adminServiceAccounts,
   };
 }

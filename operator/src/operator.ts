@@ -22,7 +22,7 @@ import { createVaultReconciler } from './controllers/oneclawvault/reconciler.js'
 import { createFeedFollowers } from './controllers/secretsync/feed.js';
 import { createSyncReconciler } from './controllers/secretsync/reconciler.js';
 import { createRestarter } from './controllers/secretsync/restarts.js';
-import { createIdentities } from './identity.js';
+import { createIdentities, principalOf } from './identity.js';
 import {
   type Controller,
   createController,
@@ -98,6 +98,10 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     self: config.tokenFile
       ? { tokenFile: config.tokenFile }
       : { namespace: config.namespace, serviceAccount: config.serviceAccount },
+    adminServiceAccounts: [
+      principalOf(config.namespace, config.serviceAccount),
+      ...(config.adminServiceAccounts ?? []),
+    ],
     ...(opts.fetch ? { fetch: opts.fetch } : {}),
   });
   const events = createEventRecorder({ kubeConfig, component: 'oneclaw-operator', logger });

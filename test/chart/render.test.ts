@@ -339,6 +339,25 @@ describe('chart: the operator and API rules', () => {
     );
   });
 
+  it("tells the operator the API's org-admin accounts, which no SecretSync may read as", async () => {
+    const extra = ['system:serviceaccount:ops:breakglass'];
+    const objs = await renderChart({
+      release: 'staging',
+      values: { api: { extraAdminServiceAccounts: extra } },
+    });
+    const apiAdmins = value(
+      envOf(container(named(objs, 'Deployment', 'staging-api'))),
+      'ONECLAW_K8S_ADMIN_SERVICE_ACCOUNTS',
+    );
+    expect(apiAdmins).toBe(`system:serviceaccount:${NS}:staging-operator,${extra[0]}`);
+    const env = envOf(container(named(objs, 'Deployment', 'staging-operator')));
+    expect(value(env, 'ONECLAW_OPERATOR_ADMIN_SERVICE_ACCOUNTS')).toBe(apiAdmins);
+    const config = loadOperatorConfig(
+      Object.fromEntries([...env].map(([k, e]) => [k, e.value ?? ''])) as NodeJS.ProcessEnv,
+    );
+    expect(config.adminServiceAccounts).toEqual(apiAdmins?.split(','));
+  });
+
   it('renders ServiceMonitors for both components only when asked', async () => {
     expect(byKind(await renderChart({}), 'ServiceMonitor')).toEqual([]);
     const on = await renderChart({ values: { serviceMonitor: { enabled: true } } });

@@ -27,6 +27,8 @@ export function startTestOperator(o: {
   kubeConfig: KubeConfig;
   identity?: string;
   concurrency?: number;
+  /** The API's org admins as the operator is told them (its own account is refused regardless). */
+  adminServiceAccounts?: string[];
 }): Promise<RunningOperator> {
   const apiUrl = o.api.server.url as string;
   return startOperator({
@@ -40,6 +42,7 @@ export function startTestOperator(o: {
       leaderElection: true,
       concurrency: o.concurrency ?? 4,
       watchNamespace: o.kube.namespace,
+      ...(o.adminServiceAccounts ? { adminServiceAccounts: o.adminServiceAccounts } : {}),
     },
     kubeConfig: o.kubeConfig,
     logger: pino({ level: 'silent' }),

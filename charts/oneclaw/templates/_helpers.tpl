@@ -15,6 +15,11 @@
 system:serviceaccount:{{ .Release.Namespace }}:{{ include "oneclaw.operatorName" . }}
 {{- end -}}
 
+{{/* The API's org-admin service accounts, comma-separated: the operator's own, then api.extraAdminServiceAccounts. */}}
+{{- define "oneclaw.adminServiceAccounts" -}}
+{{- join "," (prepend .Values.api.extraAdminServiceAccounts (include "oneclaw.operatorPrincipal" .)) -}}
+{{- end -}}
+
 {{- define "oneclaw.labels" -}}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 app.kubernetes.io/name: oneclaw

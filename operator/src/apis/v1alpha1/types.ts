@@ -82,6 +82,11 @@ export const Reason = {
   SyncFailed: 'SyncFailed',
   /** SecretSync: a Secret of the target name exists and is not managed by this SecretSync. */
   SecretConflict: 'SecretConflict',
+  /**
+   * SecretSync: spec.serviceAccountName is an org admin in oneclaw (the operator's own account
+   * or a configured admin account); the operator never acts as one (terminal until the spec changes).
+   */
+  AdminServiceAccount: 'AdminServiceAccount',
   /** The oneclaw API (or its KMS or database) did not answer; retried with backoff. */
   ApiUnavailable: 'ApiUnavailable',
   /** The spec cannot be carried out as written (terminal until the spec changes). */

@@ -4,7 +4,8 @@
 // Secret is restored when edited or deleted by hand; the vault's change feed pushes writes;
 // refreshInterval is the fallback. When the account loses access the sync turns not-Ready with
 // reason AccessDenied, and spec.onAccessLoss decides whether the Secret is kept (Retain, the
-// default: running pods keep working) or deleted (Delete).
+// default: running pods keep working) or deleted (Delete). A sync naming an org-admin account
+// is refused for good (AdminServiceAccount), with the same onAccessLoss treatment.
 import type { KubeConfig, V1Secret } from '@kubernetes/client-node';
 import { matchesPath } from '../../../../api/src/services/policies/match.js';
 import { OneclawError } from '../../../../sdk/src/index.js';
@@ -21,7 +22,7 @@ import {
   type SecretSync,
   SYNC_LABEL,
 } from '../../apis/v1alpha1/types.js';
-import type { Identities } from '../../identity.js';
+import { ADMIN_IDENTITY_REFUSED, AdminIdentityError, type Identities } from '../../identity.js';
 import { type ObjectCache, type Reconciler, TerminalError } from '../../runtime/controller.js';
 import type { EventRecorder } from '../../runtime/events.js';
 import { KubeApiError, kubeRequest, namespacedPath, statusCodeOf } from '../../runtime/kube-request.js';
@@ -59,6 +60,12 @@ function classify(err: unknown): { reason: string; message: string } | undefined
   if (statusCodeOf(err) === 404)
     return { reason: Reason.InvalidSpec, message: 'the service account does not exist' };
   return undefined;
+}
+
+/** Whether two string maps hold the same keys and values, whatever the key order. */
+function sameMap(a: Record<string, string>, b: Record<string, string>): boolean {
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((k) => Object.hasOwn(b, k) && a[k] === b[k]);
 }
 
 class ReadFailure extends Error {
@@ -128,6 +135,8 @@ export function createSyncReconciler(deps: {
       }
       for (const d of s.spec.data ?? []) await take(d.secretKey, d.path, d.version);
     } catch (err) {
+      if (err instanceof OneclawError && err.code === ADMIN_IDENTITY_REFUSED)
+        throw new AdminIdentityError(err.message);
       const why = classify(err);
       if (!why) throw err;
       throw new ReadFailure(why.reason, why.message);
@@ -137,8 +146,15 @@ export function createSyncReconciler(deps: {
 
   const secretPath = (ns: string, name?: string) => namespacedPath('v1', 'secrets', ns, name);
 
-  /** Creates or converges the target Secret; returns whether it changed. */
-  const apply = async (s: SecretSync, name: string, data: Map<string, string>): Promise<boolean> => {
+  /**
+   * Creates or converges the target Secret: whether it was written, and whether its data differs
+   * from what it held (or it did not exist).
+   */
+  const apply = async (
+    s: SecretSync,
+    name: string,
+    data: Map<string, string>,
+  ): Promise<{ changed: boolean; dataChanged: boolean }> => {
     const ns = s.metadata.namespace as string;
     const target = s.spec.target ?? {};
     const type = target.type ?? 'Opaque';
@@ -176,7 +192,7 @@ export function createSyncReconciler(deps: {
     }
     if (!current) {
       await kubeRequest(kubeConfig, { method: 'POST', path: secretPath(ns), body: desired });
-      return true;
+      return { changed: true, dataChanged: true };
     }
     const ours = current.metadata?.ownerReferences?.some((r) => r.uid === s.metadata.uid && r.controller);
     if (!ours) {
@@ -185,24 +201,25 @@ export function createSyncReconciler(deps: {
         `Secret ${name} exists and is not managed by this SecretSync`,
       );
     }
+    const dataChanged = !sameMap(current.data ?? {}, desired.data ?? {});
     const same =
       current.type === type &&
-      JSON.stringify(current.data ?? {}) === JSON.stringify(desired.data) &&
-      JSON.stringify(current.metadata?.labels ?? {}) === JSON.stringify(desired.metadata?.labels) &&
-      JSON.stringify(current.metadata?.annotations ?? {}) === JSON.stringify(desired.metadata?.annotations);
-    if (same) return false;
+      !dataChanged &&
+      sameMap(current.metadata?.labels ?? {}, desired.metadata?.labels ?? {}) &&
+      sameMap(current.metadata?.annotations ?? {}, desired.metadata?.annotations ?? {});
+    if (same) return { changed: false, dataChanged };
     if (current.type !== type) {
       // A Secret's type is immutable: replace the object.
       await kubeRequest(kubeConfig, { method: 'DELETE', path: secretPath(ns, name) });
       await kubeRequest(kubeConfig, { method: 'POST', path: secretPath(ns), body: desired });
-      return true;
+      return { changed: true, dataChanged };
     }
     const replacement = {
       ...desired,
       metadata: { ...desired.metadata, resourceVersion: current.metadata?.resourceVersion },
     };
     await kubeRequest(kubeConfig, { method: 'PUT', path: secretPath(ns, name), body: replacement });
-    return true;
+    return { changed: true, dataChanged };
   };
 
   const removeTarget = async (s: SecretSync, name: string) => {
@@ -247,6 +264,7 @@ export function createSyncReconciler(deps: {
       deps.feed.watch(vaultId, key);
 
       let changed: boolean;
+      let dataChanged: boolean;
       let entries: SyncedEntry[];
       try {
         const got = await read(s, vaultId);
@@ -254,10 +272,15 @@ export function createSyncReconciler(deps: {
         let data = got.values;
         const template = s.spec.target?.template?.data;
         if (template) data = renderTemplate(template, got.values);
-        changed = await apply(s, targetName, data);
+        ({ changed, dataChanged } = await apply(s, targetName, data));
       } catch (err) {
         if (err instanceof TemplateError) {
           await notReady(s, Reason.InvalidSpec, err.message);
+          throw new TerminalError(err.message);
+        }
+        if (err instanceof AdminIdentityError) {
+          if (s.spec.onAccessLoss === 'Delete') await removeTarget(s, targetName);
+          await notReady(s, Reason.AdminServiceAccount, err.message);
           throw new TerminalError(err.message);
         }
         if (err instanceof ReadFailure) {
@@ -297,8 +320,9 @@ export function createSyncReconciler(deps: {
       if (changed) {
         await events.event(s, 'Normal', changed && !previous ? 'SecretCreated' : 'SecretUpdated', message);
       }
-      // Restart the workloads when the content moved on (not on the first sync, nor on drift repair).
-      if (previous && contentChanged) {
+      // Restart the workloads when the data moved on: not on the first sync, not on drift repair
+      // (the fingerprint is unchanged), not on a spec edit that renders the same data.
+      if (previous && contentChanged && dataChanged) {
         for (const t of s.spec.rolloutRestartTargets ?? []) deps.restarts.schedule(key.namespace, t, s);
       }
       deps.onSynced?.(s, changed);

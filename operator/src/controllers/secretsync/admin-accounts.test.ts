@@ -1,0 +1,194 @@
+// A SecretSync never borrows an org admin's identity. The syncs here are written by the cluster
+// administrator, whom the admission policy lets name any account: the operator's own refusal is
+// what is tested, as it would be on a cluster without the policy. An admin reads every vault, so
+// without the refusal each of these syncs would copy the secret out.
+import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestApi, type TestApi } from '../../../../test/support/api.js';
+import { installCrds } from '../../../../test/support/crds.js';
+import { kubeConfigFor, sharedPeer } from '../../../../test/support/fixtures.js';
+import { type KubeIdentities, kubeIdentities } from '../../../../test/support/kube-identity.js';
+import { OPERATOR_ACCOUNT, operatorApiEnv, startTestOperator } from '../../../../test/support/operator.js';
+import {
+  API_VERSION,
+  type Condition,
+  GROUP,
+  type OneclawVault,
+  PLURAL_SYNCS,
+  PLURAL_VAULTS,
+  Reason,
+  type SecretSync,
+  VERSION,
+} from '../../apis/v1alpha1/types.js';
+import type { RunningOperator } from '../../operator.js';
+import { eventually } from '../../runtime/test-helpers.js';
+
+describe('SecretSync: org-admin service accounts', () => {
+  let api: TestApi;
+  let kube: KubeIdentities;
+  let kc: KubeConfig;
+  let custom: CustomObjectsApi;
+  let operator: RunningOperator;
+  let ns: string;
+  let vaultId: string;
+
+  const crd = { group: GROUP, version: VERSION };
+  const getSync = async (name: string) =>
+    (await custom.getNamespacedCustomObject({
+      ...crd,
+      namespace: ns,
+      plural: PLURAL_SYNCS,
+      name,
+    })) as SecretSync;
+  const syncBody = (name: string, spec: Partial<SecretSync['spec']>) => ({
+    apiVersion: API_VERSION,
+    kind: 'SecretSync',
+    metadata: { name, namespace: ns },
+    spec: { vaultRef: { name: 'main' }, data: [{ secretKey: 'token', path: 'ops/root-token' }], ...spec },
+  });
+  const ready = (s: SecretSync): Condition | undefined =>
+    s.status?.conditions?.find((c) => c.type === 'Ready');
+  const secretExists = async (name: string) =>
+    kube.core.readNamespacedSecret({ name, namespace: ns }).then(
+      () => true,
+      () => false,
+    );
+  const auditRows = async (actor: string) =>
+    (
+      await api.db.pool.query<{ action: string }>('SELECT action FROM audit_events WHERE actor = $1', [actor])
+    ).rows.map((r) => r.action);
+  const refused = (name: string) =>
+    eventually(`${name} refused`, async () => {
+      const s = await getSync(name);
+      return ready(s)?.reason === Reason.AdminServiceAccount && s;
+    });
+
+  beforeAll(async () => {
+    const info = await sharedPeer('kube');
+    await installCrds(info);
+    kc = kubeConfigFor(info.kubeconfig);
+    custom = kc.makeApiClient(CustomObjectsApi);
+    kube = await kubeIdentities(info, 'sync-admin');
+    ns = kube.namespace;
+    for (const sa of [OPERATOR_ACCOUNT, 'app', 'listed-admin', 'unlisted-admin'])
+      await kube.createServiceAccount(sa);
+    // The API makes both accounts admins; the operator is told of one only, as when its setting
+    // lags behind the API's.
+    api = await startTestApi(
+      {
+        ...operatorApiEnv(info, kube),
+        ONECLAW_K8S_ADMIN_SERVICE_ACCOUNTS: [OPERATOR_ACCOUNT, 'listed-admin', 'unlisted-admin']
+          .map(kube.username)
+          .join(','),
+      },
+      { listen: true },
+    );
+    operator = await startTestOperator({
+      api,
+      kube,
+      kubeConfig: kc,
+      adminServiceAccounts: [kube.username('listed-admin')],
+    });
+    await custom.createNamespacedCustomObject({
+      ...crd,
+      namespace: ns,
+      plural: PLURAL_VAULTS,
+      body: {
+        apiVersion: API_VERSION,
+        kind: 'OneclawVault',
+        metadata: { name: 'main', namespace: ns },
+        spec: { access: [{ serviceAccount: 'app', paths: ['app/**'], permissions: ['read'] }] },
+      },
+    });
+    const vault = await eventually('vault id', async () => {
+      const v = (await custom.getNamespacedCustomObject({
+        ...crd,
+        namespace: ns,
+        plural: PLURAL_VAULTS,
+        name: 'main',
+      })) as OneclawVault;
+      return v.status?.vaultId;
+    });
+    vaultId = vault;
+    for (const [path, value] of [
+      ['ops/root-token', 'root-token-value'],
+      ['app/key', 'app-key-value'],
+    ]) {
+      const res = await api.request({
+        method: 'PUT',
+        url: `/v1/vaults/${vaultId}/secrets/${path}`,
+        payload: { type: 'password', value },
+      });
+      expect(res.statusCode).toBe(200);
+    }
+  });
+  afterAll(async () => {
+    // The API first: closing it ends the operator's open change-feed long poll at once, which
+    // the operator's own abort does not reach before the server's keep-alive timeout.
+    await api?.close();
+    await operator?.stop();
+    await kube?.cleanup();
+  });
+
+  it.each([
+    ["the operator's own account", OPERATOR_ACCOUNT],
+    ['a configured admin account', 'listed-admin'],
+  ])('refuses %s before minting a token for it', async (_what, account) => {
+    const name = `as-${account}`;
+    await custom.createNamespacedCustomObject({
+      ...crd,
+      namespace: ns,
+      plural: PLURAL_SYNCS,
+      body: syncBody(name, { serviceAccountName: account }),
+    });
+    const s = await refused(name);
+    expect(ready(s)).toMatchObject({ status: 'False', message: expect.stringContaining('org admin') });
+    expect(await secretExists(name)).toBe(false);
+    const events = await kube.core.listNamespacedEvent({ namespace: ns });
+    const event = events.items.find(
+      (e) => e.involvedObject.name === name && e.reason === 'AdminServiceAccount',
+    );
+    expect(event?.type).toBe('Warning');
+    expect(JSON.stringify(events.items)).not.toContain('root-token-value');
+    if (account !== OPERATOR_ACCOUNT) expect(await auditRows(kube.username(account))).toEqual([]);
+  });
+
+  it('refuses an account the API made an admin although the operator was not told', async () => {
+    await custom.createNamespacedCustomObject({
+      ...crd,
+      namespace: ns,
+      plural: PLURAL_SYNCS,
+      body: syncBody('as-unlisted', { serviceAccountName: 'unlisted-admin' }),
+    });
+    await refused('as-unlisted');
+    expect(await secretExists('as-unlisted')).toBe(false);
+    // Tokens were exchanged (that is how the operator learnt the role) and never used.
+    const actions = await auditRows(kube.username('unlisted-admin'));
+    expect(actions.length).toBeGreaterThan(0);
+    expect(new Set(actions)).toEqual(new Set(['auth.k8s_token']));
+  });
+
+  it('deletes the Secret of a sync moved to an admin account when onAccessLoss is Delete', async () => {
+    await custom.createNamespacedCustomObject({
+      ...crd,
+      namespace: ns,
+      plural: PLURAL_SYNCS,
+      body: syncBody('moved', {
+        serviceAccountName: 'app',
+        data: [{ secretKey: 'key', path: 'app/key' }],
+        onAccessLoss: 'Delete',
+      }),
+    });
+    await eventually('moved synced', () => secretExists('moved'));
+    const before = await getSync('moved');
+    await custom.replaceNamespacedCustomObject({
+      ...crd,
+      namespace: ns,
+      plural: PLURAL_SYNCS,
+      name: 'moved',
+      body: { ...before, spec: { ...before.spec, serviceAccountName: 'listed-admin' } },
+    });
+    await refused('moved');
+    expect(await secretExists('moved')).toBe(false);
+  });
+});

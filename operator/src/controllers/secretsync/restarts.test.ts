@@ -1,0 +1,168 @@
+// Rollout restarts follow the data the Secret holds, not the spec that produced it: a template
+// edit that renders the same data restarts nothing, a new value restarts each workload once.
+import { AppsV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestApi, type TestApi } from '../../../../test/support/api.js';
+import { installCrds } from '../../../../test/support/crds.js';
+import { kubeConfigFor, sharedPeer } from '../../../../test/support/fixtures.js';
+import { type KubeIdentities, kubeIdentities } from '../../../../test/support/kube-identity.js';
+import { OPERATOR_ACCOUNT, operatorApiEnv, startTestOperator } from '../../../../test/support/operator.js';
+import {
+  API_VERSION,
+  GROUP,
+  type OneclawVault,
+  PLURAL_SYNCS,
+  PLURAL_VAULTS,
+  type SecretSync,
+  VERSION,
+} from '../../apis/v1alpha1/types.js';
+import type { RunningOperator } from '../../operator.js';
+import { eventually } from '../../runtime/test-helpers.js';
+import { RESTARTED_AT } from './restarts.js';
+
+/** Longer than the test operator's restart window (500 ms), so a scheduled restart has happened. */
+const SETTLE_MS = 1_500;
+
+describe('SecretSync: rollout restarts', () => {
+  let api: TestApi;
+  let kube: KubeIdentities;
+  let kc: KubeConfig;
+  let custom: CustomObjectsApi;
+  let apps: AppsV1Api;
+  let operator: RunningOperator;
+  let ns: string;
+  let vaultId: string;
+
+  const crd = { group: GROUP, version: VERSION };
+  const getSync = async () =>
+    (await custom.getNamespacedCustomObject({
+      ...crd,
+      namespace: ns,
+      plural: PLURAL_SYNCS,
+      name: 'db',
+    })) as SecretSync;
+  const restartedAt = async () =>
+    (await apps.readNamespacedDeployment({ name: 'web', namespace: ns })).spec?.template.metadata
+      ?.annotations?.[RESTARTED_AT];
+  const secretUrl = async () => {
+    const s = await kube.core.readNamespacedSecret({ name: 'db', namespace: ns });
+    return Buffer.from(s.data?.url ?? '', 'base64').toString();
+  };
+  const put = async (value: string) => {
+    const res = await api.request({
+      method: 'PUT',
+      url: `/v1/vaults/${vaultId}/secrets/app/db/password`,
+      payload: { type: 'password', value },
+    });
+    expect(res.statusCode).toBe(200);
+  };
+  /** Replaces the sync's template; resolves once the operator has synced that generation. */
+  const setTemplate = async (template: Record<string, string>) => {
+    const current = await getSync();
+    const replaced = (await custom.replaceNamespacedCustomObject({
+      ...crd,
+      namespace: ns,
+      plural: PLURAL_SYNCS,
+      name: 'db',
+      body: { ...current, spec: { ...current.spec, target: { template: { data: template } } } },
+    })) as SecretSync;
+    await eventually('the new generation synced', async () => {
+      const s = await getSync();
+      const synced = s.status?.conditions?.find((c) => c.type === 'Synced');
+      return s.status?.observedGeneration === replaced.metadata.generation && synced?.status === 'True';
+    });
+  };
+
+  beforeAll(async () => {
+    const info = await sharedPeer('kube');
+    await installCrds(info);
+    kc = kubeConfigFor(info.kubeconfig);
+    custom = kc.makeApiClient(CustomObjectsApi);
+    apps = kc.makeApiClient(AppsV1Api);
+    kube = await kubeIdentities(info, 'sync-restart');
+    ns = kube.namespace;
+    for (const sa of [OPERATOR_ACCOUNT, 'app']) await kube.createServiceAccount(sa);
+    api = await startTestApi(operatorApiEnv(info, kube), { listen: true });
+    operator = await startTestOperator({ api, kube, kubeConfig: kc });
+    await custom.createNamespacedCustomObject({
+      ...crd,
+      namespace: ns,
+      plural: PLURAL_VAULTS,
+      body: {
+        apiVersion: API_VERSION,
+        kind: 'OneclawVault',
+        metadata: { name: 'main', namespace: ns },
+        spec: { access: [{ serviceAccount: 'app', paths: ['app/**'], permissions: ['read'] }] },
+      },
+    });
+    vaultId = await eventually('vault id', async () => {
+      const v = (await custom.getNamespacedCustomObject({
+        ...crd,
+        namespace: ns,
+        plural: PLURAL_VAULTS,
+        name: 'main',
+      })) as OneclawVault;
+      return v.status?.vaultId;
+    });
+    await put('pw-1');
+    await apps.createNamespacedDeployment({
+      namespace: ns,
+      body: {
+        metadata: { name: 'web' },
+        spec: {
+          selector: { matchLabels: { app: 'web' } },
+          template: {
+            metadata: { labels: { app: 'web' } },
+            spec: { containers: [{ name: 'web', image: 'busybox' }] },
+          },
+        },
+      },
+    });
+    await custom.createNamespacedCustomObject({
+      ...crd,
+      namespace: ns,
+      plural: PLURAL_SYNCS,
+      body: {
+        apiVersion: API_VERSION,
+        kind: 'SecretSync',
+        metadata: { name: 'db', namespace: ns },
+        spec: {
+          vaultRef: { name: 'main' },
+          serviceAccountName: 'app',
+          data: [{ secretKey: 'password', path: 'app/db/password' }],
+          target: { template: { data: { url: 'postgres://app:{{ .password }}@db/app' } } },
+          rolloutRestartTargets: [{ kind: 'Deployment', name: 'web' }],
+        },
+      },
+    });
+    expect(await eventually('first sync', () => secretUrl())).toBe('postgres://app:pw-1@db/app');
+  });
+  afterAll(async () => {
+    // The API first: closing it ends the operator's open change-feed long poll at once, which
+    // the operator's own abort does not reach before the server's keep-alive timeout.
+    await api?.close();
+    await operator?.stop();
+    await kube?.cleanup();
+  });
+
+  it('restarts nothing when an edited template renders the same data', async () => {
+    const hashBefore = (await getSync()).status?.secretHash;
+    await setTemplate({ url: 'postgres://app:{{.password}}@db/app' });
+    // The spec's fingerprint moved on; the Secret's data did not.
+    expect((await getSync()).status?.secretHash).not.toBe(hashBefore);
+    expect(await secretUrl()).toBe('postgres://app:pw-1@db/app');
+    await new Promise((r) => setTimeout(r, SETTLE_MS));
+    expect(await restartedAt()).toBeUndefined();
+  });
+
+  it('restarts once when a value changes', async () => {
+    await put('pw-2');
+    await eventually('new value synced', async () => (await secretUrl()) === 'postgres://app:pw-2@db/app');
+    const first = await eventually('restarted', restartedAt);
+    await new Promise((r) => setTimeout(r, SETTLE_MS));
+    const web = await apps.readNamespacedDeployment({ name: 'web', namespace: ns });
+    expect(web.spec?.template.metadata?.annotations?.[RESTARTED_AT]).toBe(first);
+    // Created at generation 1; one pod-template change since.
+    expect(web.metadata?.generation).toBe(2);
+  });
+});
