@@ -53,6 +53,9 @@ export function renderChart(opts: RenderOptions): Manifest[] {
 
 export const isRbac = (o: Manifest): o is RbacObject => RBAC_KINDS.includes(o.kind);
 export const isCrd = (o: Manifest) => o.kind === 'CustomResourceDefinition';
+/** The SecretSync admission policy and its binding (operator.admissionPolicy). */
+export const isAdmissionPolicy = (o: Manifest) =>
+  o.kind === 'ValidatingAdmissionPolicy' || o.kind === 'ValidatingAdmissionPolicyBinding';
 
 export const RELEASE = 'oneclaw';
 export const RELEASE_NAMESPACE = 'oneclaw-system';

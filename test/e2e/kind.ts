@@ -215,7 +215,13 @@ export async function connectKind(): Promise<E2eEnvironment> {
 }
 
 const clusterScoped = (kind: string) =>
-  ['ClusterRole', 'ClusterRoleBinding', 'CustomResourceDefinition'].includes(kind);
+  [
+    'ClusterRole',
+    'ClusterRoleBinding',
+    'CustomResourceDefinition',
+    'ValidatingAdmissionPolicy',
+    'ValidatingAdmissionPolicyBinding',
+  ].includes(kind);
 
 async function run(command: string, args: string[]): Promise<string> {
   return (await promisify(execFile)(command, args, { maxBuffer: 64 * 1024 * 1024 })).stdout;

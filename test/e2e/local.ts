@@ -23,6 +23,7 @@ import { repoRoot } from '../support/tools.js';
 import {
   applyObjects,
   deleteObjects,
+  isAdmissionPolicy,
   isCrd,
   isRbac,
   kubectl,
@@ -121,8 +122,10 @@ export async function startLocalInstall(): Promise<E2eEnvironment> {
     const rbac = process.env.E2E_RBAC_MANIFEST
       ? (loadAllYaml(readFileSync(process.env.E2E_RBAC_MANIFEST, 'utf8')) as Manifest[]).filter(Boolean)
       : objects.filter(isRbac);
+    const admission = objects.filter(isAdmissionPolicy);
 
-    // `helm install --create-namespace`: CRDs first (helm's crds/), then the chart's RBAC objects.
+    // `helm install --create-namespace`: CRDs first (helm's crds/), then the chart's RBAC objects
+    // and its SecretSync admission policy.
     await kubectl(admin, ['create', 'namespace', RELEASE_NAMESPACE]);
     await applyObjects(admin, crds);
     await kubectl(admin, [
@@ -132,6 +135,7 @@ export async function startLocalInstall(): Promise<E2eEnvironment> {
       ...crds.map((c) => `crd/${c.metadata.name}`),
     ]);
     await applyObjects(admin, rbac);
+    await applyObjects(admin, admission);
 
     // What the kubelet would mount: a token of the pod's ServiceAccount for the apiserver, and
     // the operator's projected token for the API's audience.
@@ -301,7 +305,7 @@ export async function startLocalInstall(): Promise<E2eEnvironment> {
         await operatorProc?.stop('SIGTERM', 35_000);
         await apiProc.stop('SIGTERM', 15_000);
         // helm uninstall deletes every object of the release except CRDs (helm keeps crds/).
-        await deleteObjects(admin, rbac);
+        await deleteObjects(admin, [...admission, ...rbac]);
       },
       logs: () => tail(apiProc) + tail(operatorProc ?? procs.find((p) => p.name === 'oneclaw-operator')),
       async leakSources() {
