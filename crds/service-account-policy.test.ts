@@ -77,6 +77,7 @@ describe('SecretSync admission policy', () => {
       AUTHOR,
       { apiGroups: [''], resources: ['serviceaccounts'], resourceNames: ['app'], verbs: ['impersonate'] },
     ]);
+    await grant(kube.username('app'), [AUTHOR]);
     await grant('status-writer', [
       { apiGroups: ['oneclaw.dev'], resources: ['secretsyncs/status'], verbs: ['get', 'patch'] },
     ]);
@@ -121,6 +122,12 @@ describe('SecretSync admission policy', () => {
   it('allows an author who may impersonate that account, and only that account', async () => {
     expect(await apply('impersonator', 'by-impersonator', 'app')).toMatchObject({ ok: true });
     expect((await apply('impersonator', 'by-impersonator-2', 'privileged')).ok).toBe(false);
+  });
+
+  it('allows a service account to name itself, and only itself', async () => {
+    const self = kube.username('app');
+    expect(await apply(self, 'by-itself', 'app')).toMatchObject({ ok: true });
+    expect((await apply(self, 'by-itself-2', 'privileged')).ok).toBe(false);
   });
 
   it('refuses an update that moves a sync to an account its author could not act as', async () => {
