@@ -355,7 +355,7 @@ describe('oneclaw cmek', () => {
 
     // Without a key the server refuses a plain value; with it, only the blob is sent.
     const plain = await runCli(['secret', 'put', name, 'db/password'], { env, input: 'x' });
-    expectOneLineError(plain, 1, 'invalid_cmek_value');
+    expectOneLineError(plain, 6, 'invalid_cmek_value');
     expect(plain.stderr).toContain('--cmek-key-file');
     for (let i = 0; i < 12; i++) {
       const put = await runCli(['secret', 'put', name, `bulk/${i}`, '--cmek-key-file', k1], {

@@ -89,7 +89,7 @@ describe('CMEK through the SDK against a real API', () => {
 
     // The server refuses a non-blob value, and a blob under another key than the active one.
     const notBlob = await rejection(admin.secrets.put(vaultId, 'x', { type: 'note', value: 'plain text' }));
-    expect(notBlob).toMatchObject({ status: 400, code: 'invalid_cmek_value', requestId: expect.any(String) });
+    expect(notBlob).toMatchObject({ status: 409, code: 'invalid_cmek_value', requestId: expect.any(String) });
     const stale = await rejection(admin.cmek.putSecret(vaultId, 'x', other, 'v', { type: 'note' }));
     expect(stale).toMatchObject({ status: 409, code: 'cmek_fingerprint_mismatch' });
     // Enabling again without naming the active key is a conflict.
@@ -105,7 +105,7 @@ describe('CMEK through the SDK against a real API', () => {
     const wrong = await rejection(
       admin.cmek.disable(vaultId, await cmekFingerprint(await generateCmekKey())),
     );
-    expect(wrong).toMatchObject({ status: 400, code: 'cmek_fingerprint_mismatch' });
+    expect(wrong).toMatchObject({ status: 409, code: 'cmek_fingerprint_mismatch' });
     expect(await admin.cmek.disable(vaultId, await cmekFingerprint(key))).toMatchObject({
       cmek_enabled: false,
       cmek_fingerprint: null,
@@ -197,7 +197,7 @@ describe('CMEK through the SDK against a real API', () => {
     const wrongOld = await rejection(
       admin.cmek.startRotation(vaultId, { oldKey: await generateCmekKey(), newKey }),
     );
-    expect(wrongOld).toMatchObject({ status: 400, code: 'cmek_key_mismatch', requestId: expect.any(String) });
+    expect(wrongOld).toMatchObject({ status: 409, code: 'cmek_key_mismatch', requestId: expect.any(String) });
     expect((await admin.vaults.get(vaultId)).cmek_fingerprint).toBe(oldFp);
     expect((await admin.secrets.get(vaultId, 'bulk/0')).cmek_fingerprint).toBe(oldFp);
     // A header that is not a 32-byte key.

@@ -15,7 +15,7 @@ export const EXIT = {
   denied: 4,
   /** Not found (404), or gone: expired, used up, destroyed (410). */
   notFound: 5,
-  /** Conflict (409): check-and-set, CMEK already on / not on, a rotation running (a key mismatch is 8). */
+  /** Conflict (409): check-and-set, CMEK already on / not on (also a plain value to a CMEK vault), a rotation running (a key mismatch is 8). */
   conflict: 6,
   /** The API, its KMS or database is unavailable, rate limited, or did not answer (503, 429, network). */
   unavailable: 7,
@@ -35,8 +35,9 @@ export class CliError extends Error {
 export const usage = (message: string) => new CliError(EXIT.usage, message);
 
 /**
- * The API's CMEK key errors: exit 8 whatever the status (a fingerprint mismatch is 400 on
- * enable/disable but 409 on a write under a stale key), ahead of the status mapping.
+ * The API's CMEK key errors: exit 8 whatever the status (a key that does not match
+ * new_fingerprint is a 400, a key or fingerprint that is not the vault's active one a 409),
+ * ahead of the status mapping.
  */
 const CMEK_CODES = new Set(['cmek_key_mismatch', 'cmek_fingerprint_mismatch', 'invalid_cmek_key']);
 

@@ -23,12 +23,15 @@ export function cmekFingerprint(key: Buffer): string {
   return createHash('sha256').update(key).digest('hex');
 }
 
-/** The stored value of a CMEK vault must be the base64 of a well-formed blob. */
+/**
+ * The stored value of a CMEK vault must be the base64 of a well-formed blob. The same value is
+ * fine in a vault without CMEK, so a refusal is a conflict with the vault's state (409).
+ */
 export function checkCmekValue(value: string): void {
   const blob = decodeBase64(value);
   if (!blob || blob.length < CMEK_MIN_BLOB || blob[0] !== CMEK_VERSION) {
     throw new ServiceError(
-      400,
+      409,
       'invalid_cmek_value',
       'this vault uses a customer-managed key: value must be the standard base64 of a CMEK blob (0x01, 12-byte IV, ciphertext, 16-byte tag), made by the SDK or CLI',
     );

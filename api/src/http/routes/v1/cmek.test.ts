@@ -178,13 +178,13 @@ describe('enabling and disabling a customer-managed key', () => {
       Buffer.from([1, 2, 3]).toString('base64'),
       randomBytes(40).toString('hex'),
     ]) {
-      expectError(await putSecret(api, v.id, 'a', { value: bad }), 400, 'invalid_cmek_value');
+      expectError(await putSecret(api, v.id, 'a', { value: bad }), 409, 'invalid_cmek_value');
     }
     const notV1 = Buffer.from(blob(k, 'x'), 'base64');
     notV1[0] = 2;
     expectError(
       await putSecret(api, v.id, 'a', { value: notV1.toString('base64') }),
-      400,
+      409,
       'invalid_cmek_value',
     );
     expectError(
