@@ -158,5 +158,11 @@ describe('per-principal KMS budget', () => {
       token: b.token,
     });
     expect(r.statusCode).toBe(200);
+
+    // An org admin (a bulk import, `kms migrate`) is not charged.
+    for (let i = 0; i < 10; i++) {
+      const w = await putSecret(api, kmsVault.id, `kms/admin${i}`, { value: `a${i}` });
+      expect(w.statusCode).toBe(200);
+    }
   });
 });
