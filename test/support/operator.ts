@@ -1,10 +1,19 @@
 // The operator for a test: its API settings (Kubernetes token review against the test control
 // plane, the operator's service account as org admin) and a replica serving one namespace with
 // short leader-election timings.
-import type { KubeConfig } from '@kubernetes/client-node';
+import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import pino from 'pino';
+import {
+  API_VERSION,
+  GROUP,
+  type OneclawVault,
+  type OneclawVaultSpec,
+  PLURAL_VAULTS,
+  VERSION,
+} from '../../operator/src/apis/v1alpha1/types.js';
 import { type RunningOperator, startOperator } from '../../operator/src/operator.js';
 import type { TestApi } from './api.js';
+import { eventually } from './eventually.js';
 import type { KubeIdentities } from './kube-identity.js';
 import type { KubeInfo } from './peers/kube.js';
 
@@ -52,5 +61,24 @@ export function startTestOperator(o: {
     renewDeadlineMs: 3_000,
     retryPeriodMs: 300,
     restartDebounceMs: 500,
+  });
+}
+
+/** Creates a OneclawVault and waits until the operator has recorded its API vault; returns the vault id. */
+export async function createReadyVault(
+  kubeConfig: KubeConfig,
+  namespace: string,
+  name: string,
+  spec: OneclawVaultSpec,
+): Promise<string> {
+  const custom = kubeConfig.makeApiClient(CustomObjectsApi);
+  const crd = { group: GROUP, version: VERSION, namespace, plural: PLURAL_VAULTS };
+  await custom.createNamespacedCustomObject({
+    ...crd,
+    body: { apiVersion: API_VERSION, kind: 'OneclawVault', metadata: { name, namespace }, spec },
+  });
+  return eventually(`vault id of ${namespace}/${name}`, async () => {
+    const v = (await custom.getNamespacedCustomObject({ ...crd, name })) as OneclawVault;
+    return v.status?.vaultId;
   });
 }

@@ -8,14 +8,17 @@ import { startTestApi, type TestApi } from '../../../../test/support/api.js';
 import { installCrds } from '../../../../test/support/crds.js';
 import { kubeConfigFor, sharedPeer } from '../../../../test/support/fixtures.js';
 import { type KubeIdentities, kubeIdentities } from '../../../../test/support/kube-identity.js';
-import { OPERATOR_ACCOUNT, operatorApiEnv, startTestOperator } from '../../../../test/support/operator.js';
+import {
+  createReadyVault,
+  OPERATOR_ACCOUNT,
+  operatorApiEnv,
+  startTestOperator,
+} from '../../../../test/support/operator.js';
 import {
   API_VERSION,
   type Condition,
   GROUP,
-  type OneclawVault,
   PLURAL_SYNCS,
-  PLURAL_VAULTS,
   Reason,
   type SecretSync,
   VERSION,
@@ -89,27 +92,9 @@ describe('SecretSync: org-admin service accounts', () => {
       kubeConfig: kc,
       adminServiceAccounts: [kube.username('listed-admin')],
     });
-    await custom.createNamespacedCustomObject({
-      ...crd,
-      namespace: ns,
-      plural: PLURAL_VAULTS,
-      body: {
-        apiVersion: API_VERSION,
-        kind: 'OneclawVault',
-        metadata: { name: 'main', namespace: ns },
-        spec: { access: [{ serviceAccount: 'app', paths: ['app/**'], permissions: ['read'] }] },
-      },
+    vaultId = await createReadyVault(kc, ns, 'main', {
+      access: [{ serviceAccount: 'app', paths: ['app/**'], permissions: ['read'] }],
     });
-    const vault = await eventually('vault id', async () => {
-      const v = (await custom.getNamespacedCustomObject({
-        ...crd,
-        namespace: ns,
-        plural: PLURAL_VAULTS,
-        name: 'main',
-      })) as OneclawVault;
-      return v.status?.vaultId;
-    });
-    vaultId = vault;
     for (const [path, value] of [
       ['ops/root-token', 'root-token-value'],
       ['app/key', 'app-key-value'],

@@ -6,16 +6,13 @@ import { startTestApi, type TestApi } from '../../../../test/support/api.js';
 import { installCrds } from '../../../../test/support/crds.js';
 import { kubeConfigFor, sharedPeer } from '../../../../test/support/fixtures.js';
 import { type KubeIdentities, kubeIdentities } from '../../../../test/support/kube-identity.js';
-import { OPERATOR_ACCOUNT, operatorApiEnv, startTestOperator } from '../../../../test/support/operator.js';
 import {
-  API_VERSION,
-  GROUP,
-  type OneclawVault,
-  PLURAL_SYNCS,
-  PLURAL_VAULTS,
-  type SecretSync,
-  VERSION,
-} from '../../apis/v1alpha1/types.js';
+  createReadyVault,
+  OPERATOR_ACCOUNT,
+  operatorApiEnv,
+  startTestOperator,
+} from '../../../../test/support/operator.js';
+import { API_VERSION, GROUP, PLURAL_SYNCS, type SecretSync, VERSION } from '../../apis/v1alpha1/types.js';
 import type { RunningOperator } from '../../operator.js';
 import { eventually } from '../../runtime/test-helpers.js';
 import { RESTARTED_AT } from './restarts.js';
@@ -84,25 +81,8 @@ describe('SecretSync: rollout restarts', () => {
     for (const sa of [OPERATOR_ACCOUNT, 'app']) await kube.createServiceAccount(sa);
     api = await startTestApi(operatorApiEnv(info, kube), { listen: true });
     operator = await startTestOperator({ api, kube, kubeConfig: kc });
-    await custom.createNamespacedCustomObject({
-      ...crd,
-      namespace: ns,
-      plural: PLURAL_VAULTS,
-      body: {
-        apiVersion: API_VERSION,
-        kind: 'OneclawVault',
-        metadata: { name: 'main', namespace: ns },
-        spec: { access: [{ serviceAccount: 'app', paths: ['app/**'], permissions: ['read'] }] },
-      },
-    });
-    vaultId = await eventually('vault id', async () => {
-      const v = (await custom.getNamespacedCustomObject({
-        ...crd,
-        namespace: ns,
-        plural: PLURAL_VAULTS,
-        name: 'main',
-      })) as OneclawVault;
-      return v.status?.vaultId;
+    vaultId = await createReadyVault(kc, ns, 'main', {
+      access: [{ serviceAccount: 'app', paths: ['app/**'], permissions: ['read'] }],
     });
     await put('pw-1');
     await apps.createNamespacedDeployment({
