@@ -31,6 +31,12 @@ export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
 export const MANAGED_BY_VALUE = 'oneclaw-operator';
 /** Put on every Secret the operator writes; the value is the SecretSync's name. */
 export const SYNC_LABEL = 'oneclaw.dev/secretsync';
+/**
+ * On every Secret the operator writes: the content fingerprint (versions, template, type; never
+ * values) it was written from. A reconcile whose status write was lost after the Secret was
+ * written finds its own write here, so the rollout restart it owed is not dropped.
+ */
+export const CONTENT_HASH_ANNOTATION = 'oneclaw.dev/secret-hash';
 
 /** Schema defaults, for objects that did not come from the apiserver. */
 export const DEFAULT_CUSTODY: Custody = 'wrapped';

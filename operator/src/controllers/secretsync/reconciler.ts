@@ -11,6 +11,7 @@ import { matchesPath } from '../../../../api/src/services/policies/match.js';
 import { OneclawError } from '../../../../sdk/src/index.js';
 import {
   API_VERSION,
+  CONTENT_HASH_ANNOTATION,
   ConditionType,
   DEFAULT_REFRESH_INTERVAL,
   KIND_SYNC,
@@ -147,14 +148,16 @@ export function createSyncReconciler(deps: {
   const secretPath = (ns: string, name?: string) => namespacedPath('v1', 'secrets', ns, name);
 
   /**
-   * Creates or converges the target Secret: whether it was written, and whether its data differs
-   * from what it held (or it did not exist).
+   * Creates or converges the target Secret: whether it was written, whether its data differs
+   * from what it held (or it did not exist), and whether it was already written from
+   * `fingerprint` by an earlier reconcile.
    */
   const apply = async (
     s: SecretSync,
     name: string,
     data: Map<string, string>,
-  ): Promise<{ changed: boolean; dataChanged: boolean }> => {
+    fingerprint: string,
+  ): Promise<{ changed: boolean; dataChanged: boolean; writtenBefore: boolean }> => {
     const ns = s.metadata.namespace as string;
     const target = s.spec.target ?? {};
     const type = target.type ?? 'Opaque';
@@ -169,7 +172,7 @@ export function createSyncReconciler(deps: {
           [MANAGED_BY_LABEL]: MANAGED_BY_VALUE,
           [SYNC_LABEL]: s.metadata.name as string,
         },
-        annotations: { ...(target.annotations ?? {}) },
+        annotations: { ...(target.annotations ?? {}), [CONTENT_HASH_ANNOTATION]: fingerprint },
         ownerReferences: [
           {
             apiVersion: API_VERSION,
@@ -192,7 +195,7 @@ export function createSyncReconciler(deps: {
     }
     if (!current) {
       await kubeRequest(kubeConfig, { method: 'POST', path: secretPath(ns), body: desired });
-      return { changed: true, dataChanged: true };
+      return { changed: true, dataChanged: true, writtenBefore: false };
     }
     const ours = current.metadata?.ownerReferences?.some((r) => r.uid === s.metadata.uid && r.controller);
     if (!ours) {
@@ -202,24 +205,25 @@ export function createSyncReconciler(deps: {
       );
     }
     const dataChanged = !sameMap(current.data ?? {}, desired.data ?? {});
+    const writtenBefore = current.metadata?.annotations?.[CONTENT_HASH_ANNOTATION] === fingerprint;
     const same =
       current.type === type &&
       !dataChanged &&
       sameMap(current.metadata?.labels ?? {}, desired.metadata?.labels ?? {}) &&
       sameMap(current.metadata?.annotations ?? {}, desired.metadata?.annotations ?? {});
-    if (same) return { changed: false, dataChanged };
+    if (same) return { changed: false, dataChanged, writtenBefore };
     if (current.type !== type) {
       // A Secret's type is immutable: replace the object.
       await kubeRequest(kubeConfig, { method: 'DELETE', path: secretPath(ns, name) });
       await kubeRequest(kubeConfig, { method: 'POST', path: secretPath(ns), body: desired });
-      return { changed: true, dataChanged };
+      return { changed: true, dataChanged, writtenBefore };
     }
     const replacement = {
       ...desired,
       metadata: { ...desired.metadata, resourceVersion: current.metadata?.resourceVersion },
     };
     await kubeRequest(kubeConfig, { method: 'PUT', path: secretPath(ns, name), body: replacement });
-    return { changed: true, dataChanged };
+    return { changed: true, dataChanged, writtenBefore };
   };
 
   const removeTarget = async (s: SecretSync, name: string) => {
@@ -265,14 +269,21 @@ export function createSyncReconciler(deps: {
 
       let changed: boolean;
       let dataChanged: boolean;
+      let writtenBefore: boolean;
       let entries: SyncedEntry[];
+      let fingerprint: string;
       try {
         const got = await read(s, vaultId);
         entries = got.entries;
         let data = got.values;
         const template = s.spec.target?.template?.data;
         if (template) data = renderTemplate(template, got.values);
-        ({ changed, dataChanged } = await apply(s, targetName, data));
+        fingerprint = contentFingerprint({
+          entries,
+          template,
+          type: s.spec.target?.type ?? 'Opaque',
+        });
+        ({ changed, dataChanged, writtenBefore } = await apply(s, targetName, data, fingerprint));
       } catch (err) {
         if (err instanceof TemplateError) {
           await notReady(s, Reason.InvalidSpec, err.message);
@@ -294,11 +305,6 @@ export function createSyncReconciler(deps: {
         throw err;
       }
 
-      const fingerprint = contentFingerprint({
-        entries,
-        template: s.spec.target?.template?.data,
-        type: s.spec.target?.type ?? 'Opaque',
-      });
       const previous = s.status?.secretHash;
       const contentChanged = previous !== fingerprint;
       const message = `Secret ${targetName} holds ${entries.length} secret(s)`;
@@ -321,8 +327,10 @@ export function createSyncReconciler(deps: {
         await events.event(s, 'Normal', changed && !previous ? 'SecretCreated' : 'SecretUpdated', message);
       }
       // Restart the workloads when the data moved on: not on the first sync, not on drift repair
-      // (the fingerprint is unchanged), not on a spec edit that renders the same data.
-      if (previous && contentChanged && dataChanged) {
+      // (the fingerprint is unchanged), not on a spec edit that renders the same data. A Secret
+      // already written from this fingerprint while status still holds the old one is an earlier
+      // reconcile whose status write was lost: the restart it owed is made now.
+      if (previous && contentChanged && (dataChanged || writtenBefore)) {
         for (const t of s.spec.rolloutRestartTargets ?? []) deps.restarts.schedule(key.namespace, t, s);
       }
       deps.onSynced?.(s, changed);

@@ -12,9 +12,17 @@ import {
   operatorApiEnv,
   startTestOperator,
 } from '../../../../test/support/operator.js';
-import { API_VERSION, GROUP, PLURAL_SYNCS, type SecretSync, VERSION } from '../../apis/v1alpha1/types.js';
+import {
+  API_VERSION,
+  CONTENT_HASH_ANNOTATION,
+  GROUP,
+  PLURAL_SYNCS,
+  type SecretSync,
+  VERSION,
+} from '../../apis/v1alpha1/types.js';
 import type { RunningOperator } from '../../operator.js';
 import { eventually } from '../../runtime/test-helpers.js';
+import { contentFingerprint } from './render.js';
 import { RESTARTED_AT } from './restarts.js';
 
 /** Longer than the test operator's restart window (500 ms), so a scheduled restart has happened. */
@@ -144,5 +152,46 @@ describe('SecretSync: rollout restarts', () => {
     expect(web.spec?.template.metadata?.annotations?.[RESTARTED_AT]).toBe(first);
     // Created at generation 1; one pod-template change since.
     expect(web.metadata?.generation).toBe(2);
+  });
+
+  it('still restarts when the Secret was written but the status write after it was lost', async () => {
+    const before = await restartedAt();
+    expect(before).toBeDefined();
+    await operator.stop();
+    await put('pw-3');
+    // What a reconcile that died between its Secret write and its status write leaves behind:
+    // the new data and fingerprint in the Secret, the old fingerprint in status.
+    const sync = await getSync();
+    const template = sync.spec.target?.template?.data;
+    const fingerprint = contentFingerprint({
+      entries: [{ key: 'password', path: 'app/db/password', version: 3 }],
+      template,
+      type: 'Opaque',
+    });
+    expect(sync.status?.secretHash).not.toBe(fingerprint);
+    const secret = await kube.core.readNamespacedSecret({ name: 'db', namespace: ns });
+    await kube.core.replaceNamespacedSecret({
+      name: 'db',
+      namespace: ns,
+      body: {
+        ...secret,
+        metadata: {
+          ...secret.metadata,
+          annotations: { ...secret.metadata?.annotations, [CONTENT_HASH_ANNOTATION]: fingerprint },
+        },
+        data: { url: Buffer.from('postgres://app:pw-3@db/app').toString('base64') },
+      },
+    });
+
+    operator = await startTestOperator({ api, kube, kubeConfig: kc });
+    await eventually('status caught up', async () => (await getSync()).status?.secretHash === fingerprint);
+    const after = await eventually('restarted again', async () => {
+      const at = await restartedAt();
+      return at !== before ? at : undefined;
+    });
+    expect(after).toBeDefined();
+    expect((await apps.readNamespacedDeployment({ name: 'web', namespace: ns })).metadata?.generation).toBe(
+      3,
+    );
   });
 });
