@@ -21,6 +21,10 @@ describe('terminal-safe output', () => {
       'a\\x1b[2Jb\\x07c\\x9bd\\u202ee\\x7f\\x0af\\x09g',
     );
     expect(terminalSafe('plain/path-1_2 ✓')).toBe('plain/path-1_2 ✓');
+    // A value shown on a terminal keeps its lines (a PEM key) but not its escape sequences.
+    expect(terminalSafe('-----BEGIN-----\n\tAAA\u001b[2J\n', { keepLines: true })).toBe(
+      '-----BEGIN-----\n\tAAA\\x1b[2J\n',
+    );
   });
 
   it('keeps JSON the same value while escaping what JSON.stringify leaves raw', () => {

@@ -15,7 +15,7 @@ import {
 } from '../../../sdk/src/index.js';
 import { CliError, EXIT, usage } from '../lib/errors.js';
 import { readKeyFile, readValue } from '../lib/input.js';
-import { emit, printLine, printTable } from '../lib/output.js';
+import { emit, printJson, printLine, printTable, terminalSafe } from '../lib/output.js';
 import { vaultId } from '../lib/resolve.js';
 import { collect, context, intOption } from './context.js';
 
@@ -140,7 +140,7 @@ export function register(program: Command): void {
         delete (shown as { plaintext?: unknown }).plaintext;
         if (plaintext && s.cmek_encrypted)
           (shown as Record<string, unknown>).value_base64 = toBase64(plaintext);
-        process.stdout.write(`${JSON.stringify(shown, null, 2)}\n`);
+        printJson(shown);
         return;
       }
       if (!plaintext) {
@@ -149,8 +149,12 @@ export function register(program: Command): void {
           `${path} is CMEK-encrypted: pass --cmek-key-file (or --output json for the blob)`,
         );
       }
-      process.stdout.write(plaintext);
-      if (process.stdout.isTTY) process.stdout.write('\n');
+      if (process.stdout.isTTY) {
+        // On a terminal a value written by someone else must not drive it; pipes get the bytes.
+        process.stdout.write(`${terminalSafe(new TextDecoder().decode(plaintext), { keepLines: true })}\n`);
+      } else {
+        process.stdout.write(plaintext);
+      }
     });
 
   secret

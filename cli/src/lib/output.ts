@@ -26,9 +26,12 @@ const escapeChar = (c: string) => {
     : `\\u${code.toString(16).padStart(4, '0')}`;
 };
 
-/** `text` with every terminal control character shown as an escape (`\x1b`, `\u202e`). */
-export function terminalSafe(text: string): string {
-  return text.replace(UNSAFE, escapeChar);
+/**
+ * `text` with every terminal control character shown as an escape (`\x1b`, `\u202e`);
+ * `keepLines` leaves newlines and tabs as they are (a multi-line value such as a PEM key).
+ */
+export function terminalSafe(text: string, opts: { keepLines?: boolean } = {}): string {
+  return text.replace(UNSAFE, (c) => (opts.keepLines && (c === '\n' || c === '\t') ? c : escapeChar(c)));
 }
 
 /** What JSON.stringify leaves raw inside strings (it escapes C0 itself; C0 outside strings is layout). */

@@ -96,8 +96,8 @@ export async function resolveVault(
         reason: Reason.VaultNotOwned,
         message:
           `status.vaultId names vault ${hint}, which records ${describeOwner(named.owner)}, not this OneclawVault ` +
-          `(uid ${owner.uid}); nothing was granted on it or changed. An admin can record the owner ` +
-          `(PUT /v1/vaults/${hint}/owner) if it is this resource's vault, or clear status.vaultId to get a new vault`,
+          `(uid ${owner.uid}); nothing was granted on it or changed. status.vaultId may have been forged: ` +
+          `before recording an owner, an admin makes the checks in docs/upgrading.md; or clear status.vaultId to get a new vault`,
       };
     }
   }
