@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApi, type TestApi } from '../../../test/support/api.js';
 import {
+  createPolicy,
   createUser,
   createVault,
   expectError,
@@ -15,19 +16,13 @@ import {
 } from '../../../test/support/api-helpers.js';
 import { createLimiter } from '../services/limits/limiter.js';
 
-const grantAll = async (api: TestApi, vaultId: string, userId: string) => {
-  const r = await api.request({
-    method: 'POST',
-    url: `/v1/vaults/${vaultId}/policies`,
-    payload: {
-      principal_type: 'user',
-      principal_id: userId,
-      secret_path_pattern: '**',
-      permissions: ['read', 'write', 'list'],
-    },
+const grantAll = (api: TestApi, vaultId: string, userId: string) =>
+  createPolicy(api, vaultId, {
+    principal_type: 'user',
+    principal_id: userId,
+    secret_path_pattern: '**',
+    permissions: ['read', 'write', 'list'],
   });
-  expect(r.statusCode).toBe(201);
-};
 
 const member = async (api: TestApi) => {
   const { userId, apiKey } = await createUser(api);

@@ -5,7 +5,13 @@
 // other principals still subscribe.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApi, type TestApi } from '../../../../../test/support/api.js';
-import { createUser, createVault, tokenFor, writeSecret } from '../../../../../test/support/api-helpers.js';
+import {
+  createPolicy,
+  createUser,
+  createVault,
+  tokenFor,
+  writeSecret,
+} from '../../../../../test/support/api-helpers.js';
 import { type FeedEvent, openStream } from '../../../../../test/support/sse.js';
 import { createPollingFeed } from '../../../services/events/feed.js';
 
@@ -27,27 +33,16 @@ describe('change feed access', () => {
     const { userId, apiKey } = await createUser(api);
     return { userId, auth: { authorization: `Bearer ${await tokenFor(api, apiKey)}` } };
   };
-  const grant = async (
-    vaultId: string,
-    userId: string,
-    pattern: string,
-    permissions: string[],
-    extra = {},
-  ) => {
-    const r = await api.request({
-      method: 'POST',
-      url: `/v1/vaults/${vaultId}/policies`,
-      payload: {
+  const grant = async (vaultId: string, userId: string, pattern: string, permissions: string[], extra = {}) =>
+    (
+      await createPolicy(api, vaultId, {
         principal_type: 'user',
         principal_id: userId,
         secret_path_pattern: pattern,
         permissions,
         ...extra,
-      },
-    });
-    expect({ status: r.statusCode, body: r.body }).toMatchObject({ status: 201 });
-    return (r.json() as { id: string }).id;
-  };
+      })
+    ).id;
   const poll = (vaultId: string, query: string, headers: Record<string, string>) =>
     fetch(`${base}/v1/vaults/${vaultId}/events${query}`, { headers });
   const stream = (vaultId: string, headers: Record<string, string>, after = '0') =>
