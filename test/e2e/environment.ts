@@ -46,6 +46,27 @@ export interface ProcessLeakSources {
   problems: string[];
 }
 
+/**
+ * Leak sources gathered while the processes still run (their /metrics and the audit log go with
+ * them): `capture` adds what a read returns, and records a failed read as a problem, since a
+ * place that could not be read must not pass the scan silently.
+ */
+export function leakSourceCollector() {
+  const captured: ProcessLeakSources = { logs: {}, metrics: {}, audit: {}, problems: [] };
+  const capture = async (
+    what: string,
+    read: () => Promise<Record<string, string>>,
+    into: keyof Omit<ProcessLeakSources, 'problems'>,
+  ) => {
+    try {
+      Object.assign(captured[into], await read());
+    } catch (err) {
+      captured.problems.push(`${what}: ${(err as Error).message}`);
+    }
+  };
+  return { captured, capture };
+}
+
 export async function startEnvironment(): Promise<E2eEnvironment> {
   const cluster = process.env.E2E_CLUSTER ?? 'local';
   if (cluster === 'kind') return (await import('./kind.js')).connectKind();

@@ -17,7 +17,7 @@ import { freePort } from '../support/ports.js';
 import { type ManagedProcess, spawnManaged, waitFor } from '../support/proc.js';
 import { repoRoot, tools } from '../support/tools.js';
 import { isCrd, kubectl, type Manifest } from './chart.js';
-import type { E2eEnvironment, ProcessLeakSources } from './environment.js';
+import { type E2eEnvironment, leakSourceCollector } from './environment.js';
 
 export async function connectKind(): Promise<E2eEnvironment> {
   const kubeconfig = process.env.KUBECONFIG ?? join(repoRoot, '.scratch/kind/kubeconfig');
@@ -94,18 +94,7 @@ export async function connectKind(): Promise<E2eEnvironment> {
     );
 
   // A pod's logs and /metrics go with the pod, so each component's are read just before it stops.
-  const captured: ProcessLeakSources = { logs: {}, metrics: {}, audit: {}, problems: [] };
-  const capture = async (
-    what: string,
-    read: () => Promise<Record<string, string>>,
-    into: Record<string, string>,
-  ) => {
-    try {
-      Object.assign(into, await read());
-    } catch (err) {
-      captured.problems.push(`${what}: ${(err as Error).message}`);
-    }
-  };
+  const { captured, capture } = leakSourceCollector();
   const podLogs = async (d: typeof api) => ({
     [`log pods of deployment/${d.metadata.name}`]: await k(
       'logs',
@@ -125,7 +114,7 @@ export async function connectKind(): Promise<E2eEnvironment> {
   let apiRunning = true;
   const captureOperator = async () => {
     if (!operatorRunning) return;
-    await capture('operator logs', () => podLogs(operator), captured.logs);
+    await capture('operator logs', () => podLogs(operator), 'logs');
     await capture(
       'operator /metrics',
       async () => ({
@@ -135,14 +124,14 @@ export async function connectKind(): Promise<E2eEnvironment> {
           `/api/v1/namespaces/${namespace}/services/${operator.metadata.name}-metrics:metrics/proxy/metrics`,
         ),
       }),
-      captured.metrics,
+      'metrics',
     );
   };
   const captureApi = async () => {
     if (!apiRunning) return;
-    await capture('API logs', () => podLogs(api), captured.logs);
-    await capture('API /metrics', () => metricsSources({ api: apiUrl }), captured.metrics);
-    await capture('audit log', () => auditSources(apiUrl, adminApiKey), captured.audit);
+    await capture('API logs', () => podLogs(api), 'logs');
+    await capture('API /metrics', () => metricsSources({ api: apiUrl }), 'metrics');
+    await capture('audit log', () => auditSources(apiUrl, adminApiKey), 'audit');
   };
 
   return {

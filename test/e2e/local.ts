@@ -34,7 +34,7 @@ import {
   type Workload,
   workloadRunning,
 } from './chart.js';
-import type { E2eEnvironment, ProcessLeakSources } from './environment.js';
+import { type E2eEnvironment, leakSourceCollector } from './environment.js';
 
 function kubeconfigWithToken(info: KubeInfo, user: string, token: string): string {
   const ca = Buffer.from(info.caPem).toString('base64');
@@ -254,27 +254,16 @@ export async function startLocalInstall(): Promise<E2eEnvironment> {
         ...(o.metadata.namespace ? { namespace: o.metadata.namespace } : {}),
       }));
     // /metrics and the audit log go with their process, so each is read just before it stops.
-    const captured: ProcessLeakSources = { logs: {}, metrics: {}, audit: {}, problems: [] };
-    const capture = async (
-      what: string,
-      read: () => Promise<Record<string, string>>,
-      into: Record<string, string>,
-    ) => {
-      try {
-        Object.assign(into, await read());
-      } catch (err) {
-        captured.problems.push(`${what}: ${(err as Error).message}`);
-      }
-    };
+    const { captured, capture } = leakSourceCollector();
     const captureOperator = async () => {
       if (operatorProc?.isRunning()) {
-        await capture('operator /metrics', () => metricsSources({ operator: metricsUrl }), captured.metrics);
+        await capture('operator /metrics', () => metricsSources({ operator: metricsUrl }), 'metrics');
       }
     };
     const captureApi = async () => {
       if (!apiProc.isRunning()) return;
-      await capture('API /metrics', () => metricsSources({ api: apiUrl }), captured.metrics);
-      await capture('audit log', () => auditSources(apiUrl, adminApiKey), captured.audit);
+      await capture('API /metrics', () => metricsSources({ api: apiUrl }), 'metrics');
+      await capture('audit log', () => auditSources(apiUrl, adminApiKey), 'audit');
     };
     const tail = (p: ManagedProcess | undefined) => (p ? `--- ${p.name} ---\n${p.tail(40)}\n` : '');
 
