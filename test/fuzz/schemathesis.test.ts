@@ -76,6 +76,11 @@ const subjectId = (token: string) =>
 
 function config(): string {
   return [
+    // Schema-valid data may meet a state that refuses it: 409 (a conflict) is accepted by default,
+    // and 410 is its kin here: a secret version that was destroyed, expired or used up is gone
+    // however well-formed the request (SPEC: 410 expired or over access count).
+    '[checks.positive_data_acceptance]',
+    'expected-statuses = ["2xx", "3xx", "401", "403", "404", "409", "410", "429", "5xx"]',
     '[phases.stateful.inference]',
     'algorithms = ["location-headers", "dependency-analysis"]',
     '[dictionaries.vaults]',
