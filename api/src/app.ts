@@ -27,7 +27,7 @@ import { policyRoutes } from './http/routes/v1/policies.js';
 import { secretRoutes } from './http/routes/v1/secrets.js';
 import { userRoutes } from './http/routes/v1/users.js';
 import { vaultRoutes } from './http/routes/v1/vaults.js';
-import { ErrorResponse } from './http/schemas.js';
+import { ErrorResponse } from '../../contract/src/common.js';
 import type { Kms } from './kms/kms.js';
 import type { AgentService } from './services/agents/agent-service.js';
 import type { AuthService } from './services/auth/auth-service.js';

@@ -6,7 +6,7 @@ import type { FastifyError, FastifyInstance } from 'fastify';
 import { IntegrityError, KmsConfigError, KmsUnavailableError } from '../crypto/errors.js';
 import { DatabaseUnavailableError, InvalidDataError, SerializationError } from '../db/pool.js';
 import { RateLimitedError, ServiceError } from '../services/errors.js';
-import { patternRule } from './schemas.js';
+import { patternRule } from '../../../contract/src/common.js';
 
 export function errorBody(code: string, message: string, requestId: string) {
   return { error: { code, message, request_id: requestId } };

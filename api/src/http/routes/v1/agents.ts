@@ -3,7 +3,7 @@ import Type from 'typebox';
 import { AGENT_NAME, type AgentService } from '../../../services/agents/agent-service.js';
 import { authorize } from '../../auth.js';
 import { acceptJsonOnly } from '../../errors.js';
-import { DateTime, errorResponses, Nullable, Patterned, Text, Uuid } from '../../schemas.js';
+import { DateTime, errorResponses, Nullable, Patterned, Text, Uuid } from '../../../../../contract/src/common.js';
 
 const Agent = Type.Object({
   id: Uuid,

@@ -6,7 +6,7 @@ import Type from 'typebox';
 import { type AuditRecord, listAudit, verifyChain } from '../../../services/audit/audit-service.js';
 import { authorize } from '../../auth.js';
 import { Cursor, parseCursor } from '../../cursor.js';
-import { DateTime, errorResponses, Uuid } from '../../schemas.js';
+import { DateTime, errorResponses, Uuid } from '../../../../../contract/src/common.js';
 
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
 

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import type { AuthService } from '../../../services/auth/auth-service.js';
 import { acceptJsonOnly } from '../../errors.js';
-import { errorResponses, TokenResponse, Uuid } from '../../schemas.js';
+import { errorResponses, TokenResponse, Uuid } from '../../../../../contract/src/common.js';
 
 const bearer = (t: { token: string; expiresIn: number }) => ({
   access_token: t.token,

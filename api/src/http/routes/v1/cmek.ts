@@ -7,7 +7,7 @@ import { type CmekService, parseKeyHeader } from '../../../services/cmek/cmek-se
 import type { VaultService } from '../../../services/vaults/vault-service.js';
 import { authorize } from '../../auth.js';
 import { acceptJsonOnly } from '../../errors.js';
-import { DateTime, errorResponses, Fingerprint, Nullable, Uuid, Vault } from '../../schemas.js';
+import { DateTime, errorResponses, Fingerprint, Nullable, Uuid, Vault } from '../../../../../contract/src/common.js';
 
 const VaultParams = Type.Object({ vault_id: Uuid });
 

@@ -23,7 +23,7 @@ import { getVault } from '../../../services/vaults/vault-store.js';
 import { authorizeScope, reauthenticate } from '../../auth.js';
 import { Cursor, parseCursor } from '../../cursor.js';
 import { principalKey } from '../../limits.js';
-import { DateTime, errorResponses, Uuid } from '../../schemas.js';
+import { DateTime, errorResponses, Uuid } from '../../../../../contract/src/common.js';
 
 export const VaultEventSchema = Type.Object({
   id: Type.String({ description: 'the event id; the cursor to resume after it' }),

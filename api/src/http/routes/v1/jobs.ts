@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import type { JobService } from '../../../services/jobs/job-service.js';
 import { authorize } from '../../auth.js';
-import { DateTime, errorResponses, Uuid } from '../../schemas.js';
+import { DateTime, errorResponses, Uuid } from '../../../../../contract/src/common.js';
 
 const Job = Type.Object({
   id: Uuid,

@@ -3,7 +3,7 @@ import Type from 'typebox';
 import type { PolicyService } from '../../../services/policies/policy-service.js';
 import { authorize } from '../../auth.js';
 import { acceptJsonOnly } from '../../errors.js';
-import { DateTime, errorResponses, Nullable, Uuid } from '../../schemas.js';
+import { DateTime, errorResponses, Nullable, Uuid } from '../../../../../contract/src/common.js';
 import { policyBodyDoc } from './policies-doc.js';
 
 const L = Type.Literal;

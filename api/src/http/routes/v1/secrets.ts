@@ -21,7 +21,7 @@ import {
   Nullable,
   Patterned,
   Uuid,
-} from '../../schemas.js';
+} from '../../../../../contract/src/common.js';
 
 const PathParams = Type.Object({
   vault_id: Uuid,

@@ -3,7 +3,7 @@ import Type from 'typebox';
 import { USER_NAME, type UserService } from '../../../services/users/user-service.js';
 import { authorize } from '../../auth.js';
 import { acceptJsonOnly } from '../../errors.js';
-import { DateTime, errorResponses, Patterned, Uuid } from '../../schemas.js';
+import { DateTime, errorResponses, Patterned, Uuid } from '../../../../../contract/src/common.js';
 
 const Role = Type.Union([Type.Literal('admin'), Type.Literal('member')]);
 const User = Type.Object({

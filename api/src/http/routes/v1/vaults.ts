@@ -4,7 +4,7 @@ import type { PolicyService } from '../../../services/policies/policy-service.js
 import { VAULT_NAME, type VaultService } from '../../../services/vaults/vault-service.js';
 import { authorize, principalOf, requestEnv } from '../../auth.js';
 import { acceptJsonOnly } from '../../errors.js';
-import { errorResponses, OwnerUid, Patterned, Text, Uuid, Vault, VaultOwner } from '../../schemas.js';
+import { errorResponses, OwnerUid, Patterned, Text, Uuid, Vault, VaultOwner } from '../../../../../contract/src/common.js';
 
 const VaultParams = Type.Object({ vault_id: Uuid });
 const VaultName = Patterned(

@@ -1,4 +1,5 @@
-// Response and shared schemas. Responses are serialized through these schemas, so a field that
+// The wire contract's shared pieces: the error body, identifiers, patterned strings and the
+// responses every route shares. Responses are serialized through these schemas, so a field that
 // is not declared here (a wrapped key, a hash) cannot reach a client even by mistake.
 import Type from 'typebox';
 
