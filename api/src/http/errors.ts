@@ -3,10 +3,10 @@
 // unexpected error is logged with its stack and answered with a generic 500 that reveals
 // nothing about the request's data.
 import type { FastifyError, FastifyInstance } from 'fastify';
+import { patternRule } from '../../../contract/src/common.js';
 import { IntegrityError, KmsConfigError, KmsUnavailableError } from '../crypto/errors.js';
 import { DatabaseUnavailableError, InvalidDataError, SerializationError } from '../db/pool.js';
 import { RateLimitedError, ServiceError } from '../services/errors.js';
-import { patternRule } from '../../../contract/src/common.js';
 
 export function errorBody(code: string, message: string, requestId: string) {
   return { error: { code, message, request_id: requestId } };

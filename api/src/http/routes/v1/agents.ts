@@ -1,9 +1,16 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
+import {
+  DateTime,
+  errorResponses,
+  Nullable,
+  Patterned,
+  Text,
+  Uuid,
+} from '../../../../../contract/src/common.js';
 import { AGENT_NAME, type AgentService } from '../../../services/agents/agent-service.js';
 import { authorize } from '../../auth.js';
 import { acceptJsonOnly } from '../../errors.js';
-import { DateTime, errorResponses, Nullable, Patterned, Text, Uuid } from '../../../../../contract/src/common.js';
 
 const Agent = Type.Object({
   id: Uuid,

@@ -3,10 +3,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type pg from 'pg';
 import Type from 'typebox';
+import { DateTime, errorResponses, Uuid } from '../../../../../contract/src/common.js';
 import { type AuditRecord, listAudit, verifyChain } from '../../../services/audit/audit-service.js';
 import { authorize } from '../../auth.js';
 import { Cursor, parseCursor } from '../../cursor.js';
-import { DateTime, errorResponses, Uuid } from '../../../../../contract/src/common.js';
 
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
 

@@ -1,8 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
+import { errorResponses, TokenResponse, Uuid } from '../../../../../contract/src/common.js';
 import type { AuthService } from '../../../services/auth/auth-service.js';
 import { acceptJsonOnly } from '../../errors.js';
-import { errorResponses, TokenResponse, Uuid } from '../../../../../contract/src/common.js';
 
 const bearer = (t: { token: string; expiresIn: number }) => ({
   access_token: t.token,

@@ -3,11 +3,18 @@
 import type { SwaggerTransform } from '@fastify/swagger';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
+import {
+  DateTime,
+  errorResponses,
+  Fingerprint,
+  Nullable,
+  Uuid,
+  Vault,
+} from '../../../../../contract/src/common.js';
 import { type CmekService, parseKeyHeader } from '../../../services/cmek/cmek-service.js';
 import type { VaultService } from '../../../services/vaults/vault-service.js';
 import { authorize } from '../../auth.js';
 import { acceptJsonOnly } from '../../errors.js';
-import { DateTime, errorResponses, Fingerprint, Nullable, Uuid, Vault } from '../../../../../contract/src/common.js';
 
 const VaultParams = Type.Object({ vault_id: Uuid });
 

@@ -14,6 +14,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type pg from 'pg';
 import Type from 'typebox';
+import { DateTime, errorResponses, Uuid } from '../../../../../contract/src/common.js';
 import type { Principal } from '../../../services/auth/auth-service.js';
 import { notFound, ServiceError } from '../../../services/errors.js';
 import { listEvents, type VaultEvent } from '../../../services/events/events-store.js';
@@ -23,7 +24,6 @@ import { getVault } from '../../../services/vaults/vault-store.js';
 import { authorizeScope, reauthenticate } from '../../auth.js';
 import { Cursor, parseCursor } from '../../cursor.js';
 import { principalKey } from '../../limits.js';
-import { DateTime, errorResponses, Uuid } from '../../../../../contract/src/common.js';
 
 export const VaultEventSchema = Type.Object({
   id: Type.String({ description: 'the event id; the cursor to resume after it' }),

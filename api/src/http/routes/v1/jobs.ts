@@ -1,8 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
+import { DateTime, errorResponses, Uuid } from '../../../../../contract/src/common.js';
 import type { JobService } from '../../../services/jobs/job-service.js';
 import { authorize } from '../../auth.js';
-import { DateTime, errorResponses, Uuid } from '../../../../../contract/src/common.js';
 
 const Job = Type.Object({
   id: Uuid,

@@ -1,9 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
+import { DateTime, errorResponses, Nullable, Uuid } from '../../../../../contract/src/common.js';
 import type { PolicyService } from '../../../services/policies/policy-service.js';
 import { authorize } from '../../auth.js';
 import { acceptJsonOnly } from '../../errors.js';
-import { DateTime, errorResponses, Nullable, Uuid } from '../../../../../contract/src/common.js';
 import { policyBodyDoc } from './policies-doc.js';
 
 const L = Type.Literal;

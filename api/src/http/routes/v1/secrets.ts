@@ -2,16 +2,6 @@ import type { SwaggerTransform } from '@fastify/swagger';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import Type from 'typebox';
-import { badRequest } from '../../../services/errors.js';
-import {
-  MAX_PATH,
-  SECRET_PATH,
-  SECRET_TYPES,
-  type SecretService,
-  validatePrefix,
-} from '../../../services/secrets/secret-service.js';
-import { authorize, authorizeScope } from '../../auth.js';
-import { acceptJsonOnly } from '../../errors.js';
 import {
   DateTime,
   errorResponses,
@@ -22,6 +12,16 @@ import {
   Patterned,
   Uuid,
 } from '../../../../../contract/src/common.js';
+import { badRequest } from '../../../services/errors.js';
+import {
+  MAX_PATH,
+  SECRET_PATH,
+  SECRET_TYPES,
+  type SecretService,
+  validatePrefix,
+} from '../../../services/secrets/secret-service.js';
+import { authorize, authorizeScope } from '../../auth.js';
+import { acceptJsonOnly } from '../../errors.js';
 
 const PathParams = Type.Object({
   vault_id: Uuid,

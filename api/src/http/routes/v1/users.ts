@@ -1,9 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
+import { DateTime, errorResponses, Patterned, Uuid } from '../../../../../contract/src/common.js';
 import { USER_NAME, type UserService } from '../../../services/users/user-service.js';
 import { authorize } from '../../auth.js';
 import { acceptJsonOnly } from '../../errors.js';
-import { DateTime, errorResponses, Patterned, Uuid } from '../../../../../contract/src/common.js';
 
 const Role = Type.Union([Type.Literal('admin'), Type.Literal('member')]);
 const User = Type.Object({

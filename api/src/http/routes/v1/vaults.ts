@@ -1,10 +1,18 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
+import {
+  errorResponses,
+  OwnerUid,
+  Patterned,
+  Text,
+  Uuid,
+  Vault,
+  VaultOwner,
+} from '../../../../../contract/src/common.js';
 import type { PolicyService } from '../../../services/policies/policy-service.js';
 import { VAULT_NAME, type VaultService } from '../../../services/vaults/vault-service.js';
 import { authorize, principalOf, requestEnv } from '../../auth.js';
 import { acceptJsonOnly } from '../../errors.js';
-import { errorResponses, OwnerUid, Patterned, Text, Uuid, Vault, VaultOwner } from '../../../../../contract/src/common.js';
 
 const VaultParams = Type.Object({ vault_id: Uuid });
 const VaultName = Patterned(
