@@ -14,6 +14,7 @@ COPY package.json package-lock.json ./
 RUN npm install --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY api ./api
+COPY common ./common
 COPY contract ./contract
 COPY operator ./operator
 COPY sdk ./sdk
