@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from './config.js';
+import { ConfigError } from '../../common/src/environment.js';
+import { loadConfig } from './config.js';
 
 const problems = (env: Record<string, string>): string[] => {
   try {

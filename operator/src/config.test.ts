@@ -1,6 +1,6 @@
 // The operator's settings that decide which service accounts a SecretSync may never read as.
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../api/src/config.js';
+import { ConfigError } from '../../common/src/environment.js';
 import { loadOperatorConfig } from './config.js';
 
 const base = { ONECLAW_API_URL: 'http://api:8080' };

@@ -3,7 +3,7 @@
 // (in-cluster) or KUBECONFIG.
 import Type, { type TSchema } from 'typebox';
 import Value from 'typebox/value';
-import { ConfigError, EnvSchema, isOperatorVariable } from '../../api/src/config.js';
+import { ConfigError, EnvSchema, isOperatorVariable } from '../../common/src/environment.js';
 
 const Bool = Type.Union([Type.Literal('true'), Type.Literal('false')]);
 

@@ -7,7 +7,7 @@ import { hostname } from 'node:os';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { Histogram, Registry } from 'prom-client';
-import { matchesPath } from '../../api/src/services/policies/match.js';
+import { matchesPath } from '../../common/src/path-glob.js';
 import {
   API_VERSION,
   KIND_SYNC,

@@ -15,7 +15,8 @@ import type {
   V1RoleBinding,
 } from '@kubernetes/client-node';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { EnvSchema, loadConfig } from '../../api/src/config.js';
+import { loadConfig } from '../../api/src/config.js';
+import { EnvSchema } from '../../common/src/environment.js';
 import { loadOperatorConfig, OperatorEnvSchema } from '../../operator/src/config.js';
 import {
   chartDir,

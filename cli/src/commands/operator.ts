@@ -10,7 +10,8 @@ export function register(program: Command): void {
     )
     .option('--embedded-api', 'also run the API server in this process (configured as `oneclaw server` is)')
     .action(async (opts: { embeddedApi?: boolean }) => {
-      const { ConfigError, loadConfig } = await import('../../../api/src/config.js');
+      const { ConfigError } = await import('../../../common/src/environment.js');
+      const { loadConfig } = await import('../../../api/src/config.js');
       const { createLogger, startServer } = await import('../../../api/src/server.js');
       const { loadOperatorConfig } = await import('../../../operator/src/config.js');
       const embedded = opts.embeddedApi === true;

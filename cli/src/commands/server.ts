@@ -7,7 +7,8 @@ export function register(program: Command): void {
     .command('server')
     .description('run the API server (configuration from ONECLAW_* environment variables; see docs/api.md)')
     .action(async () => {
-      const { ConfigError, loadConfig } = await import('../../../api/src/config.js');
+      const { ConfigError } = await import('../../../common/src/environment.js');
+      const { loadConfig } = await import('../../../api/src/config.js');
       const { KmsBootError } = await import('../../../api/src/kms/boot.js');
       const { createLogger, startServer } = await import('../../../api/src/server.js');
       let config: ReturnType<typeof loadConfig>;

@@ -10,21 +10,14 @@
 import { randomUUID } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type pg from 'pg';
+import { checkPathPattern, matchesPath, patternMayMatchUnder } from '../../../../common/src/path-glob.js';
 import { query } from '../../db/pool.js';
 import { appendAudit } from '../audit/audit-service.js';
 import type { Principal } from '../auth/auth-service.js';
 import type { AuthInvalidation } from '../auth/invalidation.js';
 import { badRequest, type DenyReason, forbidden, notFound } from '../errors.js';
 import type { VaultService } from '../vaults/vault-service.js';
-import {
-  checkCidrs,
-  checkPathPattern,
-  checkTimeWindow,
-  inTimeWindow,
-  ipAllowed,
-  matchesPath,
-  patternMayMatchUnder,
-} from './match.js';
+import { checkCidrs, checkTimeWindow, inTimeWindow, ipAllowed } from './match.js';
 import type { GrantConditions, GrantPermission, PolicyRow, PrincipalType } from './policy-store.js';
 import * as store from './policy-store.js';
 

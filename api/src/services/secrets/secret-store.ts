@@ -1,6 +1,6 @@
 // SQL for secrets and their versions.
+import { pathPatternRegex } from '../../../../common/src/path-glob.js';
 import { type Queryable, query } from '../../db/pool.js';
-import { pathPatternRegex } from '../policies/match.js';
 
 export interface SecretRow {
   id: string;

@@ -7,7 +7,7 @@
 // default: running pods keep working) or deleted (Delete). A sync naming an org-admin account
 // is refused for good (AdminServiceAccount), with the same onAccessLoss treatment.
 import type { KubeConfig, V1Secret } from '@kubernetes/client-node';
-import { matchesPath } from '../../../../api/src/services/policies/match.js';
+import { matchesPath } from '../../../../common/src/path-glob.js';
 import { OneclawError } from '../../../../sdk/src/index.js';
 import {
   API_VERSION,
