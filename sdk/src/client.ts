@@ -14,6 +14,7 @@
 //   or a dropped connection the server may have acted. A timeout is not retried: `timeoutMs`
 //   bounds how long a caller waits.
 // - Errors are `OneclawError`s whose messages never hold an API key, a token or a value sent.
+import { type BackoffOptions, backoffDelay, EQUAL_JITTER } from '../../common/src/backoff.js';
 import { type CmekApi, createCmekApi } from './cmek-client.js';
 import { ABORTED, NETWORK_ERROR, OneclawError, redact, TIMEOUT } from './errors.js';
 import type {
@@ -176,13 +177,11 @@ const DEFAULT_RETRIES = 3;
 const REFRESH_MARGIN_MS = 60_000;
 /** After an early refresh failed for a passing reason, the next attempt waits this long. */
 const REFRESH_COOLDOWN_MS = 5_000;
-const BACKOFF_BASE_MS = 200;
-const BACKOFF_MAX_MS = 5_000;
+const REQUEST_BACKOFF: BackoffOptions = { baseMs: 200, maxMs: 5_000, jitter: EQUAL_JITTER };
 /** A Retry-After longer than this is not waited for: the error is thrown. */
 const MAX_RETRY_AFTER_MS = 60_000;
 const FOLLOW_WAIT_S = 30;
-const FOLLOW_BACKOFF_BASE_MS = 500;
-const FOLLOW_BACKOFF_MAX_MS = 30_000;
+const FOLLOW_BACKOFF: BackoffOptions = { baseMs: 500, maxMs: 30_000, jitter: EQUAL_JITTER };
 /** Codes the server uses when a fresh token may succeed where the one sent failed. */
 const REFRESHABLE = new Set(['token_expired', 'principal_revoked']);
 
@@ -305,7 +304,7 @@ export function createClient(opts: ClientOptions): OneclawClient {
           c.method !== 'PUT' &&
           attempt < retries
         ) {
-          await sleep(backoff(attempt++, BACKOFF_BASE_MS, BACKOFF_MAX_MS), c.signal);
+          await sleep(backoffDelay(attempt++, REQUEST_BACKOFF), c.signal);
           continue;
         }
         throw err;
@@ -336,8 +335,7 @@ export function createClient(opts: ClientOptions): OneclawClient {
         continue;
       }
       if (retriesOn(res.status) && attempt < retries) {
-        const wait =
-          retryAfterMs(res.headers.get('retry-after')) ?? backoff(attempt, BACKOFF_BASE_MS, BACKOFF_MAX_MS);
+        const wait = retryAfterMs(res.headers.get('retry-after')) ?? backoffDelay(attempt, REQUEST_BACKOFF);
         if (wait > MAX_RETRY_AFTER_MS) throw err;
         attempt++;
         await sleep(wait, c.signal);
@@ -481,7 +479,7 @@ export function createClient(opts: ClientOptions): OneclawClient {
         if (signal.aborted) return;
         if (!(err instanceof OneclawError) || !followRetries(err)) throw err;
         try {
-          await sleep(backoff(failures++, FOLLOW_BACKOFF_BASE_MS, FOLLOW_BACKOFF_MAX_MS), signal);
+          await sleep(backoffDelay(failures++, FOLLOW_BACKOFF), signal);
         } catch {
           return; // aborted while waiting
         }
@@ -643,12 +641,6 @@ function describeNetworkError(err: unknown): string {
   const e = err as { code?: unknown; cause?: { code?: unknown } } | undefined;
   const code = e?.cause?.code ?? e?.code;
   return typeof code === 'string' && /^[A-Z0-9_]{2,64}$/.test(code) ? ` (${code})` : '';
-}
-
-/** Exponential backoff with jitter: between half and all of min(max, base·2^attempt). */
-function backoff(attempt: number, baseMs: number, maxMs: number): number {
-  const d = Math.min(maxMs, baseMs * 2 ** attempt);
-  return d / 2 + Math.random() * (d / 2);
 }
 
 /** Retry-After as delta-seconds or an HTTP date, in ms; undefined if absent or unreadable. */

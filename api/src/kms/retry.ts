@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { backoffDelay, FULL_JITTER } from '../../../common/src/backoff.js';
 import { KmsUnavailableError } from '../crypto/errors.js';
 
 export interface RetryOptions {
@@ -19,8 +20,7 @@ export async function withRetry<T>(fn: () => Promise<T>, opts: RetryOptions = de
       return await fn();
     } catch (err) {
       if (!(err instanceof KmsUnavailableError) || attempt >= opts.attempts) throw err;
-      const cap = Math.min(opts.maxMs, opts.baseMs * 2 ** (attempt - 1));
-      await sleep(Math.random() * cap);
+      await sleep(backoffDelay(attempt - 1, { baseMs: opts.baseMs, maxMs: opts.maxMs, jitter: FULL_JITTER }));
     }
   }
 }

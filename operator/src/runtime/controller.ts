@@ -4,10 +4,14 @@
 // event cannot make it act on stale data (STYLE habit 1). The outcome decides what happens to the
 // key: success forgets its backoff; requeueAfterMs schedules it; a thrown error retries it with
 // backoff; a TerminalError (a spec the user must fix) is logged and left until the object changes.
+// Every reconcile gets the controller's AbortSignal, which stop() fires (shutdown, leadership
+// lost): the requests a reconcile makes carry it, so a controller that stopped writes nothing more.
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import type { KubeConfig, KubernetesListObject, KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import { jittered, TEN_PERCENT_JITTER } from '../../../common/src/backoff.js';
 import { createInformer, type Informer } from './informer.js';
 import { controllerMetrics } from './metrics.js';
 import { createWorkQueue, type WorkQueue, type WorkQueueOptions } from './queue.js';
@@ -42,7 +46,17 @@ export interface ReconcileContext {
   /** Child logger carrying {controller, key, reconcileId}. */
   log: Logger;
   reconcileId: string;
+  /** Fires when the controller stops; pass it to every request the reconcile makes. */
+  signal: AbortSignal;
 }
+
+const reconcileSignals = new AsyncLocalStorage<AbortSignal>();
+
+/**
+ * The signal of the reconcile the caller runs in (undefined outside one): for clients whose
+ * calls take no signal of their own, such as the oneclaw SDK, through their fetch.
+ */
+export const currentReconcileSignal = (): AbortSignal | undefined => reconcileSignals.getStore();
 
 export interface Reconciler {
   reconcile(key: ObjectKey, ctx: ReconcileContext): Promise<ReconcileResult | undefined>;
@@ -115,7 +129,10 @@ export interface ObjectCache<T extends KubernetesObject> {
 export interface Controller {
   /** Starts the informers, waits for their first list, then starts the workers. */
   start(): Promise<void>;
-  /** Graceful: stops handing out keys, waits for in-flight reconciles (up to stopTimeoutMs), stops watches. */
+  /**
+   * Stops handing out keys, fires the reconciles' signal, waits for in-flight reconciles (up to
+   * stopTimeoutMs), stops watches.
+   */
   stop(): Promise<void>;
   /** Enqueues a key from outside the watches (e.g. a change feed), now or after afterMs. */
   enqueue(key: ObjectKey, afterMs?: number): void;
@@ -137,7 +154,10 @@ export interface ControllerOptions {
   resyncMs?: number;
   queue?: WorkQueueOptions;
   metrics?: Registry;
-  /** How long stop() waits for in-flight reconciles. Default 30 s. */
+  /**
+   * How long stop() waits for in-flight reconciles after firing their signal. Default 5 s: a
+   * leader that lost its Lease must be done before another replica may take over.
+   */
   stopTimeoutMs?: number;
   /** Reconnect backoff of the watches. Defaults 250 ms doubling to 8 s. */
   watchRetryBaseMs?: number;
@@ -148,7 +168,8 @@ export function createController(opts: ControllerOptions): Controller {
   const name = opts.name;
   const concurrency = opts.concurrency ?? 4;
   const resyncMs = opts.resyncMs ?? 10 * 60_000;
-  const stopTimeoutMs = opts.stopTimeoutMs ?? 30_000;
+  const stopTimeoutMs = opts.stopTimeoutMs ?? 5_000;
+  const abort = new AbortController();
   const log = opts.logger.child({ controller: name });
   const metrics = controllerMetrics(opts.metrics);
   const queue: WorkQueue = createWorkQueue(opts.queue);
@@ -196,7 +217,7 @@ export function createController(opts: ControllerOptions): Controller {
         });
         scheduleResync();
       },
-      resyncMs * (0.9 + 0.2 * Math.random()),
+      jittered(resyncMs, TEN_PERCENT_JITTER),
     );
     resyncTimer.unref();
   };
@@ -207,7 +228,10 @@ export function createController(opts: ControllerOptions): Controller {
     const endTimer = metrics.duration.startTimer({ controller: name });
     let result: 'success' | 'error' | 'terminal';
     try {
-      const res = await opts.reconciler.reconcile(parseKey(key), { log: rlog, reconcileId });
+      const { signal } = abort;
+      const res = await reconcileSignals.run(signal, () =>
+        opts.reconciler.reconcile(parseKey(key), { log: rlog, reconcileId, signal }),
+      );
       queue.forget(key);
       if (res?.requeueAfterMs !== undefined) queue.addAfter(key, res.requeueAfterMs);
       result = 'success';
@@ -216,6 +240,9 @@ export function createController(opts: ControllerOptions): Controller {
         rlog.warn({ err }, 'reconcile failed permanently; waiting for the object to change');
         queue.forget(key);
         result = 'terminal';
+      } else if (abort.signal.aborted) {
+        rlog.info({ err: (err as Error).message }, 'reconcile cancelled: the controller is stopping');
+        result = 'error';
       } else {
         queue.addRateLimited(key);
         rlog.error({ err, failures: queue.numRequeues(key) }, 'reconcile failed; retrying with backoff');
@@ -258,6 +285,7 @@ export function createController(opts: ControllerOptions): Controller {
       state = 'stopped';
       if (resyncTimer) clearTimeout(resyncTimer);
       queue.shutDown();
+      abort.abort();
       let timer: NodeJS.Timeout | undefined;
       const inFlight = Promise.all(workers).then(() => true);
       const timedOut = new Promise<false>((resolve) => {

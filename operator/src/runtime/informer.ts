@@ -14,8 +14,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { KubeConfig, KubernetesListObject, KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import { backoffDelay, TEN_PERCENT_JITTER } from '../../../common/src/backoff.js';
 import { kubeRequest, kubeWatch, statusCodeOf } from './kube-request.js';
-import { backoffDelay } from './queue.js';
 
 export type InformerEventType = 'add' | 'update' | 'delete';
 
@@ -214,7 +214,11 @@ export function createInformer<T extends KubernetesObject>(opts: InformerOptions
           if (gone++ === 0) continue;
         }
         opts.onError?.(err);
-        const delay = backoffDelay(failures++, retryBaseMs, retryMaxMs, Math.random);
+        const delay = backoffDelay(failures++, {
+          baseMs: retryBaseMs,
+          maxMs: retryMaxMs,
+          jitter: TEN_PERCENT_JITTER,
+        });
         log.warn(
           {
             path: opts.path,

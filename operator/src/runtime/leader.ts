@@ -17,7 +17,11 @@
 // build new ones (or exit).
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import { jittered } from '../../../common/src/backoff.js';
 import { kubeRequest, namespacedPath, statusCodeOf } from './kube-request.js';
+
+/** Candidates retry after one to 1.2 retry periods, so they do not collide every time. */
+const CANDIDATE_JITTER = { min: 1, max: 1.2 };
 
 export interface LeaderElector {
   start(): void;
@@ -185,8 +189,8 @@ export function createLeaderElector(opts: LeaderElectorOptions): LeaderElector {
     timer = setTimeout(() => {
       inFlight = tick().finally(() => {
         inFlight = undefined;
-        // Candidates spread their retries (client-go's JitterFactor 1.2); the leader renews on time.
-        if (running) schedule(leading ? retryPeriodMs : retryPeriodMs * (1 + 0.2 * Math.random()));
+        // Candidates spread their retries; the leader renews on time.
+        if (running) schedule(leading ? retryPeriodMs : jittered(retryPeriodMs, CANDIDATE_JITTER));
       });
     }, delayMs);
   };

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { backoffDelay, createWorkQueue } from './queue.js';
+import { createWorkQueue } from './queue.js';
 
 const noJitter = () => 0.5; // factor 0.9 + 0.2·0.5 = 1
 
@@ -89,14 +89,6 @@ describe('work queue', () => {
     expect(q.len()).toBe(1);
     q.forget('k');
     expect(q.numRequeues('k')).toBe(0);
-  });
-
-  it('jitters within ±10% and never past the cap', () => {
-    expect(backoffDelay(0, 100, 10_000, () => 0)).toBe(90);
-    expect(backoffDelay(0, 100, 10_000, () => 0.999999)).toBeCloseTo(110, 3);
-    expect(backoffDelay(3, 100, 10_000, () => 0.5)).toBe(800);
-    expect(backoffDelay(20, 100, 10_000, () => 0.999999)).toBe(10_000);
-    expect(backoffDelay(2000, 100, 10_000, () => 0)).toBe(9_000);
   });
 
   it('limits rate-limited adds with a global token bucket (qps, burst)', async () => {

@@ -3,6 +3,7 @@
 // to a second worker, and an add while it is processed queues it again after done(); failures
 // back off per key (exponential, capped, jittered) and every rate-limited add also takes a token
 // from a global bucket, so a burst of failing keys cannot hammer the apiserver or the API.
+import { backoffDelay, TEN_PERCENT_JITTER } from '../../../common/src/backoff.js';
 
 export interface WorkQueueOptions {
   /** First retry delay of a failing key; doubles per failure. Default 5 ms. */
@@ -39,18 +40,18 @@ export interface WorkQueue {
   isShuttingDown(): boolean;
 }
 
-/** The backoff before retry n (n = failures so far, from 0): base·2ⁿ, capped, jittered ±10% under the cap. */
-export function backoffDelay(failures: number, baseMs: number, maxMs: number, random: () => number): number {
-  const exp = Math.min(maxMs, baseMs * 2 ** Math.min(failures, 52));
-  return Math.min(maxMs, exp * (0.9 + 0.2 * random()));
-}
-
 export function createWorkQueue(opts: WorkQueueOptions = {}): WorkQueue {
   const baseDelayMs = opts.baseDelayMs ?? 5;
   const maxDelayMs = opts.maxDelayMs ?? 60_000;
   const qps = opts.qps ?? 50;
   const burst = opts.burst ?? 100;
-  const random = opts.random ?? Math.random;
+  // The backoff before retry n (n = failures so far): base·2ⁿ, capped, jittered ±10% under the cap.
+  const backoff = {
+    baseMs: baseDelayMs,
+    maxMs: maxDelayMs,
+    jitter: TEN_PERCENT_JITTER,
+    random: opts.random ?? Math.random,
+  };
 
   const queue: string[] = [];
   let head = 0; // index of the next key in `queue`; compacted now and then instead of shift()
@@ -126,7 +127,7 @@ export function createWorkQueue(opts: WorkQueueOptions = {}): WorkQueue {
       if (shuttingDown) return;
       const n = failures.get(key) ?? 0;
       failures.set(key, n + 1);
-      addAfter(key, Math.max(backoffDelay(n, baseDelayMs, maxDelayMs, random), bucketDelay()));
+      addAfter(key, Math.max(backoffDelay(n, backoff), bucketDelay()));
     },
     forget(key) {
       failures.delete(key);

@@ -14,6 +14,7 @@
 // holds no database connection.
 import pg from 'pg';
 import type { Logger } from 'pino';
+import { backoffDelay, EQUAL_JITTER } from '../../../../common/src/backoff.js';
 import { query } from '../../db/pool.js';
 import { rateLimited, ServiceError } from '../errors.js';
 import { EVENTS_CHANNEL, listEvents, type VaultEvent } from './events-store.js';
@@ -287,7 +288,7 @@ export function createFeedHub(deps: {
 
   const scheduleReconnect = () => {
     if (stopped || retryTimer) return;
-    const delay = Math.min(maxBackoff, minBackoff * 2 ** Math.min(attempt, 20)) * (0.5 + Math.random() / 2);
+    const delay = backoffDelay(attempt, { baseMs: minBackoff, maxMs: maxBackoff, jitter: EQUAL_JITTER });
     attempt++;
     retryTimer = setTimeout(() => {
       retryTimer = undefined;
