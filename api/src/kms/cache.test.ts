@@ -19,6 +19,23 @@ describe('KEK cache', () => {
     expect(loads).toBe(2);
   });
 
+  it('wipes an expired key when it is next looked up, and a key evicted for room at once', async () => {
+    let now = 0;
+    const cache = createKekCache({ maxEntries: 1, ttlMs: 1_000, now: () => now });
+    const first = Buffer.alloc(32, 1);
+    await cache.get(Buffer.from('a'), 'ctx', async () => first);
+    now = 1_000;
+    await cache.get(Buffer.from('a'), 'ctx', async () => Buffer.alloc(32, 2));
+    expect(first.every((b) => b === 0)).toBe(true);
+    const second = Buffer.alloc(32, 3);
+    await cache.get(Buffer.from('b'), 'ctx', async () => second);
+    const third = Buffer.alloc(32, 4);
+    await cache.get(Buffer.from('c'), 'ctx', async () => third);
+    expect(second.every((b) => b === 0)).toBe(true);
+    expect(third.every((b) => b === 4)).toBe(true);
+    expect(cache.size()).toBe(1);
+  });
+
   it('keys entries by blob and context, so neither can be swapped', async () => {
     const cache = createKekCache({ maxEntries: 10, ttlMs: 60_000 });
     let loads = 0;

@@ -1,11 +1,13 @@
 // Unwrapped KEKs in memory: bounded in size and age, keyed by a digest of the exact wrapped
 // blob and its context, so a hit can only ever return what unwrapping that blob would. Misses
-// for the same entry that arrive together share one KMS call. Evicted keys are overwritten.
+// for the same entry that arrive together share one KMS call. Every key that leaves the cache
+// (evicted for room, expired, forgotten, cleared) is overwritten by the LRU's dispose hook.
 //
 // Every caller gets its own copy of the key and wipes it when done. Handing out the cached
 // Buffer itself is unsafe: between a lookup and its use lies at least one await, and any other
 // request's miss in that gap can evict the entry and zero the key under the first request.
 import { createHash } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import type { KmsMetrics } from './metrics.js';
 
 export interface KekCacheOptions {
@@ -34,37 +36,34 @@ export interface KekCache {
 
 export function createKekCache(opts: KekCacheOptions): KekCache {
   const now = opts.now ?? Date.now;
-  // Map iteration order is insertion order: re-inserting on hit makes it an LRU.
-  const entries = new Map<string, Entry>();
+  const blobIds = new Map<string, Set<string>>();
+  const blobKey = (wrapped: Buffer) => createHash('sha256').update(wrapped).digest('base64');
+  // The expiry is checked here rather than by the LRU's own TTL: an entry lives while its age is
+  // under ttlMs on the injected clock, which the LRU's clock (age above ttl, 0 meaning unset)
+  // does not express.
+  const entries = new LRUCache<string, Entry>({
+    max: opts.maxEntries,
+    dispose: (e, id, reason) => {
+      e.key.fill(0);
+      if (reason === 'set') return; // replaced under the same id, so made from the same blob
+      const ids = blobIds.get(e.blob);
+      ids?.delete(id);
+      if (ids?.size === 0) blobIds.delete(e.blob);
+    },
+  });
   // A load shared by every caller that missed while it ran. It resolves to a snapshot of the key
   // that no eviction touches; the last of its waiters to take a copy wipes it.
   const inflight = new Map<string, { snapshot: Promise<Buffer>; waiters: number }>();
 
-  const blobIds = new Map<string, Set<string>>();
-  const blobKey = (wrapped: Buffer) => createHash('sha256').update(wrapped).digest('base64');
-
-  const evict = (id: string) => {
-    const e = entries.get(id);
-    if (e) {
-      e.key.fill(0);
-      entries.delete(id);
-      const ids = blobIds.get(e.blob);
-      ids?.delete(id);
-      if (ids?.size === 0) blobIds.delete(e.blob);
-    }
-  };
-
   return {
     async get(wrapped, contextId, load) {
       const id = createHash('sha256').update(contextId).update('\0').update(wrapped).digest('base64');
-      const hit = entries.get(id);
+      const hit = entries.get(id); // a hit becomes the most recently used
       if (hit && hit.expiresAt > now()) {
-        entries.delete(id);
-        entries.set(id, hit);
         opts.metrics?.cache.inc({ result: 'hit' });
         return Buffer.from(hit.key);
       }
-      if (hit) evict(id);
+      if (hit) entries.delete(id);
       let pending = inflight.get(id);
       if (pending) {
         opts.metrics?.cache.inc({ result: 'coalesced' });
@@ -74,12 +73,8 @@ export function createKekCache(opts: KekCacheOptions): KekCache {
           .then((key) => {
             const copy = Buffer.from(key);
             const blob = blobKey(wrapped);
-            entries.set(id, { key, expiresAt: now() + opts.ttlMs, blob });
             blobIds.set(blob, (blobIds.get(blob) ?? new Set()).add(id));
-            while (entries.size > opts.maxEntries) {
-              const oldest = entries.keys().next().value as string;
-              evict(oldest);
-            }
+            entries.set(id, { key, expiresAt: now() + opts.ttlMs, blob });
             return copy;
           })
           .finally(() => inflight.delete(id));
@@ -97,10 +92,10 @@ export function createKekCache(opts: KekCacheOptions): KekCache {
       }
     },
     forget(wrapped) {
-      for (const id of [...(blobIds.get(blobKey(wrapped)) ?? [])]) evict(id);
+      for (const id of [...(blobIds.get(blobKey(wrapped)) ?? [])]) entries.delete(id);
     },
     clear() {
-      for (const id of [...entries.keys()]) evict(id);
+      entries.clear();
     },
     size: () => entries.size,
   };
