@@ -58,12 +58,6 @@ export const Metadata = Type.Record(Type.String({ maxLength: 128 }), Text({ maxL
 /** Versions and counts are PostgreSQL integers. */
 export const INT32_MAX = 2_147_483_647;
 
-export const TokenResponse = Type.Object({
-  access_token: Type.String(),
-  token_type: Type.Literal('Bearer'),
-  expires_in: Type.Integer(),
-});
-
 /** The Kubernetes object a vault was created for; recorded once, never changed. */
 export const OwnerUid = Patterned(
   /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/,

@@ -1,34 +1,14 @@
-// Cursors of the change feed and the audit log: the decimal id of the last row seen (a
-// PostgreSQL bigint), so a client resumes exactly where it stopped.
-import Type from 'typebox';
+// Cursors of the change feed and the audit log as the server reads them; what a cursor is on
+// the wire is stated once, in contract/src/cursor.ts.
+import { CURSOR_MAX } from '../../../contract/src/cursor.js';
 import { badRequest } from '../services/errors.js';
 
-const MAX = 9_223_372_036_854_775_807n;
-
-/**
- * Decimal strings of at most 19 characters whose value is at most `max` (19 digits): any with up
- * to 18 characters; with 19, those not above `max` digit by digit.
- */
-function upTo(max: string): string {
-  const alternatives = ['[0-9]{1,18}', max];
-  for (let i = 0; i < max.length; i++) {
-    const d = Number(max[i]);
-    if (d === 0) continue;
-    const rest = max.length - i - 1;
-    alternatives.push(`${max.slice(0, i)}[0-${d - 1}]${rest ? `[0-9]{${rest}}` : ''}`);
-  }
-  return `^(?:${alternatives.join('|')})$`;
-}
-
-export const Cursor = Type.String({
-  pattern: upTo(MAX.toString()),
-  description: 'the id of the last item seen (decimal); 0 for the beginning',
-});
+export { Cursor } from '../../../contract/src/cursor.js';
 
 /** A cursor from a query parameter or header; anything but a decimal bigint is a 400. */
 export function parseCursor(value: string | undefined, name: string): string {
   if (value === undefined || value === '') return '0';
-  if (!/^[0-9]{1,19}$/.test(value) || BigInt(value) > MAX)
+  if (!/^[0-9]{1,19}$/.test(value) || BigInt(value) > CURSOR_MAX)
     throw badRequest(`${name} must be a decimal cursor (the id of the last item seen)`);
   return BigInt(value).toString();
 }

@@ -1,32 +1,17 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import {
-  DateTime,
-  errorResponses,
-  Nullable,
-  Patterned,
-  Text,
-  Uuid,
-} from '../../../../../contract/src/common.js';
-import { AGENT_NAME, type AgentService } from '../../../services/agents/agent-service.js';
+  Agent,
+  AgentCreateInput,
+  AgentList,
+  AgentParams,
+  AgentUpdateInput,
+  AgentWithKey,
+} from '../../../../../contract/src/agents.js';
+import { errorResponses } from '../../../../../contract/src/common.js';
+import type { AgentService } from '../../../services/agents/agent-service.js';
 import { authorize } from '../../auth.js';
 import { acceptJsonOnly } from '../../errors.js';
-
-const Agent = Type.Object({
-  id: Uuid,
-  name: Type.String(),
-  description: Type.String(),
-  disabled: Type.Boolean(),
-  expires_at: Nullable(DateTime),
-  created_by: Type.String(),
-  created_at: DateTime,
-  updated_at: DateTime,
-});
-const AgentWithKey = Type.Object({
-  agent: Agent,
-  api_key: Type.String({ description: 'shown once; store it now' }),
-});
-const AgentParams = Type.Object({ id: Uuid });
 
 /** Agents are managed by org admins. */
 export const agentRoutes: FastifyPluginAsyncTypebox<{ agents: AgentService }> = async (app, { agents }) => {
@@ -39,18 +24,7 @@ export const agentRoutes: FastifyPluginAsyncTypebox<{ agents: AgentService }> = 
       schema: {
         tags: ['agents'],
         summary: 'Create an agent and its API key (ocv_…, shown once)',
-        body: Type.Object(
-          {
-            name: Patterned(
-              AGENT_NAME,
-              'name: lowercase letters, digits, . _ - (1-63), starting and ending alphanumeric',
-              { minLength: 1, maxLength: 63 },
-            ),
-            description: Type.Optional(Text({ maxLength: 1024 })),
-            expires_at: Type.Optional(Nullable(DateTime)),
-          },
-          { additionalProperties: false },
-        ),
+        body: AgentCreateInput,
         response: { 201: AgentWithKey, ...errorResponses },
       },
     },
@@ -67,7 +41,7 @@ export const agentRoutes: FastifyPluginAsyncTypebox<{ agents: AgentService }> = 
       schema: {
         tags: ['agents'],
         summary: 'List agents',
-        response: { 200: Type.Object({ agents: Type.Array(Agent) }), ...errorResponses },
+        response: { 200: AgentList, ...errorResponses },
       },
     },
     async (req) => ({ agents: await agents.list(await admin(req)) }),
@@ -96,14 +70,7 @@ export const agentRoutes: FastifyPluginAsyncTypebox<{ agents: AgentService }> = 
           'Disabling or expiring an agent suspends its key and live access tokens at once; enabling it again ' +
           'restores them. Rotate the key (or delete the agent) to revoke for good.',
         params: AgentParams,
-        body: Type.Object(
-          {
-            description: Type.Optional(Text({ maxLength: 1024 })),
-            disabled: Type.Optional(Type.Boolean()),
-            expires_at: Type.Optional(Nullable(DateTime)),
-          },
-          { additionalProperties: false, minProperties: 1 },
-        ),
+        body: AgentUpdateInput,
         response: { 200: Agent, ...errorResponses },
       },
     },

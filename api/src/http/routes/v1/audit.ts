@@ -2,31 +2,18 @@
 // one vault, and a verification of the whole hash chain. Records never hold a value.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type pg from 'pg';
-import Type from 'typebox';
-import { DateTime, errorResponses, Uuid } from '../../../../../contract/src/common.js';
+import {
+  type AuditEvent,
+  AuditPage,
+  AuditQuery,
+  AuditVerifyResult,
+} from '../../../../../contract/src/audit.js';
+import { errorResponses } from '../../../../../contract/src/common.js';
 import { type AuditRecord, listAudit, verifyChain } from '../../../services/audit/audit-service.js';
 import { authorize } from '../../auth.js';
-import { Cursor, parseCursor } from '../../cursor.js';
+import { parseCursor } from '../../cursor.js';
 
-const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
-
-export const AuditEventSchema = Type.Object({
-  seq: Type.String({ description: 'position in the org chain; the cursor to continue after it' }),
-  at: DateTime,
-  actor: Type.String({ description: 'who: user:<id>, agent:<id>, system:serviceaccount:<ns>:<name>' }),
-  action: Type.String(),
-  decision: Type.Union([Type.Literal('allow'), Type.Literal('deny')]),
-  vault_id: Nullable(Uuid),
-  path: Nullable(Type.String()),
-  version: Nullable(Type.Integer()),
-  reason: Nullable(Type.String()),
-  request_id: Nullable(Type.String()),
-  details: Type.Record(Type.String(), Type.Union([Type.String(), Type.Number(), Type.Boolean()])),
-  prev_hash: Type.String({ description: 'hex SHA-256 of the previous record' }),
-  hash: Type.String({ description: 'hex SHA-256 over prev_hash and this record' }),
-});
-
-function toPublic(r: AuditRecord) {
+function toPublic(r: AuditRecord): AuditEvent {
   return {
     seq: r.seq,
     at: r.at,
@@ -51,21 +38,8 @@ export const auditRoutes: FastifyPluginAsyncTypebox<{ pool: pg.Pool }> = async (
       schema: {
         tags: ['audit'],
         summary: "List the org's audit records (admins)",
-        querystring: Type.Object(
-          {
-            vault_id: Type.Optional(Uuid),
-            after: Type.Optional(Cursor),
-            limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'default 100' })),
-          },
-          { additionalProperties: false },
-        ),
-        response: {
-          200: Type.Object({
-            events: Type.Array(AuditEventSchema),
-            next_cursor: Type.String({ description: 'pass as `after` for the next page' }),
-          }),
-          ...errorResponses,
-        },
+        querystring: AuditQuery,
+        response: { 200: AuditPage, ...errorResponses },
       },
     },
     async (req) => {
@@ -87,15 +61,7 @@ export const auditRoutes: FastifyPluginAsyncTypebox<{ pool: pg.Pool }> = async (
       schema: {
         tags: ['audit'],
         summary: "Verify the org's audit hash chain from its start (admins)",
-        response: {
-          200: Type.Object({
-            ok: Type.Boolean(),
-            checked: Type.Integer({ description: 'records verified before the first break, or all' }),
-            broken_at: Type.Optional(Type.String({ description: 'seq of the first record that fails' })),
-            reason: Type.Optional(Type.String()),
-          }),
-          ...errorResponses,
-        },
+        response: { 200: AuditVerifyResult, ...errorResponses },
       },
     },
     async (req) => {

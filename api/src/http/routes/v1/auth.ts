@@ -1,10 +1,15 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import Type from 'typebox';
-import { errorResponses, TokenResponse, Uuid } from '../../../../../contract/src/common.js';
+import {
+  AgentTokenRequest,
+  K8sTokenRequest,
+  TokenResponse,
+  UserTokenRequest,
+} from '../../../../../contract/src/auth.js';
+import { errorResponses } from '../../../../../contract/src/common.js';
 import type { AuthService } from '../../../services/auth/auth-service.js';
 import { acceptJsonOnly } from '../../errors.js';
 
-const bearer = (t: { token: string; expiresIn: number }) => ({
+const bearer = (t: { token: string; expiresIn: number }): TokenResponse => ({
   access_token: t.token,
   token_type: 'Bearer' as const,
   expires_in: t.expiresIn,
@@ -27,10 +32,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{
         tags: ['auth'],
         security: [],
         summary: 'Exchange a user API key (ocu_…) for a short-lived access token',
-        body: Type.Object(
-          { api_key: Type.String({ minLength: 1, maxLength: 256 }) },
-          { additionalProperties: false },
-        ),
+        body: UserTokenRequest,
         response: { 200: TokenResponse, ...errorResponses },
       },
     },
@@ -45,10 +47,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{
         tags: ['auth'],
         security: [],
         summary: "Exchange an agent's id and API key (ocv_…) for a short-lived access token",
-        body: Type.Object(
-          { agent_id: Uuid, api_key: Type.String({ minLength: 1, maxLength: 256 }) },
-          { additionalProperties: false },
-        ),
+        body: AgentTokenRequest,
         response: { 200: TokenResponse, ...errorResponses },
       },
     },
@@ -67,10 +66,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{
           'The token must be a projected service-account token whose audience includes the audience ' +
           'this server is configured with (ONECLAW_K8S_AUDIENCE, default "oneclaw"). The access token ' +
           'names the principal system:serviceaccount:<namespace>:<name>, which policies grant to.',
-        body: Type.Object(
-          { token: Type.String({ minLength: 1, maxLength: 16384 }) },
-          { additionalProperties: false },
-        ),
+        body: K8sTokenRequest,
         response: { 200: TokenResponse, ...errorResponses },
       },
     },

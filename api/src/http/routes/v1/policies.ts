@@ -1,55 +1,17 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
-import { DateTime, errorResponses, Nullable, Uuid } from '../../../../../contract/src/common.js';
+import { errorResponses } from '../../../../../contract/src/common.js';
+import {
+  Policy,
+  PolicyCreateInput,
+  PolicyList,
+  PolicyParams,
+  PolicyVaultParams,
+} from '../../../../../contract/src/policies.js';
+import { policyBodyDoc } from '../../../../../contract/src/policies-doc.js';
 import type { PolicyService } from '../../../services/policies/policy-service.js';
 import { authorize } from '../../auth.js';
 import { acceptJsonOnly } from '../../errors.js';
-import { policyBodyDoc } from './policies-doc.js';
-
-const L = Type.Literal;
-const Day = Type.Union([L('mon'), L('tue'), L('wed'), L('thu'), L('fri'), L('sat'), L('sun')]);
-const Clock = Type.String({ pattern: '^([01][0-9]|2[0-3]):[0-5][0-9]$', description: 'HH:MM, 24-hour' });
-const Permission = Type.Union([L('read'), L('write'), L('delete'), L('list')]);
-const PrincipalType = Type.Union([L('user'), L('agent'), L('k8s_service_account')]);
-
-const Conditions = Type.Object(
-  {
-    ip_cidrs: Type.Optional(
-      Type.Array(Type.String({ minLength: 1, maxLength: 64 }), {
-        minItems: 1,
-        maxItems: 64,
-        description: 'client addresses allowed (IPv4/IPv6 CIDRs or addresses)',
-      }),
-    ),
-    time_window: Type.Optional(
-      Type.Object(
-        {
-          days: Type.Optional(Type.Array(Day, { minItems: 1, maxItems: 7 })),
-          start: Clock,
-          end: Clock,
-          tz: Type.String({ minLength: 1, maxLength: 64, description: 'IANA time zone, e.g. Europe/Berlin' }),
-        },
-        { additionalProperties: false, description: '[start, end) local time; end < start crosses midnight' },
-      ),
-    ),
-  },
-  { additionalProperties: false },
-);
-
-const Policy = Type.Object({
-  id: Uuid,
-  vault_id: Uuid,
-  principal_type: PrincipalType,
-  principal_id: Type.String(),
-  secret_path_pattern: Type.String(),
-  permissions: Type.Array(Permission),
-  conditions: Conditions,
-  expires_at: Nullable(DateTime),
-  created_by: Type.String(),
-  created_at: DateTime,
-});
-
-const VaultParams = Type.Object({ vault_id: Uuid });
 
 /** Grants are managed by org admins. */
 export const policyRoutes: FastifyPluginAsyncTypebox<{ policies: PolicyService }> = async (
@@ -71,22 +33,8 @@ export const policyRoutes: FastifyPluginAsyncTypebox<{ policies: PolicyService }
           'Patterns: `*` matches one path segment (or part of one, as in `db-*`), `**` any depth. ' +
           'Deny by default: a request is allowed when one unexpired grant names its permission, ' +
           'matches its path and meets its conditions.',
-        params: VaultParams,
-        body: Type.Object(
-          {
-            principal_type: PrincipalType,
-            principal_id: Type.String({
-              minLength: 1,
-              maxLength: 600,
-              description: 'a user or agent id, or system:serviceaccount:<namespace>:<name>',
-            }),
-            secret_path_pattern: Type.String({ minLength: 1, maxLength: 512 }),
-            permissions: Type.Array(Permission, { minItems: 1, maxItems: 4 }),
-            conditions: Type.Optional(Conditions),
-            expires_at: Type.Optional(Nullable(DateTime)),
-          },
-          { additionalProperties: false },
-        ),
+        params: PolicyVaultParams,
+        body: PolicyCreateInput,
         response: { 201: Policy, ...errorResponses },
       },
     },
@@ -104,8 +52,8 @@ export const policyRoutes: FastifyPluginAsyncTypebox<{ policies: PolicyService }
       schema: {
         tags: ['policies'],
         summary: "List a vault's grants",
-        params: VaultParams,
-        response: { 200: Type.Object({ policies: Type.Array(Policy) }), ...errorResponses },
+        params: PolicyVaultParams,
+        response: { 200: PolicyList, ...errorResponses },
       },
     },
     async (req) => ({
@@ -119,7 +67,7 @@ export const policyRoutes: FastifyPluginAsyncTypebox<{ policies: PolicyService }
       schema: {
         tags: ['policies'],
         summary: 'Revoke a grant (effective at once, also for tokens already issued)',
-        params: Type.Object({ vault_id: Uuid, policy_id: Uuid }),
+        params: PolicyParams,
         response: { 204: Type.Null(), ...errorResponses },
       },
     },

@@ -1,23 +1,16 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import Type from 'typebox';
-import { DateTime, errorResponses, Patterned, Uuid } from '../../../../../contract/src/common.js';
-import { USER_NAME, type UserService } from '../../../services/users/user-service.js';
+import { errorResponses } from '../../../../../contract/src/common.js';
+import {
+  User,
+  UserCreateInput,
+  UserList,
+  UserParams,
+  UserUpdateInput,
+  UserWithKey,
+} from '../../../../../contract/src/users.js';
+import type { UserService } from '../../../services/users/user-service.js';
 import { authorize } from '../../auth.js';
 import { acceptJsonOnly } from '../../errors.js';
-
-const Role = Type.Union([Type.Literal('admin'), Type.Literal('member')]);
-const User = Type.Object({
-  id: Uuid,
-  name: Type.String(),
-  role: Role,
-  disabled: Type.Boolean(),
-  created_at: DateTime,
-});
-const UserWithKey = Type.Object({
-  user: User,
-  api_key: Type.String({ description: 'shown once; store it now' }),
-});
-const UserParams = Type.Object({ id: Uuid });
 
 /** Users are managed by org admins. */
 export const userRoutes: FastifyPluginAsyncTypebox<{ users: UserService }> = async (app, { users }) => {
@@ -30,17 +23,7 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ users: UserService }> = asy
       schema: {
         tags: ['users'],
         summary: 'Create a user and their API key (ocu_…, shown once)',
-        body: Type.Object(
-          {
-            name: Patterned(
-              USER_NAME,
-              'name: lowercase letters, digits, . _ @ - (1-128), starting and ending alphanumeric',
-              { minLength: 1, maxLength: 128 },
-            ),
-            role: Role,
-          },
-          { additionalProperties: false },
-        ),
+        body: UserCreateInput,
         response: { 201: UserWithKey, ...errorResponses },
       },
     },
@@ -57,7 +40,7 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ users: UserService }> = asy
       schema: {
         tags: ['users'],
         summary: 'List users',
-        response: { 200: Type.Object({ users: Type.Array(User) }), ...errorResponses },
+        response: { 200: UserList, ...errorResponses },
       },
     },
     async (req) => ({ users: await users.list(await admin(req)) }),
@@ -73,10 +56,7 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ users: UserService }> = asy
           'Disabling a user suspends their key and live access tokens at once; enabling them again restores ' +
           'them. Rotate the key to revoke for good.',
         params: UserParams,
-        body: Type.Object(
-          { role: Type.Optional(Role), disabled: Type.Optional(Type.Boolean()) },
-          { additionalProperties: false, minProperties: 1 },
-        ),
+        body: UserUpdateInput,
         response: { 200: User, ...errorResponses },
       },
     },

@@ -1,7 +1,7 @@
 // What POST /v1/vaults/:vault_id/policies accepts, stated exactly for /openapi.json. The route
 // validates the shape and the policy service the rules below, with messages of its own (which
-// entry, which segment), so these constraints live in the document only.
-import type { SwaggerTransform } from '@fastify/swagger';
+// entry, which segment), so these constraints live in the document only: the route hands
+// policyBodyDoc to the OpenAPI generator as the transform of its schema.
 
 const v4Seg = '(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])';
 const v4 = `(?:${v4Seg}\\.){3}${v4Seg}`;
@@ -30,7 +30,7 @@ export const PRINCIPAL_ID_PATTERN = `^(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-
 type JsonObject = { [k: string]: unknown };
 const obj = (v: unknown): JsonObject => (v ?? {}) as JsonObject;
 
-export const policyBodyDoc: SwaggerTransform = ({ schema, url }) => {
+export const policyBodyDoc = <S extends { body?: unknown }>({ schema, url }: { schema: S; url: string }) => {
   const body = obj(schema.body);
   const props = obj(body.properties);
   const conditions = obj(props.conditions);
