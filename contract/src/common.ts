@@ -1,7 +1,7 @@
 // The wire contract's shared pieces: the error body, identifiers, patterned strings and the
 // responses every route shares. Responses are serialized through these schemas, so a field that
 // is not declared here (a wrapped key, a hash) cannot reach a client even by mistake.
-import Type from 'typebox';
+import Type, { type Static } from 'typebox';
 
 export const ErrorResponse = Type.Object(
   {
@@ -55,53 +55,7 @@ export const Metadata = Type.Record(Type.String({ maxLength: 128 }), Text({ maxL
   maxProperties: 64,
   propertyNames: { minLength: 1, maxLength: 128, pattern: NO_NUL.source },
 });
+/** String keys (≤ 128 chars) to string values (≤ 1024 chars), at most 64 entries. */
+export type Metadata = Static<typeof Metadata>;
 /** Versions and counts are PostgreSQL integers. */
 export const INT32_MAX = 2_147_483_647;
-
-/** The Kubernetes object a vault was created for; recorded once, never changed. */
-export const OwnerUid = Patterned(
-  /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/,
-  "owner uid must be a Kubernetes uid: a lowercase UUID, as in the object's metadata.uid",
-);
-export const VaultOwner = Type.Object(
-  {
-    kind: Patterned(
-      /^[A-Z][A-Za-z0-9]*$/,
-      'owner kind must be a Kubernetes kind: a capital letter, then letters and digits',
-      { maxLength: 63 },
-    ),
-    api_version: Patterned(
-      /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?v[1-9][0-9]*((alpha|beta)[1-9][0-9]*)?$/,
-      'owner api_version must be a Kubernetes apiVersion: v1, or <group>/<version> such as oneclaw.dev/v1alpha1',
-      { maxLength: 270 },
-    ),
-    namespace: Patterned(
-      /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/,
-      'owner namespace must be a Kubernetes namespace name: lowercase letters, digits or dashes, starting and ending with a letter or digit',
-      { maxLength: 63 },
-    ),
-    name: Patterned(
-      /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/,
-      'owner name must be a Kubernetes object name: lowercase letters, digits, dashes and dots, each dot-separated part starting and ending with a letter or digit',
-      { maxLength: 253 },
-    ),
-    uid: OwnerUid,
-  },
-  { additionalProperties: false },
-);
-
-export const Vault = Type.Object({
-  id: Uuid,
-  name: Type.String(),
-  description: Type.String(),
-  kms_key: Type.String(),
-  kms_backend: Type.String(),
-  kms_key_id: Type.String(),
-  custody: Type.Union([Type.Literal('wrapped'), Type.Literal('kms')]),
-  kek_version: Type.Integer(),
-  cmek_enabled: Type.Boolean(),
-  cmek_fingerprint: Nullable(Fingerprint),
-  owner: Nullable(VaultOwner),
-  created_at: DateTime,
-  updated_at: DateTime,
-});

@@ -10,6 +10,7 @@
 // sending the same keys again — the job then continues with the versions still under the old
 // fingerprint, so nothing is done twice or skipped.
 import type pg from 'pg';
+import type { CmekEnableInput, CmekRotation } from '../../../../contract/src/cmek.js';
 import type { Logger } from 'pino';
 import type { Envelope } from '../../crypto/envelope.js';
 import { KmsUnavailableError } from '../../crypto/errors.js';
@@ -40,26 +41,11 @@ import {
 export const CMEK_ROTATE = 'cmek-rotate';
 export const CMEK_BATCH = 100;
 
-export type CmekRotationStatus = 'running' | 'succeeded' | 'failed' | 'interrupted';
-
-export interface CmekRotation {
-  id: string;
-  vault_id: string;
-  status: CmekRotationStatus;
-  processed: number;
-  total_secrets: number;
-  old_fingerprint: string;
-  new_fingerprint: string;
-  error: string | null;
-  created_at: string;
-  updated_at: string;
-}
-
 export interface CmekService {
   enable(
     p: Principal,
     vaultId: string,
-    input: { fingerprint: string; previous_fingerprint?: string | undefined },
+    input: CmekEnableInput,
     requestId?: string,
   ): Promise<void>;
   disable(p: Principal, vaultId: string, fingerprint: string, requestId?: string): Promise<void>;

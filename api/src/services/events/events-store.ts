@@ -1,27 +1,14 @@
 // The change feed's storage: one row per change, in the transaction of the change, and a
 // NOTIFY that PostgreSQL delivers only when that transaction commits. Readers resume from the
 // last id they saw, so a reconnect misses nothing; NOTIFY only tells them when to look.
+import type { VaultEventKind, VaultEvent as WireVaultEvent } from '../../../../contract/src/events.js';
 import { type Queryable, query } from '../../db/pool.js';
 
 export const EVENTS_CHANNEL = 'oneclaw_vault_events';
 
-export type VaultEventKind =
-  | 'vault.created'
-  | 'vault.deleted'
-  | 'vault.kek_rotated'
-  | 'secret.written'
-  | 'secret.deleted'
-  | 'secret.destroyed'
-  // A CMEK rotation re-encrypted the stored value of this version under the new customer key.
-  | 'secret.reencrypted';
-
-export interface VaultEvent {
-  id: string;
-  vault_id: string;
+/** An event as stored: the wire shape, with a kind this server emits. */
+export interface VaultEvent extends WireVaultEvent {
   kind: VaultEventKind;
-  path: string | null;
-  version: number | null;
-  created_at: string;
 }
 
 export interface NewVaultEvent {

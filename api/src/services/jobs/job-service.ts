@@ -1,5 +1,6 @@
 // Starting and reading jobs through the API.
 import type pg from 'pg';
+import type { Job } from '../../../../contract/src/jobs.js';
 import { withTransaction } from '../../db/pool.js';
 import type { Kms } from '../../kms/kms.js';
 import { appendAudit } from '../audit/audit-service.js';
@@ -7,21 +8,9 @@ import type { Principal } from '../auth/auth-service.js';
 import { notFound } from '../errors.js';
 import type { VaultService } from '../vaults/vault-service.js';
 import { getVault } from '../vaults/vault-store.js';
-import { createJob, getJob, type JobRow, type JobStatus } from './job-store.js';
+import { createJob, getJob, type JobRow } from './job-store.js';
 import { KMS_MIGRATE, kmsMigrateTotal } from './kms-migrate.js';
 import { ROTATE_KEK } from './rotate-kek.js';
-
-export interface Job {
-  id: string;
-  kind: string;
-  vault_id: string | null;
-  status: JobStatus;
-  processed: number;
-  total: number;
-  error: string | null;
-  created_at: string;
-  updated_at: string;
-}
 
 export interface JobService {
   startKekRotation(p: Principal, vaultId: string, requestId?: string): Promise<Job>;

@@ -2,9 +2,8 @@
 // twice at once), progress committed with each batch, and picked up again by any replica when
 // a lease runs out (the process running it died). That is what makes them resumable.
 import { randomUUID } from 'node:crypto';
+import type { JobStatus } from '../../../../contract/src/jobs.js';
 import { type Queryable, query } from '../../db/pool.js';
-
-export type JobStatus = 'pending' | 'running' | 'succeeded' | 'failed';
 
 export interface JobRow {
   id: string;

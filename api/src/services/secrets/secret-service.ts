@@ -3,6 +3,16 @@
 // lose or duplicate a version; the audit record and the change-feed event commit with it.
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
+import {
+  MAX_PATH,
+  SECRET_PATH,
+  SECRET_TYPES,
+  type SecretList,
+  type SecretPutInput,
+  type SecretValue,
+  type SecretWriteResult,
+  type VersionMeta,
+} from '../../../../contract/src/secrets.js';
 import type { Envelope } from '../../crypto/envelope.js';
 import { type Queryable, withTransaction } from '../../db/pool.js';
 import { appendAudit } from '../audit/audit-service.js';
@@ -15,76 +25,14 @@ import type { VaultService } from '../vaults/vault-service.js';
 import { getVault, type VaultRow } from '../vaults/vault-store.js';
 import * as store from './secret-store.js';
 
-export const SECRET_TYPES = [
-  'password',
-  'api_key',
-  'private_key',
-  'certificate',
-  'file',
-  'note',
-  'ssh_key',
-  'env_bundle',
-] as const;
-export type SecretType = (typeof SECRET_TYPES)[number];
-export const SECRET_PATH = /^[A-Za-z0-9_-]+(\/[A-Za-z0-9_-]+)*$/;
-export const MAX_PATH = 512;
-
-export interface PutSecretInput {
-  type: SecretType;
-  value: string;
-  metadata?: Record<string, string> | undefined;
-  expires_at?: string | null | undefined;
-  max_access_count?: number | null | undefined;
-  cas?: number | undefined;
-  /** The customer key the client encrypted with; checked against the vault's active one. */
-  cmek_fingerprint?: string | undefined;
-}
-
-export interface SecretMeta {
-  path: string;
-  type: string;
-  version: number;
-  metadata: Record<string, string>;
-  expires_at: string | null;
-  cmek_encrypted: boolean;
-  cmek_fingerprint: string | null;
-  created_at: string;
-  updated_at: string;
-}
-
-export interface SecretValue {
-  path: string;
-  type: string;
-  value: string;
-  version: number;
-  metadata: Record<string, string>;
-  expires_at: string | null;
-  cmek_encrypted: boolean;
-  cmek_fingerprint: string | null;
-  created_at: string;
-}
-
-export interface VersionMeta {
-  version: number;
-  type: string;
-  created_at: string;
-  created_by: string;
-  expires_at: string | null;
-  max_access_count: number | null;
-  access_count: number;
-  destroyed: boolean;
-  cmek_encrypted: boolean;
-  cmek_fingerprint: string | null;
-}
-
 export interface SecretService {
   put(
     p: Principal,
     vaultId: string,
     path: string,
-    input: PutSecretInput,
+    input: SecretPutInput,
     requestId?: string,
-  ): Promise<{ path: string; version: number; created_at: string }>;
+  ): Promise<SecretWriteResult>;
   get(
     p: Principal,
     vaultId: string,
@@ -102,7 +50,7 @@ export interface SecretService {
       /** Only paths matching one of these grant patterns (path globs); undefined: all. */
       patterns?: string[] | undefined;
     },
-  ): Promise<{ secrets: SecretMeta[]; next_cursor: string | null }>;
+  ): Promise<SecretList>;
   versions(p: Principal, vaultId: string, path: string): Promise<VersionMeta[]>;
   remove(
     p: Principal,
@@ -154,7 +102,7 @@ function validateMetadata(m: Record<string, string> | undefined): void {
  * name the vault's active key (a client still on the old key during a rotation is refused
  * instead of storing a value the new key cannot open).
  */
-function checkCmekWrite(vault: VaultRow, input: PutSecretInput): void {
+function checkCmekWrite(vault: VaultRow, input: SecretPutInput): void {
   const named = input.cmek_fingerprint;
   if (vault.cmek_fingerprint === null) {
     if (named !== undefined)

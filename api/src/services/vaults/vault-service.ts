@@ -1,7 +1,14 @@
 // Vaults: a namespace of secrets with its own KEK versions under a KMS root key.
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import type { Custody, Envelope, VaultKeys } from '../../crypto/envelope.js';
+import {
+  VAULT_NAME,
+  type Vault,
+  type VaultCreateInput,
+  type VaultOwner,
+  type VaultUpdateInput,
+} from '../../../../contract/src/vaults.js';
+import type { Envelope, VaultKeys } from '../../crypto/envelope.js';
 import { type Queryable, UniqueViolationError, withTransaction } from '../../db/pool.js';
 import type { KekCache } from '../../kms/cache.js';
 import type { Kms } from '../../kms/kms.js';
@@ -11,26 +18,7 @@ import { badRequest, conflict, notFound } from '../errors.js';
 import { recordEvent } from '../events/events-store.js';
 import * as store from './vault-store.js';
 
-export const VAULT_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
-
-export interface Vault {
-  id: string;
-  name: string;
-  description: string;
-  kms_key: string;
-  kms_backend: string;
-  kms_key_id: string;
-  custody: Custody;
-  kek_version: number;
-  cmek_enabled: boolean;
-  cmek_fingerprint: string | null;
-  /** The Kubernetes object the vault was created for; null for a vault made through the API or CLI. */
-  owner: store.VaultOwner | null;
-  created_at: string;
-  updated_at: string;
-}
-
-const sameOwner = (a: store.VaultOwner, b: store.VaultOwner) =>
+const sameOwner = (a: VaultOwner, b: VaultOwner) =>
   a.kind === b.kind &&
   a.api_version === b.api_version &&
   a.namespace === b.namespace &&
@@ -38,7 +26,7 @@ const sameOwner = (a: store.VaultOwner, b: store.VaultOwner) =>
   a.uid === b.uid;
 
 /** Audit details are flat. */
-const ownerDetails = (o: store.VaultOwner) => ({
+const ownerDetails = (o: VaultOwner) => ({
   owner_kind: o.kind,
   owner_api_version: o.api_version,
   owner_namespace: o.namespace,
@@ -47,29 +35,14 @@ const ownerDetails = (o: store.VaultOwner) => ({
 });
 
 export interface VaultService {
-  create(
-    p: Principal,
-    input: {
-      name: string;
-      description?: string;
-      kms_key?: string;
-      custody?: Custody;
-      owner?: store.VaultOwner;
-    },
-    requestId?: string,
-  ): Promise<Vault>;
+  create(p: Principal, input: VaultCreateInput, requestId?: string): Promise<Vault>;
   /** The org's vaults; only those in `only` when given, only the one `ownerUid` owns when given. */
   list(p: Principal, only?: Set<string>, opts?: { ownerUid?: string | undefined }): Promise<Vault[]>;
   get(p: Principal, id: string): Promise<Vault>;
-  update(
-    p: Principal,
-    id: string,
-    patch: { name?: string; description?: string },
-    requestId?: string,
-  ): Promise<Vault>;
+  update(p: Principal, id: string, patch: VaultUpdateInput, requestId?: string): Promise<Vault>;
   remove(p: Principal, id: string, opts: { purge: boolean }, requestId?: string): Promise<void>;
   /** Records the owner of a vault that has none (vaults made before owners were recorded). */
-  recordOwner(p: Principal, id: string, owner: store.VaultOwner, requestId?: string): Promise<Vault>;
+  recordOwner(p: Principal, id: string, owner: VaultOwner, requestId?: string): Promise<Vault>;
   /** New KEK version for new writes; returns it. Re-wrapping older DEKs is the job's work. */
   addKekVersion(tx: pg.PoolClient, p: Principal, id: string, requestId?: string): Promise<number>;
   /** What the envelope needs to seal and open in this vault. */
@@ -118,7 +91,7 @@ export function createVaultService(deps: {
   };
 
   /** The owner uid is unique: the conflict names the owner, a name conflict the name. */
-  const conflictOf = (err: UniqueViolationError, name: string | undefined, owner?: store.VaultOwner) =>
+  const conflictOf = (err: UniqueViolationError, name: string | undefined, owner?: VaultOwner) =>
     err.constraint === 'vaults_owner_uid' && owner
       ? conflict(
           `${owner.kind} ${owner.namespace}/${owner.name} (uid ${owner.uid}) already owns a vault, possibly a deleted one`,

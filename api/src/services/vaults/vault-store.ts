@@ -1,5 +1,6 @@
 // SQL for vaults and their KEK versions. Functions take a Queryable so services decide the
 // transaction.
+import type { VaultOwner } from '../../../../contract/src/vaults.js';
 import { type Queryable, query } from '../../db/pool.js';
 
 export interface VaultRow {
@@ -26,15 +27,6 @@ export interface KekRow {
   wrapped_kek: Buffer | null;
   kms_backend: string;
   kms_key_id: string;
-}
-
-/** The Kubernetes object a vault was created for. */
-export interface VaultOwner {
-  kind: string;
-  api_version: string;
-  namespace: string;
-  name: string;
-  uid: string;
 }
 
 export function ownerOf(v: VaultRow): VaultOwner | null {

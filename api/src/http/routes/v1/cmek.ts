@@ -2,43 +2,22 @@
 // headers, which the logger redacts; everything else names keys by fingerprint.
 import type { SwaggerTransform } from '@fastify/swagger';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import Type from 'typebox';
 import {
-  DateTime,
-  errorResponses,
-  Fingerprint,
-  Nullable,
-  Uuid,
-  Vault,
-} from '../../../../../contract/src/common.js';
+  CmekDisableInput,
+  CmekEnableInput,
+  CmekRotateDocHeaders,
+  CmekRotateHeaders,
+  CmekRotateInput,
+  CmekRotation,
+  CmekRotationList,
+  CmekRotationParams,
+} from '../../../../../contract/src/cmek.js';
+import { errorResponses } from '../../../../../contract/src/common.js';
+import { Vault, VaultParams } from '../../../../../contract/src/vaults.js';
 import { type CmekService, parseKeyHeader } from '../../../services/cmek/cmek-service.js';
 import type { VaultService } from '../../../services/vaults/vault-service.js';
 import { authorize } from '../../auth.js';
 import { acceptJsonOnly } from '../../errors.js';
-
-const VaultParams = Type.Object({ vault_id: Uuid });
-
-const CmekRotation = Type.Object({
-  id: Uuid,
-  vault_id: Uuid,
-  status: Type.Union(
-    [Type.Literal('running'), Type.Literal('succeeded'), Type.Literal('failed'), Type.Literal('interrupted')],
-    {
-      description:
-        'interrupted: the replica holding the keys stopped; POST cmek-rotate again with the same keys to resume',
-    },
-  ),
-  processed: Type.Integer({ description: 'versions re-encrypted so far' }),
-  total_secrets: Type.Integer({ description: 'versions under the old key when the rotation started' }),
-  old_fingerprint: Fingerprint,
-  new_fingerprint: Fingerprint,
-  error: Nullable(Type.String()),
-  created_at: DateTime,
-  updated_at: DateTime,
-});
-
-/** Standard base64 of 32 bytes. */
-const KEY_B64 = '^[A-Za-z0-9+/]{43}=$';
 
 /**
  * Both key headers are required; the handler checks them itself (code invalid_cmek_key, and the
@@ -46,13 +25,7 @@ const KEY_B64 = '^[A-Za-z0-9+/]{43}=$';
  */
 const keyHeadersDoc: SwaggerTransform = ({ schema, url }) => ({
   url,
-  schema: {
-    ...schema,
-    headers: Type.Object({
-      'x-cmek-old-key': Type.String({ pattern: KEY_B64, description: 'base64 of the 32-byte old key' }),
-      'x-cmek-new-key': Type.String({ pattern: KEY_B64, description: 'base64 of the 32-byte new key' }),
-    }),
-  },
+  schema: { ...schema, headers: CmekRotateDocHeaders },
 });
 
 export const cmekRoutes: FastifyPluginAsyncTypebox<{ cmek: CmekService; vaults: VaultService }> = async (
@@ -69,10 +42,7 @@ export const cmekRoutes: FastifyPluginAsyncTypebox<{ cmek: CmekService; vaults: 
         summary:
           'Enable a customer-managed key (by fingerprint), or switch to another one by naming the active one in previous_fingerprint',
         params: VaultParams,
-        body: Type.Object(
-          { fingerprint: Fingerprint, previous_fingerprint: Type.Optional(Fingerprint) },
-          { additionalProperties: false },
-        ),
+        body: CmekEnableInput,
         response: { 200: Vault, ...errorResponses },
       },
     },
@@ -91,7 +61,7 @@ export const cmekRoutes: FastifyPluginAsyncTypebox<{ cmek: CmekService; vaults: 
         summary:
           'Disable the customer-managed key: new writes are protected by the KMS only; older versions stay CMEK-encrypted',
         params: VaultParams,
-        body: Type.Object({ fingerprint: Fingerprint }, { additionalProperties: false }),
+        body: CmekDisableInput,
         response: { 200: Vault, ...errorResponses },
       },
     },
@@ -111,11 +81,8 @@ export const cmekRoutes: FastifyPluginAsyncTypebox<{ cmek: CmekService; vaults: 
         summary:
           'Re-encrypt every version under the old customer key with the new one (keys in x-cmek-old-key / x-cmek-new-key, base64); resumes an unfinished rotation',
         params: VaultParams,
-        headers: Type.Object({
-          'x-cmek-old-key': Type.Optional(Type.String({ description: 'base64 of the 32-byte old key' })),
-          'x-cmek-new-key': Type.Optional(Type.String({ description: 'base64 of the 32-byte new key' })),
-        }),
-        body: Type.Object({ new_fingerprint: Fingerprint }, { additionalProperties: false }),
+        headers: CmekRotateHeaders,
+        body: CmekRotateInput,
         response: { 202: CmekRotation, ...errorResponses },
       },
     },
@@ -147,7 +114,7 @@ export const cmekRoutes: FastifyPluginAsyncTypebox<{ cmek: CmekService; vaults: 
         tags: ['cmek'],
         summary: "The vault's CMEK rotations, newest first (at most 50)",
         params: VaultParams,
-        response: { 200: Type.Object({ rotations: Type.Array(CmekRotation) }), ...errorResponses },
+        response: { 200: CmekRotationList, ...errorResponses },
       },
     },
     async (req) => {
@@ -162,7 +129,7 @@ export const cmekRoutes: FastifyPluginAsyncTypebox<{ cmek: CmekService; vaults: 
       schema: {
         tags: ['cmek'],
         summary: 'Progress of a CMEK rotation',
-        params: Type.Object({ vault_id: Uuid, job_id: Uuid }),
+        params: CmekRotationParams,
         response: { 200: CmekRotation, ...errorResponses },
       },
     },

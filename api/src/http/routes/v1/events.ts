@@ -13,34 +13,18 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type pg from 'pg';
-import Type from 'typebox';
 import { matchesPath } from '../../../../../common/src/path-glob.js';
-import { DateTime, errorResponses, Uuid } from '../../../../../contract/src/common.js';
+import { errorResponses } from '../../../../../contract/src/common.js';
+import { EventsHeaders, EventsQuery, EventsResponse } from '../../../../../contract/src/events.js';
+import { VaultParams } from '../../../../../contract/src/vaults.js';
 import type { Principal } from '../../../services/auth/auth-service.js';
 import { notFound, ServiceError } from '../../../services/errors.js';
 import { listEvents, type VaultEvent } from '../../../services/events/events-store.js';
 import type { Feed, FeedSubscription } from '../../../services/events/feed.js';
 import { getVault } from '../../../services/vaults/vault-store.js';
 import { authorizeScope, reauthenticate } from '../../auth.js';
-import { Cursor, parseCursor } from '../../cursor.js';
+import { parseCursor } from '../../cursor.js';
 import { principalKey } from '../../limits.js';
-
-export const VaultEventSchema = Type.Object({
-  id: Type.String({ description: 'the event id; the cursor to resume after it' }),
-  vault_id: Uuid,
-  kind: Type.String({
-    description:
-      'vault.created, vault.deleted, vault.kek_rotated, secret.written, secret.deleted, secret.destroyed, secret.reencrypted (a CMEK rotation rewrote the stored value)',
-  }),
-  path: Type.Union([Type.String(), Type.Null()]),
-  version: Type.Union([Type.Integer(), Type.Null()]),
-  created_at: DateTime,
-});
-
-const EventsPage = Type.Object({
-  events: Type.Array(VaultEventSchema),
-  next_cursor: Type.String({ description: 'pass as `after` to continue' }),
-});
 
 export interface EventRouteOptions {
   feed: Feed;
@@ -118,40 +102,11 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRouteOptions> = async (
           '`wait` seconds for one. Events name what changed, never a value. Needs `list`: a member sees ' +
           'vault-level events and those of the paths it may list; its token and grants are checked again ' +
           'before every delivery, and a stream ends once they no longer allow it.',
-        params: Type.Object({ vault_id: Uuid }),
-        querystring: Type.Object(
-          {
-            after: Type.Optional(Cursor),
-            wait: Type.Optional(
-              Type.Integer({
-                minimum: 0,
-                maximum: 60,
-                description: 'long poll: seconds to wait for an event (default 0)',
-              }),
-            ),
-            limit: Type.Optional(
-              Type.Integer({ minimum: 1, maximum: 1000, description: 'events per response (default 100)' }),
-            ),
-          },
-          { additionalProperties: false },
-        ),
-        headers: Type.Object({
-          'last-event-id': Type.Optional(
-            Type.String({ description: 'server-sent events: resume after this event id' }),
-          ),
-        }),
+        params: VaultParams,
+        querystring: EventsQuery,
+        headers: EventsHeaders,
         response: {
-          200: {
-            description: 'a page of events (JSON), or a stream of them (server-sent events)',
-            content: {
-              'application/json': { schema: EventsPage },
-              'text/event-stream': {
-                schema: Type.String({
-                  description: 'id: <event id>\nevent: <kind>\ndata: <the event as JSON>, one per event',
-                }),
-              },
-            },
-          },
+          200: EventsResponse,
           ...errorResponses,
         },
       },

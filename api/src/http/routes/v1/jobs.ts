@@ -1,25 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import Type from 'typebox';
-import { DateTime, errorResponses, Uuid } from '../../../../../contract/src/common.js';
+import { errorResponses } from '../../../../../contract/src/common.js';
+import { Job, JobParams, KmsMigrateInput } from '../../../../../contract/src/jobs.js';
+import { VaultParams } from '../../../../../contract/src/vaults.js';
 import type { JobService } from '../../../services/jobs/job-service.js';
 import { authorize } from '../../auth.js';
-
-const Job = Type.Object({
-  id: Uuid,
-  kind: Type.String(),
-  vault_id: Type.Union([Uuid, Type.Null()]),
-  status: Type.Union([
-    Type.Literal('pending'),
-    Type.Literal('running'),
-    Type.Literal('succeeded'),
-    Type.Literal('failed'),
-  ]),
-  processed: Type.Integer(),
-  total: Type.Integer(),
-  error: Type.Union([Type.String(), Type.Null()]),
-  created_at: DateTime,
-  updated_at: DateTime,
-});
 
 export const jobRoutes: FastifyPluginAsyncTypebox<{ jobs: JobService }> = async (app, { jobs }) => {
   app.post(
@@ -28,7 +12,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox<{ jobs: JobService }> = async 
       schema: {
         tags: ['vaults'],
         summary: 'Rotate the vault KEK: new writes use a new KEK version at once; a job re-wraps older DEKs',
-        params: Type.Object({ vault_id: Uuid }),
+        params: VaultParams,
         response: { 202: Job, ...errorResponses },
       },
     },
@@ -46,7 +30,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox<{ jobs: JobService }> = async 
         tags: ['jobs'],
         summary:
           'Move vaults (one, or all of the org) from previous KMS keys (ONECLAW_KMS_PREVIOUS_KEYS) to the current ONECLAW_KMS_KEY: a job re-wraps KEKs and kms-custody DEKs',
-        body: Type.Optional(Type.Object({ vault_id: Type.Optional(Uuid) }, { additionalProperties: false })),
+        body: KmsMigrateInput,
         response: { 202: Job, ...errorResponses },
       },
     },
@@ -64,7 +48,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox<{ jobs: JobService }> = async 
       schema: {
         tags: ['jobs'],
         summary: 'Progress of a job',
-        params: Type.Object({ job_id: Uuid }),
+        params: JobParams,
         response: { 200: Job, ...errorResponses },
       },
     },

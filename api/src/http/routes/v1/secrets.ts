@@ -2,32 +2,24 @@ import type { SwaggerTransform } from '@fastify/swagger';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import Type from 'typebox';
+import { errorResponses } from '../../../../../contract/src/common.js';
 import {
-  DateTime,
-  errorResponses,
-  Fingerprint,
-  INT32_MAX,
-  Metadata,
-  Nullable,
-  Patterned,
-  Uuid,
-} from '../../../../../contract/src/common.js';
+  SecretDeleteQuery,
+  SecretList,
+  SecretListQuery,
+  SecretPathDocParams,
+  SecretPathParams,
+  SecretPutInput,
+  SecretReadQuery,
+  SecretValue,
+  SecretWriteResult,
+  VersionList,
+} from '../../../../../contract/src/secrets.js';
+import { VaultParams } from '../../../../../contract/src/vaults.js';
 import { badRequest } from '../../../services/errors.js';
-import {
-  MAX_PATH,
-  SECRET_PATH,
-  SECRET_TYPES,
-  type SecretService,
-  validatePrefix,
-} from '../../../services/secrets/secret-service.js';
+import { type SecretService, validatePrefix } from '../../../services/secrets/secret-service.js';
 import { authorize, authorizeScope } from '../../auth.js';
 import { acceptJsonOnly } from '../../errors.js';
-
-const PathParams = Type.Object({
-  vault_id: Uuid,
-  '*': Type.String({ description: 'secret path, e.g. app/db/password' }),
-});
-const SecretType = Type.Union(SECRET_TYPES.map((t) => Type.Literal(t)));
 
 /**
  * The router's wildcard parameter `*` is documented as `{path}`, with the rule the service
@@ -35,67 +27,18 @@ const SecretType = Type.Union(SECRET_TYPES.map((t) => Type.Literal(t)));
  */
 const secretPathDoc: SwaggerTransform = ({ schema, url }) => ({
   url: url.replace(/\*$/, ':path'),
-  schema: {
-    ...schema,
-    params: Type.Object({
-      vault_id: Uuid,
-      path: Type.String({
-        pattern: SECRET_PATH.source,
-        maxLength: MAX_PATH,
-        description:
-          'secret path: segments of A-Z a-z 0-9 _ - separated by single slashes, e.g. app/db/password',
-      }),
-    }),
-  },
+  schema: { ...schema, params: SecretPathDocParams },
 });
 const wildcardDoc = { swaggerTransform: secretPathDoc };
 
-const SecretValue = Type.Object({
-  path: Type.String(),
-  type: Type.String(),
-  value: Type.String(),
-  version: Type.Integer(),
-  metadata: Metadata,
-  expires_at: Nullable(DateTime),
-  cmek_encrypted: Type.Boolean(),
-  cmek_fingerprint: Nullable(Fingerprint),
-  created_at: DateTime,
-});
-
-const SecretMeta = Type.Object({
-  path: Type.String(),
-  type: Type.String(),
-  version: Type.Integer(),
-  metadata: Metadata,
-  expires_at: Nullable(DateTime),
-  cmek_encrypted: Type.Boolean(),
-  cmek_fingerprint: Nullable(Fingerprint),
-  created_at: DateTime,
-  updated_at: DateTime,
-});
-
-const VersionMeta = Type.Object({
-  version: Type.Integer(),
-  type: Type.String(),
-  created_at: DateTime,
-  created_by: Type.String(),
-  expires_at: Nullable(DateTime),
-  max_access_count: Nullable(Type.Integer()),
-  access_count: Type.Integer(),
-  destroyed: Type.Boolean(),
-  cmek_encrypted: Type.Boolean(),
-  cmek_fingerprint: Nullable(Fingerprint),
-});
-
 /**
- * The app's validator coerces JSON types (AJV coerceTypes), which would turn `max_access_count:
- * 0` or `false` into null (no limit at all) and `value: null` into an empty secret. Those two
- * fields are checked for their JSON type before validation coerces anything.
+ * max_access_count is a nullable integer, which the validator would answer with one message per
+ * branch of the union (">= 1", "null", "match a schema in anyOf"); this states the rule once, in
+ * words. It runs before validation, so the rule is the answer whatever else the body gets wrong.
  */
-async function refuseCoercedFields(req: FastifyRequest): Promise<void> {
+async function explainAccessLimit(req: FastifyRequest): Promise<void> {
   const body = req.body as Record<string, unknown> | null;
   if (!body || typeof body !== 'object') return;
-  if ('value' in body && typeof body.value !== 'string') throw badRequest('body/value must be string');
   const max = body.max_access_count;
   if (max !== undefined && max !== null && !(Number.isInteger(max) && (max as number) >= 1)) {
     throw badRequest('body/max_access_count must be an integer >= 1, or null for no limit');
@@ -114,38 +57,13 @@ export const secretRoutes: FastifyPluginAsyncTypebox<{
       // Room for a maximum-size value, JSON-escaped, plus metadata.
       bodyLimit: maxValueBytes * 6 + 256 * 1024,
       config: wildcardDoc,
-      preValidation: refuseCoercedFields,
+      preValidation: explainAccessLimit,
       schema: {
         tags: ['secrets'],
         summary: 'Write a new version of a secret',
-        params: PathParams,
-        body: Type.Object(
-          {
-            type: SecretType,
-            value: Type.String(),
-            metadata: Type.Optional(Metadata),
-            expires_at: Type.Optional(Nullable(DateTime)),
-            max_access_count: Type.Optional(Nullable(Type.Integer({ minimum: 1, maximum: INT32_MAX }))),
-            cas: Type.Optional(
-              Type.Integer({
-                minimum: 0,
-                maximum: INT32_MAX,
-                description: 'expected current version (0: must not exist)',
-              }),
-            ),
-            cmek_fingerprint: Type.Optional(
-              Type.String({
-                ...Fingerprint,
-                description: 'the customer-managed key the value was encrypted with (CMEK vaults)',
-              }),
-            ),
-          },
-          { additionalProperties: false },
-        ),
-        response: {
-          200: Type.Object({ path: Type.String(), version: Type.Integer(), created_at: DateTime }),
-          ...errorResponses,
-        },
+        params: SecretPathParams,
+        body: SecretPutInput,
+        response: { 200: SecretWriteResult, ...errorResponses },
       },
     },
     async (req) => {
@@ -162,11 +80,8 @@ export const secretRoutes: FastifyPluginAsyncTypebox<{
       schema: {
         tags: ['secrets'],
         summary: 'Read a secret (latest version, or ?version=N)',
-        params: PathParams,
-        querystring: Type.Object(
-          { version: Type.Optional(Type.Integer({ minimum: 1, maximum: INT32_MAX })) },
-          { additionalProperties: false },
-        ),
+        params: SecretPathParams,
+        querystring: SecretReadQuery,
         response: { 200: SecretValue, ...errorResponses },
       },
     },
@@ -183,28 +98,9 @@ export const secretRoutes: FastifyPluginAsyncTypebox<{
       schema: {
         tags: ['secrets'],
         summary: 'List secrets (metadata only, never values)',
-        params: Type.Object({ vault_id: Uuid }),
-        querystring: Type.Object(
-          {
-            prefix: Type.Optional(
-              Patterned(/^[A-Za-z0-9_/-]*$/, 'prefix may use only A-Z a-z 0-9 _ - /', {
-                maxLength: MAX_PATH,
-              }),
-            ),
-            cursor: Type.Optional(
-              Patterned(SECRET_PATH, 'cursor is not valid', {
-                maxLength: MAX_PATH,
-                description: 'next_cursor of the previous page',
-              }),
-            ),
-            limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
-          },
-          { additionalProperties: false },
-        ),
-        response: {
-          200: Type.Object({ secrets: Type.Array(SecretMeta), next_cursor: Nullable(Type.String()) }),
-          ...errorResponses,
-        },
+        params: VaultParams,
+        querystring: SecretListQuery,
+        response: { 200: SecretList, ...errorResponses },
       },
     },
     async (req) => {
@@ -227,8 +123,8 @@ export const secretRoutes: FastifyPluginAsyncTypebox<{
       schema: {
         tags: ['secrets'],
         summary: "List a secret's versions (metadata only)",
-        params: PathParams,
-        response: { 200: Type.Object({ versions: Type.Array(VersionMeta) }), ...errorResponses },
+        params: SecretPathParams,
+        response: { 200: VersionList, ...errorResponses },
       },
     },
     async (req) => {
@@ -245,8 +141,8 @@ export const secretRoutes: FastifyPluginAsyncTypebox<{
       schema: {
         tags: ['secrets'],
         summary: 'Delete a secret (soft); with destroy=true destroy every version irrecoverably',
-        params: PathParams,
-        querystring: Type.Object({ destroy: Type.Optional(Type.Boolean()) }, { additionalProperties: false }),
+        params: SecretPathParams,
+        querystring: SecretDeleteQuery,
         response: { 204: Type.Null(), ...errorResponses },
       },
     },

@@ -1,25 +1,20 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
+import { errorResponses } from '../../../../../contract/src/common.js';
 import {
-  errorResponses,
-  OwnerUid,
-  Patterned,
-  Text,
-  Uuid,
   Vault,
+  VaultCreateInput,
+  VaultDeleteQuery,
+  VaultList,
+  VaultListQuery,
   VaultOwner,
-} from '../../../../../contract/src/common.js';
+  VaultParams,
+  VaultUpdateInput,
+} from '../../../../../contract/src/vaults.js';
 import type { PolicyService } from '../../../services/policies/policy-service.js';
-import { VAULT_NAME, type VaultService } from '../../../services/vaults/vault-service.js';
+import type { VaultService } from '../../../services/vaults/vault-service.js';
 import { authorize, principalOf, requestEnv } from '../../auth.js';
 import { acceptJsonOnly } from '../../errors.js';
-
-const VaultParams = Type.Object({ vault_id: Uuid });
-const VaultName = Patterned(
-  VAULT_NAME,
-  'name must be 1-63 lowercase letters, digits or dashes, starting and ending with a letter or digit',
-  { minLength: 1, maxLength: 63 },
-);
 
 export const vaultRoutes: FastifyPluginAsyncTypebox<{
   vaults: VaultService;
@@ -33,16 +28,7 @@ export const vaultRoutes: FastifyPluginAsyncTypebox<{
       schema: {
         tags: ['vaults'],
         summary: 'Create a vault',
-        body: Type.Object(
-          {
-            name: VaultName,
-            description: Type.Optional(Text({ maxLength: 1024 })),
-            kms_key: Type.Optional(Type.String({ maxLength: 1024 })),
-            custody: Type.Optional(Type.Union([Type.Literal('wrapped'), Type.Literal('kms')])),
-            owner: Type.Optional(VaultOwner),
-          },
-          { additionalProperties: false },
-        ),
+        body: VaultCreateInput,
         response: { 201: Vault, ...errorResponses },
       },
     },
@@ -59,8 +45,8 @@ export const vaultRoutes: FastifyPluginAsyncTypebox<{
       schema: {
         tags: ['vaults'],
         summary: 'List vaults; with owner_uid, the one vault that Kubernetes object owns (if any)',
-        querystring: Type.Object({ owner_uid: Type.Optional(OwnerUid) }, { additionalProperties: false }),
-        response: { 200: Type.Object({ vaults: Type.Array(Vault) }), ...errorResponses },
+        querystring: VaultListQuery,
+        response: { 200: VaultList, ...errorResponses },
       },
     },
     async (req) => {
@@ -92,13 +78,7 @@ export const vaultRoutes: FastifyPluginAsyncTypebox<{
         tags: ['vaults'],
         summary: 'Rename or describe a vault',
         params: VaultParams,
-        body: Type.Object(
-          {
-            name: Type.Optional(VaultName),
-            description: Type.Optional(Text({ maxLength: 1024 })),
-          },
-          { additionalProperties: false, minProperties: 1 },
-        ),
+        body: VaultUpdateInput,
         response: { 200: Vault, ...errorResponses },
       },
     },
@@ -139,7 +119,7 @@ export const vaultRoutes: FastifyPluginAsyncTypebox<{
         tags: ['vaults'],
         summary: 'Delete a vault; with purge=true destroy its keys so no secret in it can ever be decrypted',
         params: VaultParams,
-        querystring: Type.Object({ purge: Type.Optional(Type.Boolean()) }, { additionalProperties: false }),
+        querystring: VaultDeleteQuery,
         response: { 204: Type.Null(), ...errorResponses },
       },
     },
