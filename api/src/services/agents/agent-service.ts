@@ -4,6 +4,14 @@
 // tokens already issued (auth-service checks the agent and key on every request).
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
+import {
+  AGENT_NAME,
+  AGENT_NAME_RULE,
+  type Agent,
+  type AgentCreateInput,
+  type AgentUpdateInput,
+  type AgentWithKey,
+} from '../../../../contract/src/agents.js';
 import { type Queryable, query, UniqueViolationError } from '../../db/pool.js';
 import { appendAudit } from '../audit/audit-service.js';
 import type { Principal } from '../auth/auth-service.js';
@@ -12,37 +20,14 @@ import { issueApiKey, revokeApiKeys } from '../auth/key-store.js';
 import { badRequest, conflict, notFound } from '../errors.js';
 import { deletePoliciesOfPrincipal } from '../policies/policy-store.js';
 
-export const AGENT_NAME = /^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$/;
-
-export interface Agent {
-  id: string;
-  name: string;
-  description: string;
-  disabled: boolean;
-  expires_at: string | null;
-  created_by: string;
-  created_at: string;
-  updated_at: string;
-}
-
-export interface AgentPatch {
-  description?: string | undefined;
-  disabled?: boolean | undefined;
-  expires_at?: string | null | undefined;
-}
-
 export interface AgentService {
-  create(
-    p: Principal,
-    input: { name: string; description?: string | undefined; expires_at?: string | null | undefined },
-    requestId?: string,
-  ): Promise<{ agent: Agent; api_key: string }>;
+  create(p: Principal, input: AgentCreateInput, requestId?: string): Promise<AgentWithKey>;
   list(p: Principal): Promise<Agent[]>;
   get(p: Principal, id: string): Promise<Agent>;
-  update(p: Principal, id: string, patch: AgentPatch, requestId?: string): Promise<Agent>;
+  update(p: Principal, id: string, patch: AgentUpdateInput, requestId?: string): Promise<Agent>;
   remove(p: Principal, id: string, requestId?: string): Promise<void>;
   /** Revokes every key of the agent and issues a new one. */
-  rotateKey(p: Principal, id: string, requestId?: string): Promise<{ agent: Agent; api_key: string }>;
+  rotateKey(p: Principal, id: string, requestId?: string): Promise<AgentWithKey>;
 }
 
 interface AgentRow {
@@ -102,7 +87,7 @@ export function createAgentService(deps: { pool: pg.Pool; invalidation: AuthInva
   return {
     async create(p, input, requestId) {
       if (!AGENT_NAME.test(input.name)) {
-        throw badRequest('name: lowercase letters, digits, . _ - (1-63), starting and ending alphanumeric');
+        throw badRequest(AGENT_NAME_RULE);
       }
       const expiresAt = parseDate(input.expires_at);
       // Creating an agent that is already expired is a mistake; PATCH may expire one at once.

@@ -3,24 +3,21 @@
 // access tokens already issued.
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
+import {
+  USER_NAME,
+  USER_NAME_RULE,
+  type Role,
+  type User,
+  type UserCreateInput,
+  type UserUpdateInput,
+  type UserWithKey,
+} from '../../../../contract/src/users.js';
 import { type Queryable, query, UniqueViolationError } from '../../db/pool.js';
 import { appendAudit } from '../audit/audit-service.js';
 import type { Principal } from '../auth/auth-service.js';
 import type { AuthInvalidation } from '../auth/invalidation.js';
 import { issueApiKey, revokeApiKeys } from '../auth/key-store.js';
 import { badRequest, conflict, notFound } from '../errors.js';
-
-export const USER_NAME = /^[a-z0-9]([a-z0-9._@-]{0,126}[a-z0-9])?$/;
-
-export type Role = 'admin' | 'member';
-
-export interface User {
-  id: string;
-  name: string;
-  role: Role;
-  disabled: boolean;
-  created_at: string;
-}
 
 interface UserRow {
   id: string;
@@ -32,20 +29,11 @@ interface UserRow {
 }
 
 export interface UserService {
-  create(
-    p: Principal,
-    input: { name: string; role: Role },
-    requestId?: string,
-  ): Promise<{ user: User; api_key: string }>;
+  create(p: Principal, input: UserCreateInput, requestId?: string): Promise<UserWithKey>;
   list(p: Principal): Promise<User[]>;
-  update(
-    p: Principal,
-    id: string,
-    patch: { role?: Role | undefined; disabled?: boolean | undefined },
-    requestId?: string,
-  ): Promise<User>;
+  update(p: Principal, id: string, patch: UserUpdateInput, requestId?: string): Promise<User>;
   /** Revokes every key of the user and issues a new one. */
-  rotateKey(p: Principal, id: string, requestId?: string): Promise<{ user: User; api_key: string }>;
+  rotateKey(p: Principal, id: string, requestId?: string): Promise<UserWithKey>;
 }
 
 const toApi = (r: UserRow): User => ({
@@ -81,9 +69,7 @@ export function createUserService(deps: { pool: pg.Pool; invalidation: AuthInval
   return {
     async create(p, input, requestId) {
       if (!USER_NAME.test(input.name)) {
-        throw badRequest(
-          'name: lowercase letters, digits, . _ @ - (1-128), starting and ending alphanumeric',
-        );
+        throw badRequest(USER_NAME_RULE);
       }
       try {
         return await invalidation.change(pool, [], async (tx) => {
