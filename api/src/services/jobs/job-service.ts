@@ -8,7 +8,7 @@ import type { Principal } from '../auth/auth-service.js';
 import { notFound } from '../errors.js';
 import type { VaultService } from '../vaults/vault-service.js';
 import { getVault } from '../vaults/vault-store.js';
-import { createJob, getJob, type JobRow } from './job-store.js';
+import { countUnderOlderKek, createJob, getJob, type JobRow } from './job-store.js';
 import { KMS_MIGRATE, kmsMigrateTotal } from './kms-migrate.js';
 import { ROTATE_KEK } from './rotate-kek.js';
 
@@ -41,17 +41,12 @@ export function createJobService(deps: {
     async startKekRotation(p, vaultId, requestId) {
       const job = await withTransaction(deps.pool, async (tx) => {
         const version = await deps.vaults.addKekVersion(tx, p, vaultId, requestId);
-        const { rows } = await tx.query<{ n: number }>(
-          `SELECT count(*)::int AS n FROM secret_versions
-            WHERE vault_id = $1 AND kek_version > 0 AND kek_version < $2 AND destroyed_at IS NULL`,
-          [vaultId, version],
-        );
         return createJob(tx, {
           orgId: p.orgId,
           vaultId,
           kind: ROTATE_KEK,
           params: { kek_version: version },
-          total: rows[0]?.n ?? 0,
+          total: await countUnderOlderKek(tx, vaultId, version),
         });
       });
       deps.onCreated();

@@ -1,72 +1,62 @@
 // KEK rotation: the vault already writes under its new KEK version; this job re-wraps the DEKs
-// of older versions to it, 100 per transaction, without touching value ciphertexts. Reads and
-// writes go on meanwhile (old KEK versions stay until nothing uses them). Resuming after a
+// of older versions to it, a batch per transaction, without touching value ciphertexts. Reads
+// and writes go on meanwhile (old KEK versions stay until nothing uses them). Resuming after a
 // crash simply continues: a batch only selects DEKs still under an older KEK.
 import type pg from 'pg';
-import type { Envelope } from '../../crypto/envelope.js';
-import { withTransaction } from '../../db/pool.js';
+import type { Envelope, VaultKeys } from '../../crypto/envelope.js';
 import { appendAudit } from '../audit/audit-service.js';
 import { recordEvent } from '../events/events-store.js';
 import { rewriteVersions, type VersionRewrite } from '../secrets/secret-store.js';
 import type { VaultService } from '../vaults/vault-service.js';
 import { getVault } from '../vaults/vault-store.js';
-import { recordProgress } from './job-store.js';
-import type { JobHandler } from './runner.js';
+import { batchHandler, fullOrLeft, type JobHandler, type RewrapJob } from './engine.js';
+import { countUnderOlderKek, lockUnderOlderKek, type WrappedDekRow } from './job-store.js';
 
 export const ROTATE_KEK = 'rotate-kek';
-export const BATCH = 100;
+
+interface Batch {
+  vaultId: string;
+  target: number;
+  keys: VaultKeys;
+}
+
+export function rotateKek(deps: {
+  envelope: Envelope;
+  vaults: VaultService;
+}): RewrapJob<WrappedDekRow, VersionRewrite, Batch> {
+  return {
+    async prepare(tx, job) {
+      const target = Number(job.params.kek_version);
+      const vault = await getVault(tx, job.org_id, job.vault_id as string);
+      if (!vault) throw new Error('vault no longer exists');
+      const keys = { ...(await deps.vaults.keys(tx, vault)), currentKekVersion: target };
+      return { vaultId: vault.id, target, keys };
+    },
+    select: (tx, _job, b, limit) => lockUnderOlderKek(tx, b.vaultId, b.target, limit),
+    async rewrap(_tx, b, row) {
+      const next = await deps.envelope.rewrapDek(b.keys, row.wrapped_dek);
+      return { secretId: row.secret_id, version: row.version, ...next };
+    },
+    write: (tx, _job, _b, done) => rewriteVersions(tx, done),
+    more: (tx, _job, b, selected) => fullOrLeft(selected, () => countUnderOlderKek(tx, b.vaultId, b.target)),
+    async finish(tx, job, b) {
+      await appendAudit(tx, {
+        orgId: job.org_id,
+        actor: 'system',
+        action: 'vault.kek.rewrapped',
+        decision: 'allow',
+        vaultId: b.vaultId,
+        details: { kek_version: b.target, job_id: job.id },
+      });
+      await recordEvent(tx, { vaultId: b.vaultId, kind: 'vault.kek_rotated' });
+    },
+  };
+}
 
 export function rotateKekHandler(deps: {
   pool: pg.Pool;
   envelope: Envelope;
   vaults: VaultService;
 }): JobHandler {
-  return (job, owner, leaseMs) =>
-    withTransaction(deps.pool, async (tx) => {
-      const target = Number(job.params.kek_version);
-      const vault = await getVault(tx, job.org_id, job.vault_id as string);
-      if (!vault) throw new Error('vault no longer exists');
-      const { rows } = await tx.query<{ secret_id: string; version: number; wrapped_dek: Buffer }>(
-        `SELECT secret_id, version, wrapped_dek FROM secret_versions
-          WHERE vault_id = $1 AND kek_version > 0 AND kek_version < $2 AND destroyed_at IS NULL
-          ORDER BY secret_id, version LIMIT $3 FOR UPDATE SKIP LOCKED`,
-        [vault.id, target, BATCH],
-      );
-      const keys = { ...(await deps.vaults.keys(tx, vault)), currentKekVersion: target };
-      const rewrites: VersionRewrite[] = [];
-      for (const r of rows) {
-        const next = await deps.envelope.rewrapDek(keys, r.wrapped_dek);
-        rewrites.push({ secretId: r.secret_id, version: r.version, ...next });
-      }
-      await rewriteVersions(tx, rewrites);
-      const ownsLease = await recordProgress(tx, job.id, owner, rows.length, leaseMs);
-      if (!ownsLease) throw new LeaseLost();
-      // SKIP LOCKED may pass over rows another transaction holds; only an exact count says done.
-      const more =
-        rows.length === BATCH ||
-        (
-          await tx.query<{ left: number }>(
-            `SELECT count(*)::int AS left FROM secret_versions
-              WHERE vault_id = $1 AND kek_version > 0 AND kek_version < $2 AND destroyed_at IS NULL`,
-            [vault.id, target],
-          )
-        ).rows[0]?.left !== 0;
-      if (!more) {
-        await appendAudit(tx, {
-          orgId: job.org_id,
-          actor: 'system',
-          action: 'vault.kek.rewrapped',
-          decision: 'allow',
-          vaultId: vault.id,
-          details: { kek_version: target, job_id: job.id },
-        });
-        await recordEvent(tx, { vaultId: vault.id, kind: 'vault.kek_rotated' });
-      }
-      return { processed: rows.length, more, ownsLease };
-    }).catch((err: unknown) => {
-      if (err instanceof LeaseLost) return { processed: 0, more: true, ownsLease: false };
-      throw err;
-    });
+  return batchHandler(deps.pool, rotateKek(deps));
 }
-
-class LeaseLost extends Error {}

@@ -1,24 +1,19 @@
-// Runs jobs in the background of every API replica. Each handler works in small committed
-// batches and says whether anything is left; the runner keeps the lease alive through
-// recordProgress. A failure that may pass (KMS or database unavailable) leaves the job to be
-// retried when its lease expires; any other failure marks the job failed with a message.
+// Runs jobs in the background of every API replica: claims the next runnable job (new, or left
+// by a runner whose lease ran out) and runs it on the engine. A failure that may pass (KMS or
+// database unavailable) leaves the job to be resumed once its lease expires, by this replica or
+// another; any other failure marks the job failed with a message.
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import { KmsUnavailableError } from '../../crypto/errors.js';
-import { DatabaseUnavailableError, SerializationError } from '../../db/pool.js';
-import { claimJob, finishJob, type JobRow } from './job-store.js';
+import { jittered } from '../../../../common/src/backoff.js';
+import { type JobHandler, runJob } from './engine.js';
+import { claimJob, type JobRow } from './job-store.js';
 
-export interface BatchResult {
-  processed: number;
-  /** False when the job is complete. */
-  more: boolean;
-  /** False when the lease was lost to another runner: stop without finishing. */
-  ownsLease: boolean;
-}
+export type { BatchResult, JobHandler } from './engine.js';
 
-export type JobHandler = (job: JobRow, owner: string, leaseMs: number) => Promise<BatchResult>;
+/** Replicas that started together do not poll in step. */
+const POLL_JITTER = { min: 0.5, max: 1.5 };
 
 export interface JobRunner {
   start(): void;
@@ -43,36 +38,9 @@ export function createJobRunner(opts: {
   let stopping = false;
   let wake: (() => void) | undefined;
   let loop: Promise<void> | undefined;
+  const run = { pool: opts.pool, owner, leaseMs, logger: opts.logger, stopping: () => stopping };
 
-  const transient = (err: unknown) =>
-    err instanceof KmsUnavailableError ||
-    err instanceof DatabaseUnavailableError ||
-    err instanceof SerializationError;
-
-  async function runJob(job: JobRow): Promise<void> {
-    const handler = opts.handlers[job.kind];
-    if (!handler) return;
-    const log = opts.logger.child({ job_id: job.id, kind: job.kind });
-    log.info({ processed: job.processed, total: job.total }, 'job claimed');
-    try {
-      for (;;) {
-        if (stopping) return; // the lease expires and another runner resumes
-        const r = await handler(job, owner, leaseMs);
-        if (!r.ownsLease) return log.warn('job lease lost to another runner');
-        if (!r.more) {
-          await finishJob(opts.pool, job.id, owner, 'succeeded');
-          return log.info('job succeeded');
-        }
-      }
-    } catch (err) {
-      if (transient(err))
-        return log.warn({ err: (err as Error).message }, 'job paused: dependency unavailable; will resume');
-      log.error({ err: (err as Error).message }, 'job failed');
-      await finishJob(opts.pool, job.id, owner, 'failed', (err as Error).message).catch(() => {});
-    }
-  }
-
-  async function run(): Promise<void> {
+  async function claimAndRun(): Promise<void> {
     while (!stopping) {
       let job: JobRow | undefined;
       try {
@@ -80,17 +48,18 @@ export function createJobRunner(opts: {
       } catch (err) {
         opts.logger.warn({ err: (err as Error).message }, 'job claim failed');
       }
-      if (job) {
-        await runJob(job);
+      const handler = job && opts.handlers[job.kind];
+      if (job && handler) {
+        await runJob(job, handler, { ...run, onTransient: 'release' });
         continue;
       }
-      await Promise.race([sleep(pollMs * (0.5 + Math.random())), new Promise<void>((r) => (wake = r))]);
+      await Promise.race([sleep(jittered(pollMs, POLL_JITTER)), new Promise<void>((r) => (wake = r))]);
     }
   }
 
   return {
     start() {
-      loop ??= run();
+      loop ??= claimAndRun();
     },
     async stop() {
       stopping = true;

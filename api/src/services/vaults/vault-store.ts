@@ -172,3 +172,45 @@ export async function shredVault(db: Queryable, id: string): Promise<void> {
     [id],
   );
 }
+
+/** The customer-managed key new writes must use; null turns CMEK off. */
+export async function setCmekFingerprint(
+  db: Queryable,
+  id: string,
+  fingerprint: string | null,
+): Promise<void> {
+  await query(db, 'UPDATE vaults SET cmek_fingerprint = $2, updated_at = now() WHERE id = $1', [
+    id,
+    fingerprint,
+  ]);
+}
+
+/** A KEK version re-wrapped by another KMS key; the KEK material itself is unchanged. */
+export async function rewrapKekVersion(
+  db: Queryable,
+  vaultId: string,
+  version: number,
+  k: { wrapped_kek: Buffer; kms_backend: string; kms_key_id: string },
+): Promise<void> {
+  await query(
+    db,
+    'UPDATE vault_keks SET wrapped_kek = $3, kms_backend = $4, kms_key_id = $5 WHERE vault_id = $1 AND version = $2',
+    [vaultId, version, k.wrapped_kek, k.kms_backend, k.kms_key_id],
+  );
+}
+
+/** Records the KMS key of the org's vaults (or one of them); returns the ids that changed. */
+export async function setKmsKeyUri(
+  db: Queryable,
+  orgId: string,
+  vaultId: string | null,
+  kmsKeyUri: string,
+): Promise<string[]> {
+  const { rows } = await query<{ id: string }>(
+    db,
+    `UPDATE vaults SET kms_key_uri = $3, updated_at = now()
+      WHERE org_id = $1 AND ($2::uuid IS NULL OR id = $2) AND kms_key_uri <> $3 RETURNING id`,
+    [orgId, vaultId, kmsKeyUri],
+  );
+  return rows.map((r) => r.id);
+}
