@@ -13,6 +13,7 @@ import type { Registry } from 'prom-client';
 import Type from 'typebox';
 import { ErrorResponse } from '../../contract/src/common.js';
 import { DEFAULT_LIMITS, type Limits } from './config.js';
+import { pingDatabase } from './db/health-store.js';
 import { registerAuth } from './http/auth.js';
 import { errorBody, registerErrorHandling } from './http/errors.js';
 import { registerRequestRateLimits } from './http/limits.js';
@@ -149,7 +150,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.get('/readyz', { schema: hidden }, async (req, reply) => {
     const problems: string[] = [];
     try {
-      await deps.pool.query('SELECT 1');
+      await pingDatabase(deps.pool);
     } catch {
       problems.push('database');
     }

@@ -106,3 +106,21 @@ export async function query<R extends pg.QueryResultRow>(
     throw mapDbError(err);
   }
 }
+
+/** The rows a query returns, driver errors mapped. */
+export async function queryRows<R extends pg.QueryResultRow>(
+  db: Queryable,
+  text: string,
+  values: unknown[] = [],
+): Promise<R[]> {
+  return (await query<R>(db, text, values)).rows;
+}
+
+/** The first row a query returns (undefined when none), driver errors mapped. */
+export async function queryRow<R extends pg.QueryResultRow>(
+  db: Queryable,
+  text: string,
+  values: unknown[] = [],
+): Promise<R | undefined> {
+  return (await query<R>(db, text, values)).rows[0];
+}

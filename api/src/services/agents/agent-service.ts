@@ -12,13 +12,14 @@ import {
   type AgentUpdateInput,
   type AgentWithKey,
 } from '../../../../contract/src/agents.js';
-import { type Queryable, query, UniqueViolationError } from '../../db/pool.js';
+import { type Queryable, UniqueViolationError } from '../../db/pool.js';
 import { appendAudit } from '../audit/audit-service.js';
 import type { Principal } from '../auth/auth-service.js';
 import type { AuthInvalidation, Stale } from '../auth/invalidation.js';
 import { issueApiKey, revokeApiKeys } from '../auth/key-store.js';
 import { badRequest, conflict, notFound } from '../errors.js';
 import { deletePoliciesOfPrincipal } from '../policies/policy-store.js';
+import * as store from './agent-store.js';
 
 export interface AgentService {
   create(p: Principal, input: AgentCreateInput, requestId?: string): Promise<AgentWithKey>;
@@ -30,19 +31,7 @@ export interface AgentService {
   rotateKey(p: Principal, id: string, requestId?: string): Promise<AgentWithKey>;
 }
 
-interface AgentRow {
-  id: string;
-  org_id: string;
-  name: string;
-  description: string;
-  created_by: string;
-  created_at: Date;
-  updated_at: Date;
-  expires_at: Date | null;
-  disabled_at: Date | null;
-}
-
-const toApi = (r: AgentRow): Agent => ({
+const toApi = (r: store.AgentRow): Agent => ({
   id: r.id,
   name: r.name,
   description: r.description,
@@ -64,14 +53,15 @@ export function createAgentService(deps: { pool: pg.Pool; invalidation: AuthInva
   const { pool, invalidation } = deps;
   const stale = (id: string): Stale[] => [{ principal: id }];
 
-  const load = async (db: Queryable, p: Principal, id: string, forUpdate = false): Promise<AgentRow> => {
-    const { rows } = await query<AgentRow>(
-      db,
-      `SELECT * FROM agents WHERE id = $1 AND org_id = $2 AND deleted_at IS NULL${forUpdate ? ' FOR UPDATE' : ''}`,
-      [id, p.orgId],
-    );
-    if (!rows[0]) throw notFound('agent');
-    return rows[0];
+  const load = async (
+    db: Queryable,
+    p: Principal,
+    id: string,
+    forUpdate = false,
+  ): Promise<store.AgentRow> => {
+    const row = await store.getAgent(db, p.orgId, id, { forUpdate });
+    if (!row) throw notFound('agent');
+    return row;
   };
 
   const audit = (tx: Queryable, p: Principal, action: string, agentId: string, requestId?: string) =>
@@ -95,13 +85,14 @@ export function createAgentService(deps: { pool: pg.Pool; invalidation: AuthInva
         throw badRequest('expires_at: must be in the future');
       try {
         return await invalidation.change(pool, [], async (tx) => {
-          const { rows } = await query<AgentRow>(
-            tx,
-            `INSERT INTO agents (id, org_id, name, description, created_by, expires_at)
-             VALUES ($1, $2, $3, $4, $5, $6) RETURNING *`,
-            [randomUUID(), p.orgId, input.name, input.description ?? '', p.subject, expiresAt],
-          );
-          const row = rows[0] as AgentRow;
+          const row = await store.insertAgent(tx, {
+            id: randomUUID(),
+            org_id: p.orgId,
+            name: input.name,
+            description: input.description ?? '',
+            created_by: p.subject,
+            expires_at: expiresAt,
+          });
           const apiKey = await issueApiKey(tx, p.orgId, 'agent', row.id);
           await audit(tx, p, 'agent.create', row.id, requestId);
           return { agent: toApi(row), api_key: apiKey };
@@ -114,12 +105,7 @@ export function createAgentService(deps: { pool: pg.Pool; invalidation: AuthInva
     },
 
     async list(p) {
-      const { rows } = await query<AgentRow>(
-        pool,
-        'SELECT * FROM agents WHERE org_id = $1 AND deleted_at IS NULL ORDER BY name',
-        [p.orgId],
-      );
-      return rows.map(toApi);
+      return (await store.listAgents(pool, p.orgId)).map(toApi);
     },
 
     async get(p, id) {
@@ -130,25 +116,11 @@ export function createAgentService(deps: { pool: pg.Pool; invalidation: AuthInva
       const expiresAt = patch.expires_at === undefined ? undefined : parseDate(patch.expires_at);
       const row = await invalidation.change(pool, stale(id), async (tx) => {
         await load(tx, p, id, true);
-        const { rows } = await query<AgentRow>(
-          tx,
-          `UPDATE agents SET
-              description = COALESCE($3, description),
-              disabled_at = CASE WHEN $4::boolean IS NULL THEN disabled_at
-                                 WHEN $4 THEN COALESCE(disabled_at, now()) ELSE NULL END,
-              expires_at = CASE WHEN $5::boolean THEN $6::timestamptz ELSE expires_at END,
-              updated_at = now()
-            WHERE id = $1 AND org_id = $2 RETURNING *`,
-          [
-            id,
-            p.orgId,
-            patch.description ?? null,
-            patch.disabled ?? null,
-            expiresAt !== undefined,
-            expiresAt ?? null,
-          ],
-        );
-        const updated = rows[0] as AgentRow;
+        const updated = await store.updateAgent(tx, p.orgId, id, {
+          description: patch.description,
+          disabled: patch.disabled,
+          expires_at: expiresAt,
+        });
         const action =
           patch.disabled === true
             ? 'agent.disable'
@@ -164,7 +136,7 @@ export function createAgentService(deps: { pool: pg.Pool; invalidation: AuthInva
     async remove(p, id, requestId) {
       await invalidation.change(pool, stale(id), async (tx, mark) => {
         await load(tx, p, id, true);
-        await query(tx, 'UPDATE agents SET deleted_at = now(), updated_at = now() WHERE id = $1', [id]);
+        await store.softDeleteAgent(tx, id);
         await revokeApiKeys(tx, id);
         // Its grants go with it, and so do the cached copies of those vaults' grants.
         const removed = await deletePoliciesOfPrincipal(tx, p.orgId, 'agent', id);

@@ -12,7 +12,8 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import { type Queryable, query, withTransaction } from '../../db/pool.js';
+import { type Queryable, withTransaction } from '../../db/pool.js';
+import * as store from './audit-store.js';
 
 export interface AuditEntry {
   orgId: string;
@@ -37,28 +38,8 @@ export interface AuditRecord extends Required<Omit<AuditEntry, 'details'>> {
 
 const GENESIS: Buffer = Buffer.alloc(32);
 
-interface Row {
-  seq: string;
-  chain_seq: string | null;
-  org_id: string;
-  at: Date;
-  actor: string;
-  action: string;
-  vault_id: string | null;
-  path: string | null;
-  version: number | null;
-  decision: 'allow' | 'deny';
-  reason: string | null;
-  request_id: string | null;
-  details: Record<string, string | number | boolean>;
-  prev_hash: Buffer | null;
-  hash: Buffer | null;
-}
-
-type ChainedRow = Row & { chain_seq: string; prev_hash: Buffer; hash: Buffer };
-
 /** The canonical bytes a record's hash covers: fixed field order, JSON with sorted detail keys. */
-function canonical(r: Omit<Row, 'seq' | 'chain_seq' | 'hash' | 'prev_hash'>): string {
+function canonical(r: store.NewAuditRow): string {
   const details = Object.fromEntries(Object.entries(r.details ?? {}).sort(([a], [b]) => (a < b ? -1 : 1)));
   return JSON.stringify([
     r.org_id,
@@ -75,31 +56,26 @@ function canonical(r: Omit<Row, 'seq' | 'chain_seq' | 'hash' | 'prev_hash'>): st
   ]);
 }
 
-function chainHash(prev: Buffer, r: Omit<Row, 'seq' | 'chain_seq' | 'hash' | 'prev_hash'>): Buffer {
+function chainHash(prev: Buffer, r: store.NewAuditRow): Buffer {
   return createHash('sha256').update(prev).update(canonical(r)).digest();
 }
 
 /** Appends one record inside the caller's transaction; it is sealed into the chain after commit. */
 export async function appendAudit(tx: Queryable, entry: AuditEntry): Promise<void> {
-  await query(
-    tx,
-    `INSERT INTO audit_events (org_id, at, actor, action, vault_id, path, version, decision, reason, request_id, details)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-    [
-      entry.orgId,
-      // Millisecond precision: what the hash covers.
-      new Date(),
-      entry.actor,
-      entry.action,
-      entry.vaultId ?? null,
-      entry.path ?? null,
-      entry.version ?? null,
-      entry.decision,
-      entry.reason ?? null,
-      entry.requestId ?? null,
-      JSON.stringify(entry.details ?? {}),
-    ],
-  );
+  await store.insertAuditRow(tx, {
+    org_id: entry.orgId,
+    // Millisecond precision: what the hash covers.
+    at: new Date(),
+    actor: entry.actor,
+    action: entry.action,
+    vault_id: entry.vaultId ?? null,
+    path: entry.path ?? null,
+    version: entry.version ?? null,
+    decision: entry.decision,
+    reason: entry.reason ?? null,
+    request_id: entry.requestId ?? null,
+    details: entry.details ?? {},
+  });
 }
 
 /** Seals an org's committed, unsealed records into its chain; returns how many. */
@@ -107,42 +83,21 @@ export async function sealAudit(pool: pg.Pool, orgId: string, batch = 1_000): Pr
   let sealed = 0;
   for (;;) {
     const n = await withTransaction(pool, async (tx) => {
-      await query(tx, 'SELECT pg_advisory_xact_lock(hashtextextended($1, 7265))', [orgId]);
-      const pending = await query<Row>(
-        tx,
-        'SELECT * FROM audit_events WHERE org_id = $1 AND hash IS NULL ORDER BY seq LIMIT $2',
-        [orgId, batch],
-      );
-      if (!pending.rows.length) return 0;
-      const last = await query<{ chain_seq: string; hash: Buffer }>(
-        tx,
-        `SELECT chain_seq, hash FROM audit_events
-          WHERE org_id = $1 AND chain_seq IS NOT NULL ORDER BY chain_seq DESC LIMIT 1`,
-        [orgId],
-      );
-      let prev = last.rows[0]?.hash ?? GENESIS;
-      let position = BigInt(last.rows[0]?.chain_seq ?? 0);
-      const seqs: string[] = [];
-      const positions: string[] = [];
-      const prevs: Buffer[] = [];
-      const hashes: Buffer[] = [];
-      for (const r of pending.rows) {
+      await store.lockOrgChain(tx, orgId);
+      const pending = await store.unsealedRows(tx, orgId, batch);
+      if (!pending.length) return 0;
+      const head = await store.chainHead(tx, orgId);
+      let prev = head?.hash ?? GENESIS;
+      let position = BigInt(head?.chain_seq ?? 0);
+      const seals = pending.map((r) => {
         const hash = chainHash(prev, r);
         position++;
-        seqs.push(r.seq);
-        positions.push(position.toString());
-        prevs.push(prev);
-        hashes.push(hash);
+        const seal = { seq: r.seq, chainSeq: position.toString(), prevHash: prev, hash };
         prev = hash;
-      }
-      await query(
-        tx,
-        `UPDATE audit_events a SET chain_seq = v.c, prev_hash = v.p, hash = v.h
-           FROM unnest($1::bigint[], $2::bigint[], $3::bytea[], $4::bytea[]) AS v(s, c, p, h)
-          WHERE a.seq = v.s`,
-        [seqs, positions, prevs, hashes],
-      );
-      return pending.rows.length;
+        return seal;
+      });
+      await store.sealRows(tx, seals);
+      return pending.length;
     });
     sealed += n;
     if (n < batch) return sealed;
@@ -162,13 +117,9 @@ export function startAuditChainer(deps: {
   let stopped = false;
   let running: Promise<void> = Promise.resolve();
   const tick = async () => {
-    const { rows } = await query<{ org_id: string }>(
-      deps.pool,
-      'SELECT DISTINCT org_id FROM audit_events WHERE hash IS NULL',
-    );
-    for (const { org_id } of rows) {
+    for (const orgId of await store.orgsWithUnsealedRows(deps.pool)) {
       if (stopped) return;
-      await sealAudit(deps.pool, org_id);
+      await sealAudit(deps.pool, orgId);
     }
   };
   const timer = setInterval(() => {
@@ -191,7 +142,7 @@ export function startAuditChainer(deps: {
   };
 }
 
-function toRecord(r: ChainedRow): AuditRecord {
+function toRecord(r: store.ChainedRow): AuditRecord {
   return {
     seq: r.chain_seq,
     orgId: r.org_id,
@@ -215,13 +166,7 @@ export async function listAudit(
   opts: { orgId: string; vaultId?: string | undefined; after?: string | undefined; limit: number },
 ): Promise<AuditRecord[]> {
   await sealAudit(pool, opts.orgId);
-  const { rows } = await query<ChainedRow>(
-    pool,
-    `SELECT * FROM audit_events
-      WHERE org_id = $1 AND ($2::uuid IS NULL OR vault_id = $2) AND chain_seq > $3
-      ORDER BY chain_seq LIMIT $4`,
-    [opts.orgId, opts.vaultId ?? null, opts.after ?? '0', opts.limit],
-  );
+  const rows = await store.listChainedRows(pool, { ...opts, after: opts.after ?? '0' });
   return rows.map(toRecord);
 }
 
@@ -240,11 +185,7 @@ export async function verifyChain(pool: pg.Pool, orgId: string, batch = 1_000): 
   let after = '0';
   let checked = 0;
   for (;;) {
-    const { rows } = await query<ChainedRow>(
-      pool,
-      'SELECT * FROM audit_events WHERE org_id = $1 AND chain_seq > $2 ORDER BY chain_seq LIMIT $3',
-      [orgId, after, batch],
-    );
+    const rows = await store.listChainedRows(pool, { orgId, after, limit: batch });
     for (const r of rows) {
       if (!r.prev_hash.equals(prev))
         return { ok: false, checked, brokenAt: r.chain_seq, reason: 'link to previous record broken' };

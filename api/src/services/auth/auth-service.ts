@@ -7,12 +7,16 @@ import { randomUUID } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import { query, withTransaction } from '../../db/pool.js';
+import { withTransaction } from '../../db/pool.js';
+import { activeAgentWithKey, isAgentActive } from '../agents/agent-store.js';
 import { type AuditEntry, appendAudit } from '../audit/audit-service.js';
 import { type AuthFailure, ServiceError, unauthenticated } from '../errors.js';
-import { generateApiKey, hashApiKey, parseApiKey, verifyApiKey } from './api-keys.js';
+import { activeUserRole, activeUserWithKey, insertUser } from '../users/user-store.js';
+import { generateApiKey, parseApiKey, verifyApiKey } from './api-keys.js';
+import { anyOrgExists, firstOrgId, insertOrg, lockBootstrap } from './auth-store.js';
 import type { AuthInvalidation } from './invalidation.js';
 import type { K8sTokenValidator } from './k8s-tokens.js';
+import { findActiveKey, storeApiKey } from './key-store.js';
 import type { TokenService, VerifiedClaims } from './tokens.js';
 
 export type PrincipalKind = 'user' | 'agent' | 'k8s';
@@ -106,89 +110,47 @@ export function createAuthService(deps: {
   let defaultOrg: string | undefined;
   const orgForWorkloads = async (): Promise<string> => {
     if (!defaultOrg) {
-      const { rows } = await query<{ id: string }>(
-        pool,
-        'SELECT id FROM orgs ORDER BY created_at, id LIMIT 1',
-      );
-      if (!rows[0]) throw new ServiceError(503, 'not_ready', 'the server has no organization yet');
-      defaultOrg = rows[0].id;
+      defaultOrg = await firstOrgId(pool);
+      if (!defaultOrg) throw new ServiceError(503, 'not_ready', 'the server has no organization yet');
     }
     return defaultOrg;
   };
 
-  const statusOf = async (claims: VerifiedClaims, kind: 'user' | 'agent', id: string): Promise<Status> => {
-    const key = `${kind}|${id}|${claims.akid ?? ''}`;
+  const statusOf = async (
+    claims: VerifiedClaims,
+    kind: 'user' | 'agent',
+    id: string,
+    keyId: string,
+  ): Promise<Status> => {
+    const key = `${kind}|${id}|${keyId}`;
     const cached = statuses.get(key);
     if (cached) return cached;
-    const { rows } =
-      kind === 'user'
-        ? await query<{ role: 'admin' | 'member'; expires_at: null }>(
-            pool,
-            `SELECT u.role, NULL AS expires_at FROM users u
-              WHERE u.id = $1 AND u.org_id = $2 AND u.disabled_at IS NULL
-                AND EXISTS (SELECT 1 FROM api_keys k WHERE k.id = $3 AND k.principal_id = u.id
-                              AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now()))`,
-            [id, claims.org, claims.akid],
-          )
-        : await query<{ role: 'member'; expires_at: Date | null }>(
-            pool,
-            `SELECT 'member' AS role, a.expires_at FROM agents a
-              WHERE a.id = $1 AND a.org_id = $2 AND a.disabled_at IS NULL AND a.deleted_at IS NULL
-                AND (a.expires_at IS NULL OR a.expires_at > now())
-                AND EXISTS (SELECT 1 FROM api_keys k WHERE k.id = $3 AND k.principal_id = a.id
-                              AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now()))`,
-            [id, claims.org, claims.akid],
-          );
-    const row = rows[0];
-    const status: Status = { active: !!row, role: row?.role ?? 'member' };
+    const user = kind === 'user' ? await activeUserWithKey(pool, claims.org, id, keyId) : undefined;
+    const agent = kind === 'agent' ? await activeAgentWithKey(pool, claims.org, id, keyId) : undefined;
+    const status: Status = { active: !!(user ?? agent), role: user?.role ?? 'member' };
     // An agent that expires soon is re-checked when it does.
-    const ttl = row?.expires_at
-      ? Math.min(STATUS_TTL_MS, row.expires_at.getTime() - Date.now())
+    const ttl = agent?.expires_at
+      ? Math.min(STATUS_TTL_MS, agent.expires_at.getTime() - Date.now())
       : STATUS_TTL_MS;
     if (ttl > 0) statuses.set(key, status, { ttl });
     return status;
-  };
-
-  interface KeyRow {
-    id: string;
-    org_id: string;
-    principal_id: string;
-    key_hash: Buffer;
-  }
-  const findKey = async (lookup: string, kind: 'user' | 'agent'): Promise<KeyRow | undefined> => {
-    const { rows } = await query<KeyRow>(
-      pool,
-      `SELECT id, org_id, principal_id, key_hash FROM api_keys
-        WHERE lookup = $1 AND principal_type = $2 AND revoked_at IS NULL
-          AND (expires_at IS NULL OR expires_at > now())`,
-      [lookup, kind],
-    );
-    return rows[0];
   };
 
   return {
     async bootstrap({ orgName, adminKey }) {
       return withTransaction(pool, async (tx) => {
         // Replicas starting together: one bootstraps, the others find the org.
-        await query(tx, 'SELECT pg_advisory_xact_lock(7265001)');
-        const existing = await query(tx, 'SELECT 1 FROM orgs LIMIT 1');
-        if (existing.rowCount) return { created: false };
+        await lockBootstrap(tx);
+        if (await anyOrgExists(tx)) return { created: false };
         const key = adminKey ?? generateApiKey('user');
         const parsed = parseApiKey(key);
         if (parsed?.kind !== 'user')
           throw new Error('ONECLAW_BOOTSTRAP_ADMIN_KEY is not a user API key (ocu_…)');
         const orgId = randomUUID();
         const userId = randomUUID();
-        await query(tx, 'INSERT INTO orgs (id, name) VALUES ($1, $2)', [orgId, orgName]);
-        await query(tx, `INSERT INTO users (id, org_id, name, role) VALUES ($1, $2, 'admin', 'admin')`, [
-          userId,
-          orgId,
-        ]);
-        await query(
-          tx,
-          `INSERT INTO api_keys (id, org_id, principal_type, principal_id, lookup, key_hash) VALUES ($1, $2, 'user', $3, $4, $5)`,
-          [randomUUID(), orgId, userId, parsed.lookup, await hashApiKey(key)],
-        );
+        await insertOrg(tx, orgId, orgName);
+        await insertUser(tx, { id: userId, org_id: orgId, name: 'admin', role: 'admin' });
+        await storeApiKey(tx, orgId, 'user', userId, key);
         await appendAudit(tx, {
           orgId,
           actor: 'system',
@@ -204,22 +166,17 @@ export function createAuthService(deps: {
       const action = 'auth.token';
       const parsed = parseApiKey(apiKey);
       if (parsed?.kind !== 'user') return refuse('invalid_credentials', 'invalid API key', action, ctx);
-      const key = await findKey(parsed.lookup, 'user');
+      const key = await findActiveKey(pool, parsed.lookup, 'user');
       if (!key || !(await verifyApiKey(apiKey, key.key_hash))) {
         return refuse('invalid_credentials', 'invalid API key', action, ctx);
       }
       const actor = `user:${key.principal_id}`;
-      const { rows } = await query<{ role: 'admin' | 'member' }>(
-        pool,
-        'SELECT role FROM users WHERE id = $1 AND org_id = $2 AND disabled_at IS NULL',
-        [key.principal_id, key.org_id],
-      );
-      const user = rows[0];
-      if (!user) {
+      const role = await activeUserRole(pool, key.org_id, key.principal_id);
+      if (!role) {
         return refuse('principal_revoked', 'the user is disabled', action, ctx, { orgId: key.org_id, actor });
       }
       await granted(action, key.org_id, actor, ctx);
-      return tokens.issue({ sub: actor, org: key.org_id, role: user.role, akid: key.id });
+      return tokens.issue({ sub: actor, org: key.org_id, role, akid: key.id });
     },
 
     async exchangeAgentKey(agentId, apiKey, ctx = {}) {
@@ -227,19 +184,13 @@ export function createAuthService(deps: {
       const parsed = parseApiKey(apiKey);
       if (parsed?.kind !== 'agent')
         return refuse('invalid_credentials', 'invalid agent id or API key', action, ctx);
-      const key = await findKey(parsed.lookup, 'agent');
+      const key = await findActiveKey(pool, parsed.lookup, 'agent');
       // The same answer for an unknown agent, another agent's key and a wrong key.
       if (!key || key.principal_id !== agentId || !(await verifyApiKey(apiKey, key.key_hash))) {
         return refuse('invalid_credentials', 'invalid agent id or API key', action, ctx);
       }
       const actor = `agent:${agentId}`;
-      const { rows } = await query(
-        pool,
-        `SELECT 1 FROM agents WHERE id = $1 AND org_id = $2 AND disabled_at IS NULL AND deleted_at IS NULL
-            AND (expires_at IS NULL OR expires_at > now())`,
-        [agentId, key.org_id],
-      );
-      if (!rows.length) {
+      if (!(await isAgentActive(pool, key.org_id, agentId))) {
         return refuse('principal_revoked', 'the agent is disabled, deleted or expired', action, ctx, {
           orgId: key.org_id,
           actor,
@@ -279,7 +230,7 @@ export function createAuthService(deps: {
       const id = claims.sub.slice(sep + 1);
       const revoked = () => unauthenticated('the token was revoked', 'principal_revoked');
       if ((kind === 'user' || kind === 'agent') && id && claims.akid) {
-        const status = await statusOf(claims, kind, id);
+        const status = await statusOf(claims, kind, id, claims.akid);
         if (!status.active) throw revoked();
         return { kind, id, orgId: claims.org, role: status.role, subject: claims.sub };
       }

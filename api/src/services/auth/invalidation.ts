@@ -4,10 +4,9 @@
 // hear the NOTIFY on the change feed's LISTEN connection, and drop everything after a reconnect,
 // when notifications may have been missed. Caches also expire on their own (a backstop).
 import type pg from 'pg';
-import { type Queryable, query, withTransaction } from '../../db/pool.js';
+import { withTransaction } from '../../db/pool.js';
 import type { ChannelListener } from '../events/feed.js';
-
-export const AUTH_CHANNEL = 'oneclaw_auth';
+import { AUTH_CHANNEL, notifyAuthChange } from './auth-store.js';
 
 /** What went stale: a vault's grants, one principal (user or agent id), or everything. */
 export type Stale = { vault: string } | { principal: string } | 'all';
@@ -44,14 +43,12 @@ export function createAuthInvalidation(): AuthInvalidation {
   const emit = (s: Stale) => {
     for (const fn of subscribers) fn(s);
   };
-  const notify = (tx: Queryable, s: Stale) =>
-    query(tx, 'SELECT pg_notify($1, $2)', [AUTH_CHANNEL, encode(s)]);
   return {
     async change(pool, given, fn) {
       const stale = [...given];
       const out = await withTransaction(pool, async (tx) => {
         const result = await fn(tx, (s) => stale.push(s));
-        for (const s of stale) await notify(tx, s);
+        for (const s of stale) await notifyAuthChange(tx, encode(s));
         return result;
       });
       for (const s of stale) emit(s);

@@ -2,8 +2,8 @@
 // migration that creates `signing_keys` for why: rotation without invalidating live tokens.
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import { query } from '../../db/pool.js';
 import type { PublicJwk } from '../../kms/types.js';
+import { recentSigningKeys, recordSigningKey } from './signing-key-store.js';
 
 export interface SigningKeyRegistry {
   /** Public keys whose tokens may still be live (this replica's first). */
@@ -20,13 +20,7 @@ export async function startSigningKeyRegistry(deps: {
   heartbeatMs?: number;
 }): Promise<SigningKeyRegistry> {
   const { pool, current } = deps;
-  const record = () =>
-    query(
-      pool,
-      `INSERT INTO signing_keys (kid, alg, public_jwk) VALUES ($1, $2, $3)
-       ON CONFLICT (kid) DO UPDATE SET last_active_at = now()`,
-      [current.kid, current.alg, JSON.stringify(current)],
-    );
+  const record = () => recordSigningKey(pool, current);
   await record();
   const heartbeat = setInterval(() => {
     record().catch((err: unknown) =>
@@ -41,14 +35,7 @@ export async function startSigningKeyRegistry(deps: {
   const horizon = deps.tokenTtlSeconds + 300;
   return {
     async trusted() {
-      const { rows } = await query<{ public_jwk: PublicJwk }>(
-        pool,
-        `SELECT public_jwk FROM signing_keys
-          WHERE kid <> $1 AND last_active_at > now() - make_interval(secs => $2)
-          ORDER BY last_active_at DESC`,
-        [current.kid, horizon],
-      );
-      return [current, ...rows.map((r) => r.public_jwk)];
+      return [current, ...(await recentSigningKeys(pool, current.kid, horizon))];
     },
     stop: () => clearInterval(heartbeat),
   };

@@ -2,7 +2,7 @@
 // NOTIFY that PostgreSQL delivers only when that transaction commits. Readers resume from the
 // last id they saw, so a reconnect misses nothing; NOTIFY only tells them when to look.
 import type { VaultEventKind, VaultEvent as WireVaultEvent } from '../../../../contract/src/events.js';
-import { type Queryable, query } from '../../db/pool.js';
+import { type Queryable, query, queryRows } from '../../db/pool.js';
 
 export const EVENTS_CHANNEL = 'oneclaw_vault_events';
 
@@ -49,7 +49,7 @@ export async function listEvents(
   after: string,
   limit: number,
 ): Promise<VaultEvent[]> {
-  const { rows } = await query<Omit<VaultEvent, 'created_at'> & { created_at: Date }>(
+  const rows = await queryRows<Omit<VaultEvent, 'created_at'> & { created_at: Date }>(
     db,
     'SELECT id::text AS id, vault_id, kind, path, version, created_at FROM vault_events WHERE vault_id = $1 AND id > $2 ORDER BY vault_events.id LIMIT $3',
     [vaultId, after, limit],

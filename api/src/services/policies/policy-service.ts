@@ -11,11 +11,12 @@ import { randomUUID } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type pg from 'pg';
 import { checkPathPattern, matchesPath, patternMayMatchUnder } from '../../../../common/src/path-glob.js';
-import { query } from '../../db/pool.js';
+import { agentExists } from '../agents/agent-store.js';
 import { appendAudit } from '../audit/audit-service.js';
 import type { Principal } from '../auth/auth-service.js';
 import type { AuthInvalidation } from '../auth/invalidation.js';
 import { badRequest, type DenyReason, forbidden, notFound } from '../errors.js';
+import { userExists } from '../users/user-store.js';
 import type { VaultService } from '../vaults/vault-service.js';
 import { checkCidrs, checkTimeWindow, inTimeWindow, ipAllowed } from './match.js';
 import type { GrantConditions, GrantPermission, PolicyRow, PrincipalType } from './policy-store.js';
@@ -194,12 +195,9 @@ export function createPolicyService(deps: {
 
   const principalExists = async (orgId: string, input: PolicyInput): Promise<boolean> => {
     if (input.principal_type === 'k8s_service_account') return true;
-    const sql =
-      input.principal_type === 'user'
-        ? 'SELECT 1 FROM users WHERE id = $1 AND org_id = $2'
-        : 'SELECT 1 FROM agents WHERE id = $1 AND org_id = $2 AND deleted_at IS NULL';
-    const { rows } = await query(pool, sql, [input.principal_id, orgId]);
-    return rows.length > 0;
+    return input.principal_type === 'user'
+      ? userExists(pool, orgId, input.principal_id)
+      : agentExists(pool, orgId, input.principal_id);
   };
 
   return {

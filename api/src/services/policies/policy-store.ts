@@ -1,5 +1,5 @@
 // SQL for grants. Stores take a Queryable (the pool or a transaction); services own transactions.
-import { type Queryable, query } from '../../db/pool.js';
+import { type Queryable, queryRow, queryRows } from '../../db/pool.js';
 
 export type GrantPermission = 'read' | 'write' | 'delete' | 'list';
 export type PrincipalType = 'user' | 'agent' | 'k8s_service_account';
@@ -29,7 +29,7 @@ export interface PolicyRow {
 }
 
 export async function insertPolicy(tx: Queryable, row: Omit<PolicyRow, 'created_at'>): Promise<PolicyRow> {
-  const { rows } = await query<PolicyRow>(
+  return (await queryRow<PolicyRow>(
     tx,
     `INSERT INTO policies (id, org_id, vault_id, principal_type, principal_id, secret_path_pattern,
                            permissions, conditions, expires_at, created_by)
@@ -46,17 +46,13 @@ export async function insertPolicy(tx: Queryable, row: Omit<PolicyRow, 'created_
       row.expires_at,
       row.created_by,
     ],
-  );
-  return rows[0] as PolicyRow;
+  )) as PolicyRow;
 }
 
 export async function listPolicies(db: Queryable, vaultId: string): Promise<PolicyRow[]> {
-  const { rows } = await query<PolicyRow>(
-    db,
-    'SELECT * FROM policies WHERE vault_id = $1 ORDER BY created_at, id',
-    [vaultId],
-  );
-  return rows;
+  return queryRows<PolicyRow>(db, 'SELECT * FROM policies WHERE vault_id = $1 ORDER BY created_at, id', [
+    vaultId,
+  ]);
 }
 
 export async function deletePolicy(
@@ -64,12 +60,10 @@ export async function deletePolicy(
   vaultId: string,
   id: string,
 ): Promise<PolicyRow | undefined> {
-  const { rows } = await query<PolicyRow>(
-    tx,
-    'DELETE FROM policies WHERE vault_id = $1 AND id = $2 RETURNING *',
-    [vaultId, id],
-  );
-  return rows[0];
+  return queryRow<PolicyRow>(tx, 'DELETE FROM policies WHERE vault_id = $1 AND id = $2 RETURNING *', [
+    vaultId,
+    id,
+  ]);
 }
 
 /** Every grant a principal holds in its org, for listing the vaults it can see. */
@@ -79,13 +73,12 @@ export async function policiesOfPrincipal(
   type: PrincipalType,
   principalId: string,
 ): Promise<PolicyRow[]> {
-  const { rows } = await query<PolicyRow>(
+  return queryRows<PolicyRow>(
     db,
     `SELECT p.* FROM policies p JOIN vaults v ON v.id = p.vault_id AND v.deleted_at IS NULL
       WHERE p.org_id = $1 AND p.principal_type = $2 AND p.principal_id = $3`,
     [orgId, type, principalId],
   );
-  return rows;
 }
 
 /** Removes a deleted agent's grants; returns what was removed (one row per grant). */
@@ -95,10 +88,9 @@ export async function deletePoliciesOfPrincipal(
   type: PrincipalType,
   principalId: string,
 ): Promise<Array<{ id: string; vault_id: string }>> {
-  const { rows } = await query<{ id: string; vault_id: string }>(
+  return queryRows<{ id: string; vault_id: string }>(
     tx,
     'DELETE FROM policies WHERE org_id = $1 AND principal_type = $2 AND principal_id = $3 RETURNING id, vault_id',
     [orgId, type, principalId],
   );
-  return rows;
 }

@@ -1,6 +1,6 @@
 // SQL for secrets and their versions.
 import { pathPatternRegex } from '../../../../common/src/path-glob.js';
-import { type Queryable, query } from '../../db/pool.js';
+import { type Queryable, query, queryRow, queryRows } from '../../db/pool.js';
 
 export interface SecretRow {
   id: string;
@@ -43,25 +43,24 @@ export async function lockSecret(
      ON CONFLICT (vault_id, path) DO NOTHING`,
     [newId, vaultId, path],
   );
-  const { rows } = await query<SecretRow>(
+  const row = (await queryRow<SecretRow>(
     tx,
     'SELECT * FROM secrets WHERE vault_id = $1 AND path = $2 FOR UPDATE',
     [vaultId, path],
-  );
-  const row = rows[0] as SecretRow;
-  const versions = await query<{ n: number }>(
+  )) as SecretRow;
+  const versions = await queryRow<{ n: number }>(
     tx,
     'SELECT count(*)::int AS n FROM secret_versions WHERE secret_id = $1',
     [row.id],
   );
-  return { ...row, is_new: versions.rows[0]?.n === 0 };
+  return { ...row, is_new: versions?.n === 0 };
 }
 
 export async function insertVersion(
   tx: Queryable,
   v: Omit<VersionRow, 'created_at' | 'destroyed_at' | 'access_count'>,
 ): Promise<VersionRow> {
-  const { rows } = await query<VersionRow>(
+  return (await queryRow<VersionRow>(
     tx,
     `INSERT INTO secret_versions (secret_id, version, vault_id, type, ciphertext, wrapped_dek, kek_version, metadata,
                                   expires_at, max_access_count, cmek_fingerprint, created_by)
@@ -80,8 +79,7 @@ export async function insertVersion(
       v.cmek_fingerprint,
       v.created_by,
     ],
-  );
-  return rows[0] as VersionRow;
+  )) as VersionRow;
 }
 
 export async function setCurrentVersion(tx: Queryable, secretId: string, version: number): Promise<void> {
@@ -97,11 +95,7 @@ export async function getSecret(
   vaultId: string,
   path: string,
 ): Promise<SecretRow | undefined> {
-  const { rows } = await query<SecretRow>(db, 'SELECT * FROM secrets WHERE vault_id = $1 AND path = $2', [
-    vaultId,
-    path,
-  ]);
-  return rows[0];
+  return queryRow<SecretRow>(db, 'SELECT * FROM secrets WHERE vault_id = $1 AND path = $2', [vaultId, path]);
 }
 
 export async function getVersion(
@@ -109,12 +103,10 @@ export async function getVersion(
   secretId: string,
   version: number,
 ): Promise<VersionRow | undefined> {
-  const { rows } = await query<VersionRow>(
-    db,
-    'SELECT * FROM secret_versions WHERE secret_id = $1 AND version = $2',
-    [secretId, version],
-  );
-  return rows[0];
+  return queryRow<VersionRow>(db, 'SELECT * FROM secret_versions WHERE secret_id = $1 AND version = $2', [
+    secretId,
+    version,
+  ]);
 }
 
 /**
@@ -133,28 +125,20 @@ export async function countAccess(tx: Queryable, secretId: string, version: numb
   return rowCount === 1;
 }
 
+/** A secret with what a listing shows of its current version. */
+export type ListedSecretRow = SecretRow & {
+  type: string;
+  expires_at: Date | null;
+  metadata: Record<string, string>;
+  cmek_fingerprint: string | null;
+};
+
 export async function listSecrets(
   db: Queryable,
   vaultId: string,
   opts: { prefix: string; after: string; limit: number; patterns?: string[] | undefined },
-): Promise<
-  Array<
-    SecretRow & {
-      type: string;
-      expires_at: Date | null;
-      metadata: Record<string, string>;
-      cmek_fingerprint: string | null;
-    }
-  >
-> {
-  const { rows } = await query<
-    SecretRow & {
-      type: string;
-      expires_at: Date | null;
-      metadata: Record<string, string>;
-      cmek_fingerprint: string | null;
-    }
-  >(
+): Promise<ListedSecretRow[]> {
+  return queryRows<ListedSecretRow>(
     db,
     `SELECT s.*, v.type, v.expires_at, v.metadata, v.cmek_fingerprint
        FROM secrets s JOIN secret_versions v ON v.secret_id = s.id AND v.version = s.current_version
@@ -170,16 +154,12 @@ export async function listSecrets(
       opts.patterns?.map(pathPatternRegex) ?? null,
     ],
   );
-  return rows;
 }
 
 export async function listVersions(db: Queryable, secretId: string): Promise<VersionRow[]> {
-  const { rows } = await query<VersionRow>(
-    db,
-    'SELECT * FROM secret_versions WHERE secret_id = $1 ORDER BY version',
-    [secretId],
-  );
-  return rows;
+  return queryRows<VersionRow>(db, 'SELECT * FROM secret_versions WHERE secret_id = $1 ORDER BY version', [
+    secretId,
+  ]);
 }
 
 export async function softDelete(tx: Queryable, secretId: string): Promise<void> {

@@ -6,27 +6,18 @@ import type pg from 'pg';
 import {
   USER_NAME,
   USER_NAME_RULE,
-  type Role,
   type User,
   type UserCreateInput,
   type UserUpdateInput,
   type UserWithKey,
 } from '../../../../contract/src/users.js';
-import { type Queryable, query, UniqueViolationError } from '../../db/pool.js';
+import { type Queryable, UniqueViolationError } from '../../db/pool.js';
 import { appendAudit } from '../audit/audit-service.js';
 import type { Principal } from '../auth/auth-service.js';
 import type { AuthInvalidation } from '../auth/invalidation.js';
 import { issueApiKey, revokeApiKeys } from '../auth/key-store.js';
 import { badRequest, conflict, notFound } from '../errors.js';
-
-interface UserRow {
-  id: string;
-  org_id: string;
-  name: string;
-  role: Role;
-  disabled_at: Date | null;
-  created_at: Date;
-}
+import * as store from './user-store.js';
 
 export interface UserService {
   create(p: Principal, input: UserCreateInput, requestId?: string): Promise<UserWithKey>;
@@ -36,7 +27,7 @@ export interface UserService {
   rotateKey(p: Principal, id: string, requestId?: string): Promise<UserWithKey>;
 }
 
-const toApi = (r: UserRow): User => ({
+const toApi = (r: store.UserRow): User => ({
   id: r.id,
   name: r.name,
   role: r.role,
@@ -47,14 +38,10 @@ const toApi = (r: UserRow): User => ({
 export function createUserService(deps: { pool: pg.Pool; invalidation: AuthInvalidation }): UserService {
   const { pool, invalidation } = deps;
 
-  const load = async (db: Queryable, p: Principal, id: string): Promise<UserRow> => {
-    const { rows } = await query<UserRow>(
-      db,
-      'SELECT * FROM users WHERE id = $1 AND org_id = $2 FOR UPDATE',
-      [id, p.orgId],
-    );
-    if (!rows[0]) throw notFound('user');
-    return rows[0];
+  const lock = async (tx: Queryable, p: Principal, id: string): Promise<store.UserRow> => {
+    const row = await store.lockUser(tx, p.orgId, id);
+    if (!row) throw notFound('user');
+    return row;
   };
   const audit = (tx: Queryable, p: Principal, action: string, userId: string, requestId?: string) =>
     appendAudit(tx, {
@@ -73,12 +60,12 @@ export function createUserService(deps: { pool: pg.Pool; invalidation: AuthInval
       }
       try {
         return await invalidation.change(pool, [], async (tx) => {
-          const { rows } = await query<UserRow>(
-            tx,
-            'INSERT INTO users (id, org_id, name, role) VALUES ($1, $2, $3, $4) RETURNING *',
-            [randomUUID(), p.orgId, input.name, input.role],
-          );
-          const row = rows[0] as UserRow;
+          const row = await store.insertUser(tx, {
+            id: randomUUID(),
+            org_id: p.orgId,
+            name: input.name,
+            role: input.role,
+          });
           const apiKey = await issueApiKey(tx, p.orgId, 'user', row.id);
           await audit(tx, p, 'user.create', row.id, requestId);
           return { user: toApi(row), api_key: apiKey };
@@ -90,10 +77,7 @@ export function createUserService(deps: { pool: pg.Pool; invalidation: AuthInval
     },
 
     async list(p) {
-      const { rows } = await query<UserRow>(pool, 'SELECT * FROM users WHERE org_id = $1 ORDER BY name', [
-        p.orgId,
-      ]);
-      return rows.map(toApi);
+      return (await store.listUsers(pool, p.orgId)).map(toApi);
     },
 
     async update(p, id, patch, requestId) {
@@ -102,26 +86,19 @@ export function createUserService(deps: { pool: pg.Pool; invalidation: AuthInval
         throw conflict('you cannot disable or demote yourself; ask another admin');
       }
       const row = await invalidation.change(pool, [{ principal: id }], async (tx) => {
-        await load(tx, p, id);
-        const { rows } = await query<UserRow>(
-          tx,
-          `UPDATE users SET role = COALESCE($2, role),
-                  disabled_at = CASE WHEN $3::boolean IS NULL THEN disabled_at
-                                     WHEN $3 THEN COALESCE(disabled_at, now()) ELSE NULL END
-            WHERE id = $1 RETURNING *`,
-          [id, patch.role ?? null, patch.disabled ?? null],
-        );
+        await lock(tx, p, id);
+        const updated = await store.updateUser(tx, id, patch);
         const action =
           patch.disabled === true ? 'user.disable' : patch.disabled === false ? 'user.enable' : 'user.update';
         await audit(tx, p, action, id, requestId);
-        return rows[0] as UserRow;
+        return updated;
       });
       return toApi(row);
     },
 
     async rotateKey(p, id, requestId) {
       return invalidation.change(pool, [{ principal: id }], async (tx) => {
-        const row = await load(tx, p, id);
+        const row = await lock(tx, p, id);
         await revokeApiKeys(tx, id);
         const apiKey = await issueApiKey(tx, p.orgId, 'user', id);
         await audit(tx, p, 'user.rotate_key', id, requestId);

@@ -253,10 +253,7 @@ export function createVaultService(deps: {
         kms_backend: ref.backend,
         kms_key_id: ref.keyId,
       });
-      await tx.query('UPDATE vaults SET current_kek_version = $2, updated_at = now() WHERE id = $1', [
-        id,
-        version,
-      ]);
+      await store.setCurrentKekVersion(tx, id, version);
       await appendAudit(tx, {
         orgId: p.orgId,
         actor: p.subject,

@@ -1,7 +1,7 @@
 // SQL for vaults and their KEK versions. Functions take a Queryable so services decide the
 // transaction.
 import type { VaultOwner } from '../../../../contract/src/vaults.js';
-import { type Queryable, query } from '../../db/pool.js';
+import { type Queryable, query, queryRow, queryRows } from '../../db/pool.js';
 
 export interface VaultRow {
   id: string;
@@ -47,7 +47,7 @@ export async function insertVault(
   v: Omit<VaultRow, 'created_at' | 'updated_at' | 'deleted_at' | OwnerColumns>,
   owner: VaultOwner | null = null,
 ): Promise<VaultRow> {
-  const { rows } = await query<VaultRow>(
+  return (await queryRow<VaultRow>(
     db,
     `INSERT INTO vaults (id, org_id, name, description, kms_key_uri, custody, current_kek_version, cmek_fingerprint,
                          owner_kind, owner_api_version, owner_namespace, owner_name, owner_uid)
@@ -67,8 +67,7 @@ export async function insertVault(
       owner?.name ?? null,
       owner?.uid ?? null,
     ],
-  );
-  return rows[0] as VaultRow;
+  )) as VaultRow;
 }
 
 /**
@@ -81,14 +80,13 @@ export async function recordOwner(
   id: string,
   owner: VaultOwner,
 ): Promise<VaultRow | undefined> {
-  const { rows } = await query<VaultRow>(
+  return queryRow<VaultRow>(
     db,
     `UPDATE vaults SET owner_kind = $3, owner_api_version = $4, owner_namespace = $5, owner_name = $6,
             owner_uid = $7, updated_at = now()
       WHERE id = $1 AND org_id = $2 AND deleted_at IS NULL AND owner_uid IS NULL RETURNING *`,
     [id, orgId, owner.kind, owner.api_version, owner.namespace, owner.name, owner.uid],
   );
-  return rows[0];
 }
 
 export async function insertKek(db: Queryable, vaultId: string, k: KekRow): Promise<void> {
@@ -97,6 +95,14 @@ export async function insertKek(db: Queryable, vaultId: string, k: KekRow): Prom
     'INSERT INTO vault_keks (vault_id, version, wrapped_kek, kms_backend, kms_key_id) VALUES ($1, $2, $3, $4, $5)',
     [vaultId, k.version, k.wrapped_kek, k.kms_backend, k.kms_key_id],
   );
+}
+
+/** The KEK version new writes in the vault use. */
+export async function setCurrentKekVersion(db: Queryable, id: string, version: number): Promise<void> {
+  await query(db, 'UPDATE vaults SET current_kek_version = $2, updated_at = now() WHERE id = $1', [
+    id,
+    version,
+  ]);
 }
 
 export async function getVault(
@@ -108,12 +114,11 @@ export async function getVault(
   // FOR SHARE: writers of secrets hold it, so a KEK rotation (FOR UPDATE) waits for them and
   // they, once it commits, see the new KEK version.
   const lock = opts.forUpdate ? ' FOR UPDATE' : opts.forShare ? ' FOR SHARE' : '';
-  const { rows } = await query<VaultRow>(
+  return queryRow<VaultRow>(
     db,
     `SELECT * FROM vaults WHERE id = $1 AND org_id = $2${opts.includeDeleted ? '' : ' AND deleted_at IS NULL'}${lock}`,
     [id, orgId],
   );
-  return rows[0];
 }
 
 export async function listVaults(
@@ -121,22 +126,20 @@ export async function listVaults(
   orgId: string,
   opts: { ownerUid?: string | undefined } = {},
 ): Promise<VaultRow[]> {
-  const { rows } = await query<VaultRow>(
+  return queryRows<VaultRow>(
     db,
     `SELECT * FROM vaults WHERE org_id = $1 AND deleted_at IS NULL${opts.ownerUid ? ' AND owner_uid = $2' : ''}
       ORDER BY name`,
     opts.ownerUid ? [orgId, opts.ownerUid] : [orgId],
   );
-  return rows;
 }
 
 export async function getKeks(db: Queryable, vaultId: string): Promise<KekRow[]> {
-  const { rows } = await query<KekRow>(
+  return queryRows<KekRow>(
     db,
     'SELECT version, wrapped_kek, kms_backend, kms_key_id FROM vault_keks WHERE vault_id = $1 ORDER BY version',
     [vaultId],
   );
-  return rows;
 }
 
 export async function updateVault(
@@ -145,13 +148,12 @@ export async function updateVault(
   id: string,
   patch: { name?: string | undefined; description?: string | undefined },
 ): Promise<VaultRow | undefined> {
-  const { rows } = await query<VaultRow>(
+  return queryRow<VaultRow>(
     db,
     `UPDATE vaults SET name = COALESCE($3, name), description = COALESCE($4, description), updated_at = now()
       WHERE id = $1 AND org_id = $2 AND deleted_at IS NULL RETURNING *`,
     [id, orgId, patch.name ?? null, patch.description ?? null],
   );
-  return rows[0];
 }
 
 export async function softDeleteVault(db: Queryable, id: string): Promise<void> {

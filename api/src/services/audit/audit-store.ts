@@ -1,0 +1,115 @@
+// SQL for the audit log. Functions take a Queryable so services decide the transaction; the
+// hash chain itself is computed in audit-service.ts.
+import { type Queryable, query, queryRow, queryRows } from '../../db/pool.js';
+
+export interface AuditRow {
+  seq: string;
+  chain_seq: string | null;
+  org_id: string;
+  at: Date;
+  actor: string;
+  action: string;
+  vault_id: string | null;
+  path: string | null;
+  version: number | null;
+  decision: 'allow' | 'deny';
+  reason: string | null;
+  request_id: string | null;
+  details: Record<string, string | number | boolean>;
+  prev_hash: Buffer | null;
+  hash: Buffer | null;
+}
+
+/** A record sealed into its org's chain. */
+export type ChainedRow = AuditRow & { chain_seq: string; prev_hash: Buffer; hash: Buffer };
+
+export type NewAuditRow = Omit<AuditRow, 'seq' | 'chain_seq' | 'prev_hash' | 'hash'>;
+
+export async function insertAuditRow(tx: Queryable, r: NewAuditRow): Promise<void> {
+  await query(
+    tx,
+    `INSERT INTO audit_events (org_id, at, actor, action, vault_id, path, version, decision, reason, request_id, details)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+    [
+      r.org_id,
+      r.at,
+      r.actor,
+      r.action,
+      r.vault_id,
+      r.path,
+      r.version,
+      r.decision,
+      r.reason,
+      r.request_id,
+      JSON.stringify(r.details),
+    ],
+  );
+}
+
+/** One sealer per org at a time, until the transaction ends. */
+export async function lockOrgChain(tx: Queryable, orgId: string): Promise<void> {
+  await query(tx, 'SELECT pg_advisory_xact_lock(hashtextextended($1, 7265))', [orgId]);
+}
+
+/** Committed records not yet in the chain, oldest first. */
+export function unsealedRows(tx: Queryable, orgId: string, limit: number): Promise<AuditRow[]> {
+  return queryRows<AuditRow>(
+    tx,
+    'SELECT * FROM audit_events WHERE org_id = $1 AND hash IS NULL ORDER BY seq LIMIT $2',
+    [orgId, limit],
+  );
+}
+
+/** The last sealed record of the org's chain; undefined while the chain is empty. */
+export function chainHead(
+  tx: Queryable,
+  orgId: string,
+): Promise<{ chain_seq: string; hash: Buffer } | undefined> {
+  return queryRow<{ chain_seq: string; hash: Buffer }>(
+    tx,
+    `SELECT chain_seq, hash FROM audit_events
+      WHERE org_id = $1 AND chain_seq IS NOT NULL ORDER BY chain_seq DESC LIMIT 1`,
+    [orgId],
+  );
+}
+
+/** Writes the chain position and hashes of many records in one statement. */
+export async function sealRows(
+  tx: Queryable,
+  seals: Array<{ seq: string; chainSeq: string; prevHash: Buffer; hash: Buffer }>,
+): Promise<void> {
+  await query(
+    tx,
+    `UPDATE audit_events a SET chain_seq = v.c, prev_hash = v.p, hash = v.h
+       FROM unnest($1::bigint[], $2::bigint[], $3::bytea[], $4::bytea[]) AS v(s, c, p, h)
+      WHERE a.seq = v.s`,
+    [
+      seals.map((s) => s.seq),
+      seals.map((s) => s.chainSeq),
+      seals.map((s) => s.prevHash),
+      seals.map((s) => s.hash),
+    ],
+  );
+}
+
+export async function orgsWithUnsealedRows(db: Queryable): Promise<string[]> {
+  const rows = await queryRows<{ org_id: string }>(
+    db,
+    'SELECT DISTINCT org_id FROM audit_events WHERE hash IS NULL',
+  );
+  return rows.map((r) => r.org_id);
+}
+
+/** Sealed records after chain position `after`, in chain order; only one vault's when given. */
+export function listChainedRows(
+  db: Queryable,
+  opts: { orgId: string; vaultId?: string | undefined; after: string; limit: number },
+): Promise<ChainedRow[]> {
+  return queryRows<ChainedRow>(
+    db,
+    `SELECT * FROM audit_events
+      WHERE org_id = $1 AND ($2::uuid IS NULL OR vault_id = $2) AND chain_seq > $3
+      ORDER BY chain_seq LIMIT $4`,
+    [opts.orgId, opts.vaultId ?? null, opts.after, opts.limit],
+  );
+}
