@@ -2,6 +2,7 @@
 // error envelope (never a 500, never a half-written row), the server keeps running, and once
 // PostgreSQL is back everything works again without a restart — reads, writes, the version
 // sequence, the audit chain and the change feed. Over real HTTP on a private PostgreSQL.
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApi, type TestApi } from '../../../test/support/api.js';
 import { type PostgresPeer, startPostgres } from '../../../test/support/peers/postgres.js';
@@ -55,6 +56,8 @@ describe('database restart under a running server', () => {
       ['PUT', `/v1/vaults/${vaultId}/secrets/app/db`, { type: 'password', value: 'during-outage' }],
       ['GET', `/v1/vaults/${vaultId}/secrets`],
       ['POST', '/v1/vaults', { name: 'during-outage' }],
+      // A read outside any transaction, the path where a driver error once escaped unmapped.
+      ['GET', `/v1/vaults/${vaultId}/cmek-rotate/${randomUUID()}`],
     ] as Array<[string, string, unknown?]>) {
       const res = await call(method, path, body);
       seen.add(res.status);
