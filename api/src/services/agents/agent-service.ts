@@ -16,7 +16,7 @@ import { type Queryable, UniqueViolationError } from '../../db/pool.js';
 import { appendAudit } from '../audit/audit-service.js';
 import type { Principal } from '../auth/auth-service.js';
 import type { AuthInvalidation, Stale } from '../auth/invalidation.js';
-import { issueApiKey, revokeApiKeys } from '../auth/key-store.js';
+import { issueApiKey, replaceApiKeys, revokeApiKeys } from '../auth/key-store.js';
 import { badRequest, conflict, notFound } from '../errors.js';
 import { deletePoliciesOfPrincipal } from '../policies/policy-store.js';
 import * as store from './agent-store.js';
@@ -155,8 +155,7 @@ export function createAgentService(deps: { pool: pg.Pool; invalidation: AuthInva
     async rotateKey(p, id, requestId) {
       return invalidation.change(pool, stale(id), async (tx) => {
         const row = await load(tx, p, id, true);
-        await revokeApiKeys(tx, id);
-        const apiKey = await issueApiKey(tx, p.orgId, 'agent', id);
+        const apiKey = await replaceApiKeys(tx, p.orgId, 'agent', id);
         await audit(tx, p, 'agent.rotate_key', id, requestId);
         return { agent: toApi(row), api_key: apiKey };
       });

@@ -51,6 +51,17 @@ export function findActiveKey(db: Queryable, lookup: string, kind: KeyKind): Pro
   );
 }
 
+/** Rotation: every key of the principal is revoked and a new one issued (returned once). */
+export async function replaceApiKeys(
+  tx: Queryable,
+  orgId: string,
+  kind: KeyKind,
+  principalId: string,
+): Promise<string> {
+  await revokeApiKeys(tx, principalId);
+  return issueApiKey(tx, orgId, kind, principalId);
+}
+
 export async function revokeApiKeys(tx: Queryable, principalId: string): Promise<void> {
   await query(tx, 'UPDATE api_keys SET revoked_at = now() WHERE principal_id = $1 AND revoked_at IS NULL', [
     principalId,

@@ -15,7 +15,7 @@ import { type Queryable, UniqueViolationError } from '../../db/pool.js';
 import { appendAudit } from '../audit/audit-service.js';
 import type { Principal } from '../auth/auth-service.js';
 import type { AuthInvalidation } from '../auth/invalidation.js';
-import { issueApiKey, revokeApiKeys } from '../auth/key-store.js';
+import { issueApiKey, replaceApiKeys } from '../auth/key-store.js';
 import { badRequest, conflict, notFound } from '../errors.js';
 import * as store from './user-store.js';
 
@@ -99,8 +99,7 @@ export function createUserService(deps: { pool: pg.Pool; invalidation: AuthInval
     async rotateKey(p, id, requestId) {
       return invalidation.change(pool, [{ principal: id }], async (tx) => {
         const row = await lock(tx, p, id);
-        await revokeApiKeys(tx, id);
-        const apiKey = await issueApiKey(tx, p.orgId, 'user', id);
+        const apiKey = await replaceApiKeys(tx, p.orgId, 'user', id);
         await audit(tx, p, 'user.rotate_key', id, requestId);
         return { user: toApi(row), api_key: apiKey };
       });
