@@ -4,6 +4,7 @@
 // prefixes) or undefined, and never throws. Path patterns live in common/src/path-glob.ts.
 import { BlockList, isIP } from 'node:net';
 import { boundedCache } from '../../../../common/src/bounded-cache.js';
+import { DAYS, type Day, type TimeWindow } from '../../../../contract/src/policies.js';
 
 export const MAX_CIDRS = 64;
 
@@ -129,15 +130,8 @@ export function ipAllowed(ip: string, cidrs: string[]): boolean {
 // ---------------------------------------------------------------------------------------------
 // Time windows
 
-export type Day = 'mon' | 'tue' | 'wed' | 'thu' | 'fri' | 'sat' | 'sun';
-export interface TimeWindow {
-  days?: Day[];
-  start: string;
-  end: string;
-  tz: string;
-}
+export type { TimeWindow } from '../../../../contract/src/policies.js';
 
-const DAYS: readonly Day[] = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'];
 const HH_MM = /^(?:[01][0-9]|2[0-3]):[0-5][0-9]$/;
 
 /** Minutes after midnight of an 'HH:MM' time, or undefined. */

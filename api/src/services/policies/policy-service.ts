@@ -11,6 +11,12 @@ import { randomUUID } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type pg from 'pg';
 import { checkPathPattern, matchesPath, patternMayMatchUnder } from '../../../../common/src/path-glob.js';
+import type {
+  Permission as GrantPermission,
+  Policy,
+  PolicyCreateInput,
+  PrincipalType,
+} from '../../../../contract/src/policies.js';
 import { agentExists } from '../agents/agent-store.js';
 import { appendAudit } from '../audit/audit-service.js';
 import type { Principal } from '../auth/auth-service.js';
@@ -19,32 +25,10 @@ import { badRequest, type DenyReason, forbidden, notFound } from '../errors.js';
 import { userExists } from '../users/user-store.js';
 import type { VaultService } from '../vaults/vault-service.js';
 import { checkCidrs, checkTimeWindow, inTimeWindow, ipAllowed } from './match.js';
-import type { GrantConditions, GrantPermission, PolicyRow, PrincipalType } from './policy-store.js';
+import type { PolicyRow } from './policy-store.js';
 import * as store from './policy-store.js';
 
-export type { GrantConditions, GrantPermission, PrincipalType } from './policy-store.js';
-
-export interface PolicyInput {
-  principal_type: PrincipalType;
-  principal_id: string;
-  secret_path_pattern: string;
-  permissions: GrantPermission[];
-  conditions?: GrantConditions | undefined;
-  expires_at?: string | null | undefined;
-}
-
-export interface Policy {
-  id: string;
-  vault_id: string;
-  principal_type: PrincipalType;
-  principal_id: string;
-  secret_path_pattern: string;
-  permissions: GrantPermission[];
-  conditions: GrantConditions;
-  expires_at: string | null;
-  created_by: string;
-  created_at: string;
-}
+export type { Permission as GrantPermission } from '../../../../contract/src/policies.js';
 
 /** Where and when a request is made: what conditions are evaluated against. */
 export interface RequestEnv {
@@ -55,7 +39,7 @@ export interface RequestEnv {
 export type Decision = { allow: true } | { allow: false; reason: DenyReason };
 
 export interface PolicyService {
-  create(p: Principal, vaultId: string, input: PolicyInput, requestId?: string): Promise<Policy>;
+  create(p: Principal, vaultId: string, input: PolicyCreateInput, requestId?: string): Promise<Policy>;
   list(p: Principal, vaultId: string): Promise<Policy[]>;
   remove(p: Principal, vaultId: string, policyId: string, requestId?: string): Promise<void>;
   /** May `p` use `permission` on `path` (any path: undefined and permission 'any') in the vault? */
@@ -133,7 +117,7 @@ function toApi(r: PolicyRow): Policy {
   };
 }
 
-function validate(input: PolicyInput): void {
+function validate(input: PolicyCreateInput): void {
   const patternProblem = checkPathPattern(input.secret_path_pattern);
   if (patternProblem) throw badRequest(`secret_path_pattern: ${patternProblem}`);
   if (new Set(input.permissions).size !== input.permissions.length) {
@@ -193,7 +177,7 @@ export function createPolicyService(deps: {
     return (byPrincipal.get(`${principalType(p)}|${p.id}`) ?? []).filter((g) => g.org_id === p.orgId);
   };
 
-  const principalExists = async (orgId: string, input: PolicyInput): Promise<boolean> => {
+  const principalExists = async (orgId: string, input: PolicyCreateInput): Promise<boolean> => {
     if (input.principal_type === 'k8s_service_account') return true;
     return input.principal_type === 'user'
       ? userExists(pool, orgId, input.principal_id)

@@ -1,18 +1,6 @@
 // SQL for grants. Stores take a Queryable (the pool or a transaction); services own transactions.
+import type { Permission, PolicyConditions, PrincipalType } from '../../../../contract/src/policies.js';
 import { type Queryable, queryRow, queryRows } from '../../db/pool.js';
-
-export type GrantPermission = 'read' | 'write' | 'delete' | 'list';
-export type PrincipalType = 'user' | 'agent' | 'k8s_service_account';
-
-export interface GrantConditions {
-  ip_cidrs?: string[];
-  time_window?: {
-    days?: Array<'mon' | 'tue' | 'wed' | 'thu' | 'fri' | 'sat' | 'sun'>;
-    start: string;
-    end: string;
-    tz: string;
-  };
-}
 
 export interface PolicyRow {
   id: string;
@@ -21,8 +9,8 @@ export interface PolicyRow {
   principal_type: PrincipalType;
   principal_id: string;
   secret_path_pattern: string;
-  permissions: GrantPermission[];
-  conditions: GrantConditions;
+  permissions: Permission[];
+  conditions: PolicyConditions;
   expires_at: Date | null;
   created_by: string;
   created_at: Date;
