@@ -17,6 +17,7 @@
 import { type BackoffOptions, backoffDelay, EQUAL_JITTER } from '../../common/src/backoff.js';
 import { type CmekApi, createCmekApi } from './cmek-client.js';
 import { ABORTED, NETWORK_ERROR, OneclawError, redact, TIMEOUT } from './errors.js';
+import { type Endpoint, endpoint, secretPath, seg } from './operations.js';
 import type {
   Agent,
   AgentCreateInput,
@@ -185,14 +186,10 @@ const FOLLOW_BACKOFF: BackoffOptions = { baseMs: 500, maxMs: 30_000, jitter: EQU
 /** Codes the server uses when a fresh token may succeed where the one sent failed. */
 const REFRESHABLE = new Set(['token_expired', 'principal_revoked']);
 
-export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 type Query = Record<string, string | number | boolean | undefined>;
 
-/** One API request, as the resource modules describe it to the transport. */
-export interface Call {
-  method: Method;
-  /** Already encoded, from `/v1/…`. */
-  path: string;
+/** One API request, as the resource modules describe it to the transport; `endpoint()` makes its target. */
+export interface Call extends Endpoint {
   query?: Query;
   body?: unknown;
   /** Extra request headers (e.g. the CMEK rotation keys: list them in `sensitive` too). */
@@ -374,8 +371,7 @@ export function createClient(opts: ClientOptions): OneclawClient {
       if ('kubernetesToken' in creds) {
         const token = await creds.kubernetesToken();
         res = await call<TokenResponse>({
-          method: 'POST',
-          path: '/v1/auth/k8s-token',
+          ...endpoint('auth.k8sToken'),
           body: { token },
           auth: false,
           retry: true,
@@ -383,16 +379,14 @@ export function createClient(opts: ClientOptions): OneclawClient {
         });
       } else if ('agentId' in creds) {
         res = await call<TokenResponse>({
-          method: 'POST',
-          path: '/v1/auth/agent-token',
+          ...endpoint('auth.agentToken'),
           body: { agent_id: creds.agentId, api_key: creds.apiKey },
           auth: false,
           retry: true,
         });
       } else {
         res = await call<TokenResponse>({
-          method: 'POST',
-          path: '/v1/auth/token',
+          ...endpoint('auth.token'),
           body: { api_key: creds.apiKey },
           auth: false,
           retry: true,
@@ -440,16 +434,17 @@ export function createClient(opts: ClientOptions): OneclawClient {
 
   // --- resources ------------------------------------------------------------------------
 
-  const vaultPath = (id: string) => `/v1/vaults/${seg(id, 'vault id')}`;
-  const secretUrl = (vaultId: string, kind: 'secrets' | 'versions', path: string) =>
-    `${vaultPath(vaultId)}/${kind}/${secretPath(path)}`;
+  // Path parameters, each checked and encoded.
+  const vault = (id: string) => ({ vault_id: seg(id, 'vault id') });
+  const agent = (id: string) => ({ id: seg(id, 'agent id') });
+  const user = (id: string) => ({ id: seg(id, 'user id') });
+  const secret = (vaultId: string, path: string) => ({ ...vault(vaultId), path: secretPath(path) });
 
   async function* listAll(vaultId: string, o: { prefix?: string; pageSize?: number } = {}) {
     let cursor: string | undefined;
     do {
       const page: SecretList = await call<SecretList>({
-        method: 'GET',
-        path: `${vaultPath(vaultId)}/secrets`,
+        ...endpoint('secrets.list', vault(vaultId)),
         query: { prefix: o.prefix, cursor, limit: o.pageSize },
       });
       yield* page.secrets;
@@ -459,8 +454,7 @@ export function createClient(opts: ClientOptions): OneclawClient {
 
   const poll = async (vaultId: string, o: EventsPollOptions = {}) =>
     call<EventsPage>({
-      method: 'GET',
-      path: `${vaultPath(vaultId)}/events`,
+      ...endpoint('events.poll', vault(vaultId)),
       query: { after: o.after, wait: o.wait, limit: o.limit },
       signal: o.signal,
       timeoutMs: timeoutMs + (o.wait ?? 0) * 1000,
@@ -495,80 +489,68 @@ export function createClient(opts: ClientOptions): OneclawClient {
 
   const client: OneclawClient = {
     vaults: {
-      create: async (input) => call({ method: 'POST', path: '/v1/vaults', body: input }),
+      create: async (input) => call({ ...endpoint('vaults.create'), body: input }),
       list: async (o) =>
         (
           await call<{ vaults: Vault[] }>({
-            method: 'GET',
-            path: '/v1/vaults',
+            ...endpoint('vaults.list'),
             query: { owner_uid: o?.owner_uid },
           })
         ).vaults,
-      get: async (id) => call({ method: 'GET', path: vaultPath(id) }),
-      update: async (id, patch) => call({ method: 'PATCH', path: vaultPath(id), body: patch }),
+      get: async (id) => call(endpoint('vaults.get', vault(id))),
+      update: async (id, patch) => call({ ...endpoint('vaults.update', vault(id)), body: patch }),
       delete: async (id, o) =>
-        call({ method: 'DELETE', path: vaultPath(id), query: { purge: o?.purge ? true : undefined } }),
-      rotateKek: async (id) => call({ method: 'POST', path: `${vaultPath(id)}/rotate-kek` }),
-      setOwner: async (id, owner) => call({ method: 'PUT', path: `${vaultPath(id)}/owner`, body: owner }),
+        call({ ...endpoint('vaults.delete', vault(id)), query: { purge: o?.purge ? true : undefined } }),
+      rotateKek: async (id) => call(endpoint('vaults.rotateKek', vault(id))),
+      setOwner: async (id, owner) => call({ ...endpoint('vaults.setOwner', vault(id)), body: owner }),
     },
     secrets: {
       put: async (vaultId, path, input) =>
         call({
-          method: 'PUT',
-          path: secretUrl(vaultId, 'secrets', path),
+          ...endpoint('secrets.put', secret(vaultId, path)),
           body: input,
           sensitive: [input.value],
         }),
       get: async (vaultId, path, o) =>
-        call({ method: 'GET', path: secretUrl(vaultId, 'secrets', path), query: { version: o?.version } }),
+        call({ ...endpoint('secrets.get', secret(vaultId, path)), query: { version: o?.version } }),
       list: async (vaultId, o) =>
         call({
-          method: 'GET',
-          path: `${vaultPath(vaultId)}/secrets`,
+          ...endpoint('secrets.list', vault(vaultId)),
           query: { prefix: o?.prefix, cursor: o?.cursor, limit: o?.limit },
         }),
       listAll: (vaultId, o) => listAll(vaultId, o),
       versions: async (vaultId, path) =>
-        (
-          await call<{ versions: VersionMeta[] }>({
-            method: 'GET',
-            path: secretUrl(vaultId, 'versions', path),
-          })
-        ).versions,
+        (await call<{ versions: VersionMeta[] }>(endpoint('secrets.versions', secret(vaultId, path))))
+          .versions,
       delete: async (vaultId, path, o) =>
         call({
-          method: 'DELETE',
-          path: secretUrl(vaultId, 'secrets', path),
+          ...endpoint('secrets.delete', secret(vaultId, path)),
           query: { destroy: o?.destroy ? true : undefined },
         }),
     },
     policies: {
-      create: async (vaultId, input) =>
-        call({ method: 'POST', path: `${vaultPath(vaultId)}/policies`, body: input }),
+      create: async (vaultId, input) => call({ ...endpoint('policies.create', vault(vaultId)), body: input }),
       list: async (vaultId) =>
-        (await call<{ policies: Policy[] }>({ method: 'GET', path: `${vaultPath(vaultId)}/policies` }))
-          .policies,
+        (await call<{ policies: Policy[] }>(endpoint('policies.list', vault(vaultId)))).policies,
       delete: async (vaultId, policyId) =>
-        call({ method: 'DELETE', path: `${vaultPath(vaultId)}/policies/${seg(policyId, 'policy id')}` }),
+        call(endpoint('policies.delete', { ...vault(vaultId), policy_id: seg(policyId, 'policy id') })),
     },
     agents: {
-      create: async (input) => call({ method: 'POST', path: '/v1/agents', body: input }),
-      list: async () => (await call<{ agents: Agent[] }>({ method: 'GET', path: '/v1/agents' })).agents,
-      get: async (id) => call({ method: 'GET', path: `/v1/agents/${seg(id, 'agent id')}` }),
-      update: async (id, patch) =>
-        call({ method: 'PATCH', path: `/v1/agents/${seg(id, 'agent id')}`, body: patch }),
-      delete: async (id) => call({ method: 'DELETE', path: `/v1/agents/${seg(id, 'agent id')}` }),
-      rotateKey: async (id) => call({ method: 'POST', path: `/v1/agents/${seg(id, 'agent id')}/rotate-key` }),
+      create: async (input) => call({ ...endpoint('agents.create'), body: input }),
+      list: async () => (await call<{ agents: Agent[] }>(endpoint('agents.list'))).agents,
+      get: async (id) => call(endpoint('agents.get', agent(id))),
+      update: async (id, patch) => call({ ...endpoint('agents.update', agent(id)), body: patch }),
+      delete: async (id) => call(endpoint('agents.delete', agent(id))),
+      rotateKey: async (id) => call(endpoint('agents.rotateKey', agent(id))),
     },
     users: {
-      create: async (input) => call({ method: 'POST', path: '/v1/users', body: input }),
-      list: async () => (await call<{ users: User[] }>({ method: 'GET', path: '/v1/users' })).users,
-      update: async (id, patch) =>
-        call({ method: 'PATCH', path: `/v1/users/${seg(id, 'user id')}`, body: patch }),
-      rotateKey: async (id) => call({ method: 'POST', path: `/v1/users/${seg(id, 'user id')}/rotate-key` }),
+      create: async (input) => call({ ...endpoint('users.create'), body: input }),
+      list: async () => (await call<{ users: User[] }>(endpoint('users.list'))).users,
+      update: async (id, patch) => call({ ...endpoint('users.update', user(id)), body: patch }),
+      rotateKey: async (id) => call(endpoint('users.rotateKey', user(id))),
     },
     jobs: {
-      get: async (id) => call({ method: 'GET', path: `/v1/jobs/${seg(id, 'job id')}` }),
+      get: async (id) => call(endpoint('jobs.get', { job_id: seg(id, 'job id') })),
     },
     events: {
       poll,
@@ -577,17 +559,16 @@ export function createClient(opts: ClientOptions): OneclawClient {
     audit: {
       list: async (o) =>
         call({
-          method: 'GET',
-          path: '/v1/audit',
+          ...endpoint('audit.list'),
           query: { vault_id: o?.vault_id, after: o?.after, limit: o?.limit },
         }),
-      verify: async () => call({ method: 'GET', path: '/v1/audit/verify' }),
+      verify: async () => call(endpoint('audit.verify')),
     },
     // The CMEK wrappers build on the other namespaces of this same client.
-    cmek: createCmekApi({ call, vaultPath, client: () => client }),
+    cmek: createCmekApi({ call, vault, client: () => client }),
     kms: {
       migrate: async (o) =>
-        call({ method: 'POST', path: '/v1/kms/migrate', body: o?.vaultId ? { vault_id: o.vaultId } : {} }),
+        call({ ...endpoint('kms.migrate'), body: o?.vaultId ? { vault_id: o.vaultId } : {} }),
     },
     token: () => tokens.get(),
   };
@@ -595,30 +576,6 @@ export function createClient(opts: ClientOptions): OneclawClient {
 }
 
 // --- helpers --------------------------------------------------------------------------------
-
-/**
- * One URL path segment, encoded. Empty, `.` and `..` segments are refused: the URL parser would
- * drop or resolve them (also encoded as `%2e`) and send the request to another route.
- */
-export function seg(value: string, what: string): string {
-  if (typeof value !== 'string' || value === '' || value === '.' || value === '..') {
-    throw new OneclawError(
-      0,
-      'invalid_request',
-      `${what} must be a non-empty string other than "." and ".."`,
-    );
-  }
-  return encodeURIComponent(value);
-}
-
-/** A secret path (`a/b/c`), each segment encoded. */
-function secretPath(path: string): string {
-  if (typeof path !== 'string') throw new OneclawError(0, 'invalid_request', 'secret path must be a string');
-  return path
-    .split('/')
-    .map((s) => seg(s, 'each secret path segment'))
-    .join('/');
-}
 
 function queryString(q: Query | undefined): string {
   if (!q) return '';

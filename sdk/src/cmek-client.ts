@@ -8,9 +8,10 @@
 //   the new key, then each secret whose current version is under the old key is read, decrypted,
 //   encrypted again and written as a new version (check-and-set). Older versions stay under the
 //   old key: keep it to read history.
-import type { Call, Method, OneclawClient } from './client.js';
+import type { Call, OneclawClient } from './client.js';
 import { CmekError, cmekDecrypt, cmekEncrypt, cmekFingerprint, fromBase64, toBase64 } from './cmek.js';
 import { OneclawError } from './errors.js';
+import { endpoint, seg } from './operations.js';
 import type {
   CmekRotation,
   Secret,
@@ -111,7 +112,8 @@ export interface CmekApi {
 
 interface Deps {
   call<T>(c: Call): Promise<T>;
-  vaultPath(id: string): string;
+  /** The vault's path parameter, checked and encoded. */
+  vault(id: string): { vault_id: string };
   /** The client this namespace belongs to (for secrets and vaults). */
   client(): OneclawClient;
 }
@@ -122,9 +124,7 @@ const DONE = new Set(['succeeded', 'failed', 'interrupted']);
 const CAS_ATTEMPTS = 3;
 
 export function createCmekApi(deps: Deps): CmekApi {
-  const { call, vaultPath } = deps;
-  const rotationsPath = (vaultId: string) => `${vaultPath(vaultId)}/cmek-rotate`;
-  const post = (path: string, body: unknown, method: Method = 'POST') => ({ method, path, body });
+  const { call, vault } = deps;
 
   async function decryptWith(secret: Secret, keys: Map<string, Uint8Array>): Promise<CmekSecret> {
     if (!secret.cmek_encrypted) return { ...secret, plaintext: new TextEncoder().encode(secret.value) };
@@ -157,15 +157,16 @@ export function createCmekApi(deps: Deps): CmekApi {
 
   const api: CmekApi = {
     enable: async (vaultId, fingerprint, o) =>
-      call(
-        post(`${vaultPath(vaultId)}/cmek`, {
+      call({
+        ...endpoint('cmek.enable', vault(vaultId)),
+        body: {
           fingerprint,
           ...(o?.previousFingerprint ? { previous_fingerprint: o.previousFingerprint } : {}),
-        }),
-      ),
+        },
+      }),
 
     disable: async (vaultId, fingerprint) =>
-      call(post(`${vaultPath(vaultId)}/cmek`, { fingerprint }, 'DELETE')),
+      call({ ...endpoint('cmek.disable', vault(vaultId)), body: { fingerprint } }),
 
     async startRotation(vaultId, { oldKey, newKey }, o) {
       const newFingerprint = await cmekFingerprint(newKey);
@@ -173,8 +174,7 @@ export function createCmekApi(deps: Deps): CmekApi {
       const oldB64 = toBase64(oldKey);
       const newB64 = toBase64(newKey);
       return call({
-        method: 'POST',
-        path: rotationsPath(vaultId),
+        ...endpoint('cmek.startRotation', vault(vaultId)),
         headers: { 'x-cmek-old-key': oldB64, 'x-cmek-new-key': newB64 },
         body: { new_fingerprint: newFingerprint },
         sensitive: [oldB64, newB64],
@@ -185,16 +185,14 @@ export function createCmekApi(deps: Deps): CmekApi {
     rotations: async (vaultId, o) =>
       (
         await call<{ rotations: CmekRotation[] }>({
-          method: 'GET',
-          path: rotationsPath(vaultId),
+          ...endpoint('cmek.rotations', vault(vaultId)),
           signal: o?.signal,
         })
       ).rotations,
 
     rotation: async (vaultId, jobId, o) =>
       call({
-        method: 'GET',
-        path: `${rotationsPath(vaultId)}/${encodeURIComponent(nonEmpty(jobId, 'job id'))}`,
+        ...endpoint('cmek.rotation', { ...vault(vaultId), job_id: seg(jobId, 'job id') }),
         signal: o?.signal,
       }),
 
@@ -332,17 +330,6 @@ export function createCmekApi(deps: Deps): CmekApi {
     },
   };
   return api;
-}
-
-function nonEmpty(value: string, what: string): string {
-  if (typeof value !== 'string' || value === '' || value === '.' || value === '..') {
-    throw new OneclawError(
-      0,
-      'invalid_request',
-      `${what} must be a non-empty string other than "." and ".."`,
-    );
-  }
-  return value;
 }
 
 function pause(ms: number, signal?: AbortSignal): Promise<void> {
