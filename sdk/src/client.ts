@@ -1,5 +1,5 @@
 // The typed oneclaw client: the REST API of SPEC §4 over the global fetch (Node ≥ 20 and
-// browsers), no dependencies.
+// browsers); its types and operations come from the wire contract (contract/src, typebox only).
 //
 // - Tokens are exchanged lazily from the credentials, cached, and exchanged again when within
 //   60 s of expiry (half the lifetime for tokens shorter than two minutes). Concurrent callers

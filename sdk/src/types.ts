@@ -1,5 +1,6 @@
-// The API's JSON, snake_case, exactly as the route schemas in api/src/http/routes/v1/*.ts and
-// api/src/http/schemas.ts define requests and responses. Timestamps are RFC 3339 strings.
+// The API's JSON, snake_case, as the wire contract (contract/src: the schemas the server
+// validates and serializes with) defines requests and responses, under the names the SDK has
+// always exported. Timestamps are RFC 3339 strings.
 
 /** RFC 3339 date-time, e.g. `2026-01-01T00:00:00.000Z`. */
 export type DateTime = string;
