@@ -224,6 +224,12 @@ export async function call<T>(
   return (text ? JSON.parse(text) : undefined) as T;
 }
 
+/** The Authorization header of an admin token exchanged for `adminKey` at the server at `url`. */
+export async function adminAuth(url: string, adminKey: string): Promise<{ authorization: string }> {
+  const t = await call<{ access_token: string }>('POST', `${url}/v1/auth/token`, {}, { api_key: adminKey });
+  return { authorization: `Bearer ${t.access_token}` };
+}
+
 /** Runs op(0..n-1) with `concurrency` in flight. */
 export async function parallel(
   n: number,
@@ -340,17 +346,8 @@ export async function runApiLoad(opts: {
       work.dir,
     );
     servers.push(off);
-    const bearer = async (srv: OneclawServer) => {
-      const t = await call<{ access_token: string }>(
-        'POST',
-        `${srv.url}/v1/auth/token`,
-        {},
-        { api_key: adminKey },
-      );
-      return { authorization: `Bearer ${t.access_token}` };
-    };
-    const onAuth = await bearer(on);
-    const offAuth = await bearer(off);
+    const onAuth = await adminAuth(on.url, adminKey);
+    const offAuth = await adminAuth(off.url, adminKey);
     const vault = await call<{ id: string }>('POST', `${on.url}/v1/vaults`, onAuth, { name: 'bench' });
 
     const paths = Array.from({ length: s.secrets }, (_, i) => `svc-${Math.floor(i / 100)}/key-${i}`);

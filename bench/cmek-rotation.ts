@@ -12,7 +12,7 @@ import { makeWorkDir } from '../test/support/peers/common.js';
 import type { OpenBaoInfo } from '../test/support/peers/openbao.js';
 import { createDatabase, type PostgresInfo } from '../test/support/peers/postgres.js';
 import { type OneclawServer, serverEnv, startOneclaw } from '../test/support/server-process.js';
-import { call, envInt, parallel } from './api-load.js';
+import { adminAuth, call, envInt, parallel } from './api-load.js';
 
 export interface CmekRotationSettings {
   secrets: number;
@@ -66,13 +66,7 @@ export async function runCmekRotation(opts: {
     });
     server = await startOneclaw('oneclaw-cmek', env, work.dir);
     const url = server.url;
-    const token = await call<{ access_token: string }>(
-      'POST',
-      `${url}/v1/auth/token`,
-      {},
-      { api_key: adminKey },
-    );
-    const auth = { authorization: `Bearer ${token.access_token}` };
+    const auth = await adminAuth(url, adminKey);
     const keys = Array.from({ length: s.runs + 2 }, () => randomBytes(32));
     const vault = await call<{ id: string }>('POST', `${url}/v1/vaults`, auth, { name: 'cmek-bench' });
     await call('POST', `${url}/v1/vaults/${vault.id}/cmek`, auth, {

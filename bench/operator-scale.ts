@@ -36,10 +36,17 @@ import { httpOk, makeWorkDir } from '../test/support/peers/common.js';
 import type { KubeInfo } from '../test/support/peers/kube.js';
 import { createDatabase, type PostgresInfo } from '../test/support/peers/postgres.js';
 import { freePort } from '../test/support/ports.js';
-import { type ManagedProcess, spawnManaged, waitFor } from '../test/support/proc.js';
-import { inheritedEnv, type OneclawServer, serverEnv, startOneclaw } from '../test/support/server-process.js';
+import { type ManagedProcess, waitFor } from '../test/support/proc.js';
+import {
+  inheritedEnv,
+  type OneclawServer,
+  serverEnv,
+  spawnOneclaw,
+  startOneclaw,
+} from '../test/support/server-process.js';
 import { repoRoot } from '../test/support/tools.js';
 import {
+  adminAuth,
   CLK_TCK,
   call,
   envInt,
@@ -270,18 +277,11 @@ async function startOperatorProc(
     `--diagnostic-dir=${heapDir}`,
   ].filter(Boolean);
   const spawnedAt = Date.now();
-  const proc = spawnManaged({
-    name,
-    command: join(repoRoot, 'bin/oneclaw'),
-    args: ['operator'],
-    logFile: join(logDir, `${name}.log`),
-    cwd: repoRoot,
-    env: {
-      ...inherited,
-      ...env,
-      NODE_OPTIONS: nodeOptions.join(' '),
-      ONECLAW_OPERATOR_METRICS_LISTEN: `127.0.0.1:${port}`,
-    },
+  const proc = spawnOneclaw(name, 'operator', logDir, {
+    ...inherited,
+    ...env,
+    NODE_OPTIONS: nodeOptions.join(' '),
+    ONECLAW_OPERATOR_METRICS_LISTEN: `127.0.0.1:${port}`,
   });
   const rss: OperatorProc['rss'] = [];
   const timer = setInterval(() => {
@@ -720,13 +720,7 @@ export async function runOperatorScale(opts: {
     });
     api = await startOneclaw('oneclaw-api', env, work.dir);
     const apiUrl = api.url;
-    const token = await call<{ access_token: string }>(
-      'POST',
-      `${apiUrl}/v1/auth/token`,
-      {},
-      { api_key: adminKey },
-    );
-    const admin = { authorization: `Bearer ${token.access_token}` };
+    const admin = await adminAuth(apiUrl, adminKey);
     const postmaster = await postmasterPid(db.url);
     const groups = (op: OperatorProc) => ({
       operator: { pgrp: op.proc.pid } as ProcSet,

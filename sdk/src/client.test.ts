@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { inspect } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApi, type TestApi } from '../../test/support/api.js';
+import { rejectionOf } from '../../test/support/rejection.js';
 import { type ClientOptions, createClient, type OneclawClient } from './client.js';
 import { OneclawError } from './errors.js';
 import type { SecretMeta, VaultEvent } from './types.js';
@@ -16,16 +17,6 @@ import type { SecretMeta, VaultEvent } from './types.js';
 const vaultName = (p = 'sdk') => `${p}-${randomUUID().slice(0, 8)}`;
 
 /** The error a promise rejects with (fails if it resolves). */
-async function rejection(p: Promise<unknown>): Promise<OneclawError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(OneclawError);
-    return err as OneclawError;
-  }
-  throw new Error('expected a rejection');
-}
-
 /** A fetch that records `METHOD /path` of every request, then does the real thing. */
 function recordingFetch(log: string[], inner: typeof fetch = fetch): typeof fetch {
   return (input, init) => {
@@ -104,6 +95,14 @@ describe('SDK against a real API', () => {
   let admin: OneclawClient;
   const client = (credentials: ClientOptions['credentials'], extra: Partial<ClientOptions> = {}) =>
     createClient({ baseUrl, credentials, ...extra });
+  /** A stand-in that answers the first `count` requests with `fail` and relays the rest to the API. */
+  const failingFirst = (count: number, fail: (req: IncomingMessage, res: ServerResponse) => void) =>
+    standIn(async (req, res, body, n) => {
+      if (n <= count) return fail(req, res);
+      await proxy(baseUrl, req, res, body);
+    });
+  const rateLimitedOnce = () =>
+    failingFirst(1, (_req, res) => sendError(res, 429, 'rate_limited', 'slow down', { 'retry-after': '1' }));
 
   beforeAll(async () => {
     api = await startTestApi({ ONECLAW_AUTH_RATE_LIMIT: '0' }, { listen: true });
@@ -138,13 +137,13 @@ describe('SDK against a real API', () => {
       expect((await admin.secrets.get(v.id, 'a/b')).value).toBe('pw');
 
       await admin.vaults.delete(v.id);
-      const gone = await rejection(admin.vaults.get(v.id));
+      const gone = await rejectionOf(admin.vaults.get(v.id), OneclawError);
       expect(gone).toMatchObject({ status: 404, code: 'not_found', requestId: expect.any(String) });
 
       const purged = await admin.vaults.create({ name: vaultName() });
       await admin.secrets.put(purged.id, 'x', { type: 'note', value: 'shred me' });
       await admin.vaults.delete(purged.id, { purge: true });
-      expect((await rejection(admin.vaults.get(purged.id))).status).toBe(404);
+      expect((await rejectionOf(admin.vaults.get(purged.id), OneclawError)).status).toBe(404);
     });
   });
 
@@ -175,8 +174,9 @@ describe('SDK against a real API', () => {
       const first = await admin.secrets.get(vaultId, 'app/db/password', { version: 1 });
       expect(first).toMatchObject({ value: 'one', version: 1, metadata: { owner: 'team-a' } });
 
-      const conflict = await rejection(
+      const conflict = await rejectionOf(
         admin.secrets.put(vaultId, 'app/db/password', { type: 'password', value: 'three', cas: 1 }),
+        OneclawError,
       );
       expect(conflict).toMatchObject({ status: 409, code: 'conflict', requestId: expect.any(String) });
 
@@ -226,19 +226,21 @@ describe('SDK against a real API', () => {
       await admin.secrets.put(vaultId, 'tmp/one', { type: 'note', value: 'a' });
       await admin.secrets.put(vaultId, 'tmp/one', { type: 'note', value: 'b' });
       await admin.secrets.delete(vaultId, 'tmp/one');
-      expect((await rejection(admin.secrets.get(vaultId, 'tmp/one'))).status).toBe(404);
+      expect((await rejectionOf(admin.secrets.get(vaultId, 'tmp/one'), OneclawError)).status).toBe(404);
       // Writing to a soft-deleted path undeletes it with the next version.
       expect((await admin.secrets.put(vaultId, 'tmp/one', { type: 'note', value: 'c' })).version).toBe(3);
 
       await admin.secrets.put(vaultId, 'tmp/two', { type: 'note', value: 'c' });
       await admin.secrets.delete(vaultId, 'tmp/two', { destroy: true });
-      expect(await rejection(admin.secrets.get(vaultId, 'tmp/two'))).toMatchObject({
+      expect(await rejectionOf(admin.secrets.get(vaultId, 'tmp/two'), OneclawError)).toMatchObject({
         status: 404,
         code: 'not_found',
       });
       // A new write starts a fresh version; the destroyed one answers 410 and keeps its metadata.
       expect((await admin.secrets.put(vaultId, 'tmp/two', { type: 'note', value: 'd' })).version).toBe(2);
-      expect(await rejection(admin.secrets.get(vaultId, 'tmp/two', { version: 1 }))).toMatchObject({
+      expect(
+        await rejectionOf(admin.secrets.get(vaultId, 'tmp/two', { version: 1 }), OneclawError),
+      ).toMatchObject({
         status: 410,
         code: 'gone',
       });
@@ -250,25 +252,29 @@ describe('SDK against a real API', () => {
     });
 
     it('encodes each path segment and refuses segments that would change the route', async () => {
-      const bad = await rejection(admin.secrets.put(vaultId, 'a b/c?d', { type: 'note', value: 'x' }));
+      const bad = await rejectionOf(
+        admin.secrets.put(vaultId, 'a b/c?d', { type: 'note', value: 'x' }),
+        OneclawError,
+      );
       expect(bad).toMatchObject({ status: 400, code: 'invalid_request' });
       for (const p of ['../../../users', 'a//b', '', 'a/.']) {
-        const refused = await rejection(admin.secrets.get(vaultId, p));
+        const refused = await rejectionOf(admin.secrets.get(vaultId, p), OneclawError);
         expect(refused).toMatchObject({ status: 0, code: 'invalid_request' });
       }
-      expect((await rejection(admin.vaults.get('..'))).code).toBe('invalid_request');
+      expect((await rejectionOf(admin.vaults.get('..'), OneclawError)).code).toBe('invalid_request');
     });
 
     it('answers 400 with invalid_request and 404 with not_found, typed', async () => {
-      const invalid = await rejection(
+      const invalid = await rejectionOf(
         admin.secrets.put(vaultId, 'x/y', { type: 'bogus' as 'note', value: 'v' }),
+        OneclawError,
       );
       expect(invalid).toMatchObject({ status: 400, code: 'invalid_request', requestId: expect.any(String) });
-      const missing = await rejection(admin.secrets.get(vaultId, 'no/such/secret'));
+      const missing = await rejectionOf(admin.secrets.get(vaultId, 'no/such/secret'), OneclawError);
       expect(missing).toMatchObject({ status: 404, code: 'not_found', requestId: expect.any(String) });
       expect(missing.name).toBe('OneclawError');
       expect(missing).toBeInstanceOf(Error);
-      const noVault = await rejection(admin.vaults.get(randomUUID()));
+      const noVault = await rejectionOf(admin.vaults.get(randomUUID()), OneclawError);
       expect(noVault).toMatchObject({ status: 404, code: 'not_found' });
     });
   });
@@ -291,9 +297,11 @@ describe('SDK against a real API', () => {
 
       const asAgent = client({ agentId: agent.id, apiKey: api_key });
       expect((await asAgent.token()).split('.')).toHaveLength(3);
-      const denied = await rejection(asAgent.secrets.get(vault.id, 'app/key'));
+      const denied = await rejectionOf(asAgent.secrets.get(vault.id, 'app/key'), OneclawError);
       expect(denied).toMatchObject({ status: 403, code: 'forbidden', requestId: expect.any(String) });
-      expect((await rejection(asAgent.vaults.create({ name: vaultName() }))).code).toBe('admin_required');
+      expect((await rejectionOf(asAgent.vaults.create({ name: vaultName() }), OneclawError)).code).toBe(
+        'admin_required',
+      );
 
       const policy = await admin.policies.create(vault.id, {
         principal_type: 'agent',
@@ -312,7 +320,9 @@ describe('SDK against a real API', () => {
       });
       expect((await admin.policies.list(vault.id)).map((p) => p.id)).toEqual([policy.id]);
       expect((await asAgent.secrets.get(vault.id, 'app/key')).value).toBe('agent-visible');
-      expect((await rejection(asAgent.secrets.get(vault.id, 'other/key'))).code).toBe('forbidden');
+      expect((await rejectionOf(asAgent.secrets.get(vault.id, 'other/key'), OneclawError)).code).toBe(
+        'forbidden',
+      );
       expect((await asAgent.secrets.list(vault.id)).secrets.map((s) => s.path)).toEqual(['app/key']);
       expect((await asAgent.vaults.list()).map((v) => v.id)).toEqual([vault.id]);
 
@@ -320,18 +330,20 @@ describe('SDK against a real API', () => {
       // (the old key is gone) and that failure is what the caller sees.
       const rotated = await admin.agents.rotateKey(agent.id);
       expect(rotated.api_key).not.toBe(api_key);
-      const revoked = await rejection(asAgent.secrets.get(vault.id, 'app/key'));
+      const revoked = await rejectionOf(asAgent.secrets.get(vault.id, 'app/key'), OneclawError);
       expect(revoked.status).toBe(401);
       const asRotated = client({ agentId: agent.id, apiKey: rotated.api_key });
       expect((await asRotated.secrets.get(vault.id, 'app/key')).value).toBe('agent-visible');
 
       await admin.policies.delete(vault.id, policy.id);
       expect(await admin.policies.list(vault.id)).toEqual([]);
-      expect((await rejection(asRotated.secrets.get(vault.id, 'app/key'))).code).toBe('forbidden');
+      expect((await rejectionOf(asRotated.secrets.get(vault.id, 'app/key'), OneclawError)).code).toBe(
+        'forbidden',
+      );
 
       await admin.agents.delete(agent.id);
-      expect((await rejection(admin.agents.get(agent.id))).status).toBe(404);
-      expect((await rejection(asRotated.vaults.list())).status).toBe(401);
+      expect((await rejectionOf(admin.agents.get(agent.id), OneclawError)).status).toBe(404);
+      expect((await rejectionOf(asRotated.vaults.list(), OneclawError)).status).toBe(401);
     });
 
     it('users: create, list, change role, rotate; a disabled user gets principal_revoked after one refresh', async () => {
@@ -343,7 +355,9 @@ describe('SDK against a real API', () => {
       const log: string[] = [];
       const asUser = client({ apiKey: api_key }, { fetch: recordingFetch(log) });
       expect(await asUser.vaults.list()).toEqual([]);
-      expect((await rejection(asUser.vaults.create({ name: vaultName() }))).code).toBe('admin_required');
+      expect((await rejectionOf(asUser.vaults.create({ name: vaultName() }), OneclawError)).code).toBe(
+        'admin_required',
+      );
       expect(await admin.users.update(user.id, { role: 'admin' })).toMatchObject({
         id: user.id,
         role: 'admin',
@@ -353,7 +367,7 @@ describe('SDK against a real API', () => {
 
       expect(await admin.users.update(user.id, { disabled: true })).toMatchObject({ disabled: true });
       log.length = 0;
-      const refused = await rejection(asUser.vaults.list());
+      const refused = await rejectionOf(asUser.vaults.list(), OneclawError);
       expect(refused).toMatchObject({ status: 401, code: 'principal_revoked' });
       // The request, one exchange (refused too), and no further attempts: no loop.
       expect(log).toEqual(['GET /v1/vaults', 'POST /v1/auth/token']);
@@ -363,7 +377,7 @@ describe('SDK against a real API', () => {
       const rotated = await admin.users.rotateKey(user.id);
       expect(rotated.user.id).toBe(user.id);
       expect(rotated.api_key).toMatch(/^ocu_/);
-      const old = await rejection(asUser.vaults.list());
+      const old = await rejectionOf(asUser.vaults.list(), OneclawError);
       expect(old.status).toBe(401);
       expect(Array.isArray(await client({ apiKey: rotated.api_key }).vaults.list())).toBe(true);
     });
@@ -407,7 +421,10 @@ describe('SDK against a real API', () => {
       expect(exchanges(log)).toBe(2);
       await new Promise((r) => setTimeout(r, 1_000));
       // Past what it may be used for: the exchange's error is the caller's.
-      expect(await rejection(c.vaults.list())).toMatchObject({ status: 503, code: 'database_unavailable' });
+      expect(await rejectionOf(c.vaults.list(), OneclawError)).toMatchObject({
+        status: 503,
+        code: 'database_unavailable',
+      });
     });
 
     it('uses an access token as it is, without refreshing it', async () => {
@@ -416,7 +433,10 @@ describe('SDK against a real API', () => {
       expect(Array.isArray(await c.vaults.list())).toBe(true);
       expect(exchanges(log)).toBe(0);
       const bad = client({ accessToken: 'not-a-token' });
-      expect(await rejection(bad.vaults.list())).toMatchObject({ status: 401, code: 'invalid_token' });
+      expect(await rejectionOf(bad.vaults.list(), OneclawError)).toMatchObject({
+        status: 401,
+        code: 'invalid_token',
+      });
     });
   });
 
@@ -484,7 +504,7 @@ describe('SDK against a real API', () => {
       const ac = new AbortController();
       const p = admin.events.poll(v.id, { after: start.next_cursor, wait: 30, signal: ac.signal });
       setTimeout(() => ac.abort(), 100);
-      expect(await rejection(p)).toMatchObject({ status: 0, code: 'aborted' });
+      expect(await rejectionOf(p, OneclawError)).toMatchObject({ status: 0, code: 'aborted' });
     });
 
     it('follow outlives 503s and dropped connections, backing off, and carries on from its cursor', async () => {
@@ -522,16 +542,15 @@ describe('SDK against a real API', () => {
     it('follow surfaces errors it cannot outlive (a vault that does not exist)', async () => {
       const ac = new AbortController();
       const iter = admin.events.follow(randomUUID(), { signal: ac.signal })[Symbol.asyncIterator]();
-      expect(await rejection(iter.next())).toMatchObject({ status: 404, code: 'not_found' });
+      expect(await rejectionOf(iter.next(), OneclawError)).toMatchObject({ status: 404, code: 'not_found' });
     });
   });
 
   describe('retries, timeouts and redaction', () => {
     it('retries GET on 503 (twice) and succeeds; never retries a POST on 503', async () => {
-      const s = await standIn(async (req, res, body, n) => {
-        if (n <= 2) return sendError(res, 503, 'kms_unavailable', 'the KMS is unavailable; retry later');
-        await proxy(baseUrl, req, res, body);
-      });
+      const s = await failingFirst(2, (_req, res) =>
+        sendError(res, 503, 'kms_unavailable', 'the KMS is unavailable; retry later'),
+      );
       try {
         const c = client({ accessToken: await admin.token() }, { baseUrl: s.url });
         const t0 = Date.now();
@@ -542,12 +561,12 @@ describe('SDK against a real API', () => {
         const post = await standIn((_req, res) => sendError(res, 503, 'database_unavailable', 'retry later'));
         try {
           const p = client({ accessToken: 't' }, { baseUrl: post.url });
-          const err = await rejection(p.vaults.create({ name: 'x' }));
+          const err = await rejectionOf(p.vaults.create({ name: 'x' }), OneclawError);
           expect(err).toMatchObject({ status: 503, code: 'database_unavailable', requestId: 'standin-1' });
           expect(post.hits).toEqual(['POST /v1/vaults']);
           // An idempotent request gives up after `retries`.
           const g = client({ accessToken: 't' }, { baseUrl: post.url, retries: 1 });
-          expect((await rejection(g.vaults.list())).status).toBe(503);
+          expect((await rejectionOf(g.vaults.list(), OneclawError)).status).toBe(503);
           expect(post.hits.length).toBe(3);
         } finally {
           await post.close();
@@ -558,10 +577,7 @@ describe('SDK against a real API', () => {
     });
 
     it('retries a POST on 429 after Retry-After (the rate limiter refused it: nothing was done)', async () => {
-      const s = await standIn(async (req, res, body, n) => {
-        if (n === 1) return sendError(res, 429, 'rate_limited', 'slow down', { 'retry-after': '1' });
-        await proxy(baseUrl, req, res, body);
-      });
+      const s = await rateLimitedOnce();
       try {
         const c = client({ accessToken: await admin.token() }, { baseUrl: s.url });
         const name = vaultName();
@@ -578,7 +594,7 @@ describe('SDK against a real API', () => {
       const busy = await standIn((_req, res) => sendError(res, 429, 'rate_limited', 'slow down'));
       try {
         const c = client({ accessToken: 't' }, { baseUrl: busy.url, retries: 1 });
-        const err = await rejection(c.agents.create({ name: 'x' }));
+        const err = await rejectionOf(c.agents.create({ name: 'x' }), OneclawError);
         expect(err).toMatchObject({ status: 429, code: 'rate_limited' });
         expect(busy.hits).toEqual(['POST /v1/agents', 'POST /v1/agents']);
       } finally {
@@ -587,10 +603,7 @@ describe('SDK against a real API', () => {
     });
 
     it('honours Retry-After on 429, also for the token exchange', async () => {
-      const s = await standIn(async (req, res, body, n) => {
-        if (n === 1) return sendError(res, 429, 'rate_limited', 'slow down', { 'retry-after': '1' });
-        await proxy(baseUrl, req, res, body);
-      });
+      const s = await rateLimitedOnce();
       try {
         const c = client({ apiKey: api.adminKey }, { baseUrl: s.url });
         const t0 = Date.now();
@@ -603,10 +616,7 @@ describe('SDK against a real API', () => {
     });
 
     it('retries connection failures of idempotent requests', async () => {
-      const s = await standIn(async (req, res, body, n) => {
-        if (n <= 2) return void req.socket.destroy();
-        await proxy(baseUrl, req, res, body);
-      });
+      const s = await failingFirst(2, (req) => void req.socket.destroy());
       try {
         const c = client({ accessToken: await admin.token() }, { baseUrl: s.url });
         expect(Array.isArray(await c.vaults.list())).toBe(true);
@@ -615,7 +625,7 @@ describe('SDK against a real API', () => {
         await s.close();
       }
       const closed = client({ accessToken: 't' }, { baseUrl: s.url, retries: 1 });
-      const err = await rejection(closed.vaults.list());
+      const err = await rejectionOf(closed.vaults.list(), OneclawError);
       expect(err).toMatchObject({ status: 0, code: 'network_error', requestId: undefined });
       expect(err.message).toContain('GET /v1/vaults');
     });
@@ -627,7 +637,7 @@ describe('SDK against a real API', () => {
       try {
         const c = client({ accessToken: 'a-token-value' }, { baseUrl: s.url, timeoutMs: 300 });
         const t0 = Date.now();
-        const err = await rejection(c.vaults.list());
+        const err = await rejectionOf(c.vaults.list(), OneclawError);
         const took = Date.now() - t0;
         expect(err).toMatchObject({ status: 0, code: 'timeout' });
         expect(took).toBeGreaterThanOrEqual(280);
@@ -642,13 +652,16 @@ describe('SDK against a real API', () => {
     it('never shows an API key, a token or a secret value in an error', async () => {
       // The real API: a wrong key, a value over the size limit, a refused value.
       const wrongKey = `ocu_${'k'.repeat(16)}${'Z'.repeat(43)}`;
-      const bad = await rejection(client({ apiKey: wrongKey }).vaults.list());
+      const bad = await rejectionOf(client({ apiKey: wrongKey }).vaults.list(), OneclawError);
       expect(bad).toMatchObject({ status: 401, code: 'invalid_credentials' });
       expect(everything(bad)).not.toContain(wrongKey);
 
       const v = await admin.vaults.create({ name: vaultName() });
       const huge = `TOP-SECRET-${'s'.repeat(70_000)}`;
-      const tooBig = await rejection(admin.secrets.put(v.id, 'big', { type: 'note', value: huge }));
+      const tooBig = await rejectionOf(
+        admin.secrets.put(v.id, 'big', { type: 'note', value: huge }),
+        OneclawError,
+      );
       expect([400, 413]).toContain(tooBig.status);
       expect(everything(tooBig)).not.toContain('TOP-SECRET');
       const token = await admin.token();
@@ -660,14 +673,15 @@ describe('SDK against a real API', () => {
       );
       try {
         const c = client({ accessToken: 'bearer-token-abc' }, { baseUrl: s.url });
-        const echoed = await rejection(
+        const echoed = await rejectionOf(
           c.secrets.put(v.id, 'p', { type: 'password', value: 'hunter2-value' }),
+          OneclawError,
         );
         expect(echoed.message).toContain('[redacted]');
         expect(everything(echoed)).not.toContain('hunter2-value');
         expect(everything(echoed)).not.toContain('bearer-token-abc');
         const k = client({ apiKey: 'ocu_user-key-value' }, { baseUrl: s.url });
-        const exchange = await rejection(k.vaults.list());
+        const exchange = await rejectionOf(k.vaults.list(), OneclawError);
         expect(everything(exchange)).not.toContain('ocu_user-key-value');
       } finally {
         await s.close();

@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApi, type TestApi } from '../../test/support/api.js';
 import { expectStoredNowhere } from '../../test/support/api-helpers.js';
+import { rejectionOf } from '../../test/support/rejection.js';
 import { createClient, type OneclawClient } from './client.js';
 import { cmekDecrypt, cmekEncrypt, cmekFingerprint, fromBase64, generateCmekKey, toBase64 } from './cmek.js';
 import { OneclawError } from './errors.js';
@@ -12,16 +13,6 @@ import type { CmekRotation } from './types.js';
 
 const vaultName = () => `cmek-${randomUUID().slice(0, 8)}`;
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
-
-async function rejection(p: Promise<unknown>): Promise<OneclawError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(OneclawError);
-    return err as OneclawError;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('CMEK through the SDK against a real API', () => {
   let api: TestApi;
@@ -88,12 +79,18 @@ describe('CMEK through the SDK against a real API', () => {
     });
 
     // The server refuses a non-blob value, and a blob under another key than the active one.
-    const notBlob = await rejection(admin.secrets.put(vaultId, 'x', { type: 'note', value: 'plain text' }));
+    const notBlob = await rejectionOf(
+      admin.secrets.put(vaultId, 'x', { type: 'note', value: 'plain text' }),
+      OneclawError,
+    );
     expect(notBlob).toMatchObject({ status: 409, code: 'invalid_cmek_value', requestId: expect.any(String) });
-    const stale = await rejection(admin.cmek.putSecret(vaultId, 'x', other, 'v', { type: 'note' }));
+    const stale = await rejectionOf(
+      admin.cmek.putSecret(vaultId, 'x', other, 'v', { type: 'note' }),
+      OneclawError,
+    );
     expect(stale).toMatchObject({ status: 409, code: 'cmek_fingerprint_mismatch' });
     // Enabling again without naming the active key is a conflict.
-    const again = await rejection(admin.cmek.enable(vaultId, await cmekFingerprint(other)));
+    const again = await rejectionOf(admin.cmek.enable(vaultId, await cmekFingerprint(other)), OneclawError);
     expect(again).toMatchObject({ status: 409, code: 'cmek_already_enabled' });
   });
 
@@ -102,15 +99,16 @@ describe('CMEK through the SDK against a real API', () => {
     const vaultId = await cmekVault(key);
     await admin.cmek.putSecret(vaultId, 's', key, 'under cmek', { type: 'note' });
 
-    const wrong = await rejection(
+    const wrong = await rejectionOf(
       admin.cmek.disable(vaultId, await cmekFingerprint(await generateCmekKey())),
+      OneclawError,
     );
     expect(wrong).toMatchObject({ status: 409, code: 'cmek_fingerprint_mismatch' });
     expect(await admin.cmek.disable(vaultId, await cmekFingerprint(key))).toMatchObject({
       cmek_enabled: false,
       cmek_fingerprint: null,
     });
-    const off = await rejection(admin.cmek.disable(vaultId, await cmekFingerprint(key)));
+    const off = await rejectionOf(admin.cmek.disable(vaultId, await cmekFingerprint(key)), OneclawError);
     expect(off).toMatchObject({ status: 409, code: 'cmek_not_enabled' });
 
     await admin.secrets.put(vaultId, 's', { type: 'note', value: 'plain again' });
@@ -194,8 +192,9 @@ describe('CMEK through the SDK against a real API', () => {
     );
 
     // A wrong old key: refused, nothing changed.
-    const wrongOld = await rejection(
+    const wrongOld = await rejectionOf(
       admin.cmek.startRotation(vaultId, { oldKey: await generateCmekKey(), newKey }),
+      OneclawError,
     );
     expect(wrongOld).toMatchObject({ status: 409, code: 'cmek_key_mismatch', requestId: expect.any(String) });
     expect((await admin.vaults.get(vaultId)).cmek_fingerprint).toBe(oldFp);

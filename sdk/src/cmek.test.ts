@@ -5,6 +5,7 @@ import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { rejectionOf } from '../../test/support/rejection.js';
 import { repoRoot } from '../../test/support/tools.js';
 import {
   CmekError,
@@ -44,16 +45,6 @@ function referenceDecrypt(key: Uint8Array, blob: Uint8Array): Uint8Array {
   const d = createDecipheriv('aes-256-gcm', key, b.subarray(1, 13));
   d.setAuthTag(b.subarray(b.length - 16));
   return new Uint8Array(Buffer.concat([d.update(b.subarray(13, b.length - 16)), d.final()]));
-}
-
-async function cmekFailure(p: Promise<unknown>): Promise<CmekError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(CmekError);
-    return err as CmekError;
-  }
-  throw new Error('expected a CmekError');
 }
 
 describe('CMEK test vectors', () => {
@@ -129,29 +120,31 @@ describe('CMEK helpers', () => {
     const key = await generateCmekKey();
     const blob = await cmekEncrypt('top secret', key);
 
-    const wrongKey = await cmekFailure(cmekDecrypt(blob, await generateCmekKey()));
+    const wrongKey = await rejectionOf(cmekDecrypt(blob, await generateCmekKey()), CmekError);
     expect(wrongKey.code).toBe('cmek_decrypt_failed');
     expect(wrongKey.message).not.toContain('top secret');
 
     for (const at of [1, 13, blob.length - 1]) {
       const tampered = new Uint8Array(blob);
       tampered[at] = (tampered[at] as number) ^ 1;
-      expect((await cmekFailure(cmekDecrypt(tampered, key))).code).toBe('cmek_decrypt_failed');
+      expect((await rejectionOf(cmekDecrypt(tampered, key), CmekError)).code).toBe('cmek_decrypt_failed');
     }
 
-    const short = await cmekFailure(cmekDecrypt(blob.subarray(0, 28), key));
+    const short = await rejectionOf(cmekDecrypt(blob.subarray(0, 28), key), CmekError);
     expect(short.code).toBe('cmek_blob_too_short');
     expect(short.message).toMatch(/at least 29 bytes/);
 
     const v2 = new Uint8Array(blob);
     v2[0] = 0x02;
-    const version = await cmekFailure(cmekDecrypt(v2, key));
+    const version = await rejectionOf(cmekDecrypt(v2, key), CmekError);
     expect(version.code).toBe('cmek_unsupported_version');
     expect(version.message).toContain('0x02');
 
-    expect((await cmekFailure(cmekEncrypt('x', key.subarray(0, 16)))).code).toBe('cmek_invalid_key');
-    expect((await cmekFailure(cmekFingerprint(new Uint8Array(33)))).code).toBe('cmek_invalid_key');
-    expect((await cmekFailure(cmekEncrypt('x', key, { iv: new Uint8Array(16) }))).code).toBe(
+    expect((await rejectionOf(cmekEncrypt('x', key.subarray(0, 16)), CmekError)).code).toBe(
+      'cmek_invalid_key',
+    );
+    expect((await rejectionOf(cmekFingerprint(new Uint8Array(33)), CmekError)).code).toBe('cmek_invalid_key');
+    expect((await rejectionOf(cmekEncrypt('x', key, { iv: new Uint8Array(16) }), CmekError)).code).toBe(
       'cmek_invalid_key',
     );
   });
@@ -172,17 +165,17 @@ describe('CMEK helpers', () => {
       cmekEncrypt(key, new TextEncoder().encode('card 4111')), // a key-first call with bytes
     ];
     for (const call of swappedEncrypt) {
-      const err = await cmekFailure(call);
+      const err = await rejectionOf(call, CmekError);
       expect(err.code).toBe('cmek_arguments_swapped');
       expect(err.message).toContain('cmekEncrypt(plaintext, key)');
     }
-    expect((await cmekFailure(cmekDecrypt(key, blob))).code).toBe('cmek_arguments_swapped');
+    expect((await rejectionOf(cmekDecrypt(key, blob), CmekError)).code).toBe('cmek_arguments_swapped');
     // A 3-byte value makes a 32-byte blob, the size of a key: the format byte still tells.
     const small = await cmekEncrypt('abc', key);
     expect(small.length).toBe(32);
     key[0] = 0x02;
     const fresh = await cmekEncrypt('abc', key);
-    expect((await cmekFailure(cmekDecrypt(key, fresh))).code).toBe('cmek_arguments_swapped');
+    expect((await rejectionOf(cmekDecrypt(key, fresh), CmekError)).code).toBe('cmek_arguments_swapped');
     expect(new TextDecoder().decode(await cmekDecrypt(fresh, key))).toBe('abc');
   });
 

@@ -1,5 +1,4 @@
 import { execFileSync } from 'node:child_process';
-import { setTimeout as sleep } from 'node:timers/promises';
 import {
   ApiextensionsV1Api,
   AuthenticationV1Api,
@@ -8,28 +7,13 @@ import {
   type KubeConfig,
 } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually } from '../support/eventually.js';
 import { kubeConfigFor, sharedPeer, uniqueName } from '../support/fixtures.js';
 import type { KubeInfo } from '../support/peers/kube.js';
 import { tools } from '../support/tools.js';
 
-async function eventually<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  timeoutMs = 30_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    await sleep(200);
-  }
-  throw new Error(`timed out: ${what}${last ? ` (${String(last)})` : ''}`);
-}
+/** The control plane's controllers act within seconds; poll gently for up to 30 s. */
+const POLL = [30_000, 200] as const;
 
 function jwtClaims(token: string): Record<string, unknown> {
   const payload = token.split('.')[1] ?? '';
@@ -64,8 +48,10 @@ describe('Kubernetes control plane peer', () => {
     await core.createNamespace({ body: { metadata: { name: ns, labels: { 'oneclaw.dev/test': 'smoke' } } } });
     const got = await core.readNamespace({ name: ns });
     expect(got.metadata?.labels?.['oneclaw.dev/test']).toBe('smoke');
-    const sa = await eventually('default ServiceAccount', () =>
-      core.readNamespacedServiceAccount({ name: 'default', namespace: ns }),
+    const sa = await eventually(
+      'default ServiceAccount',
+      () => core.readNamespacedServiceAccount({ name: 'default', namespace: ns }),
+      ...POLL,
     );
     expect(sa.metadata?.namespace).toBe(ns);
   });
@@ -129,16 +115,24 @@ describe('Kubernetes control plane peer', () => {
       },
     });
     try {
-      await eventually('CRD Established', async () => {
-        const crd = await ext.readCustomResourceDefinition({ name });
-        return crd.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True')
-          ? true
-          : undefined;
-      });
+      await eventually(
+        'CRD Established',
+        async () => {
+          const crd = await ext.readCustomResourceDefinition({ name });
+          return crd.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True')
+            ? true
+            : undefined;
+        },
+        ...POLL,
+      );
       const custom = kc.makeApiClient(CustomObjectsApi);
       const base = { group, version: 'v1', namespace: ns, plural: 'widgets' };
       const body = { apiVersion: `${group}/v1`, kind: 'Widget', metadata: { name: 'w1' }, spec: { size: 3 } };
-      await eventually('custom object create', () => custom.createNamespacedCustomObject({ ...base, body }));
+      await eventually(
+        'custom object create',
+        () => custom.createNamespacedCustomObject({ ...base, body }),
+        ...POLL,
+      );
       const read = (await custom.getNamespacedCustomObject({ ...base, name: 'w1' })) as {
         spec: { size: number };
       };
@@ -171,13 +165,17 @@ describe('Kubernetes control plane peer', () => {
       },
     });
     await core.deleteNamespacedConfigMap({ name: 'owner', namespace: ns });
-    await eventually('dependent ConfigMap collected', async () => {
-      try {
-        await core.readNamespacedConfigMap({ name: 'dependent', namespace: ns });
-        return undefined;
-      } catch (err) {
-        return (err as { code?: number }).code === 404 ? true : undefined;
-      }
-    });
+    await eventually(
+      'dependent ConfigMap collected',
+      async () => {
+        try {
+          await core.readNamespacedConfigMap({ name: 'dependent', namespace: ns });
+          return undefined;
+        } catch (err) {
+          return (err as { code?: number }).code === 404 ? true : undefined;
+        }
+      },
+      ...POLL,
+    );
   });
 });

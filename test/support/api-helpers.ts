@@ -3,21 +3,14 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { LightMyRequestResponse } from 'fastify';
 import { expect } from 'vitest';
 import { generateApiKey, hashApiKey } from '../../api/src/services/auth/api-keys.js';
+import type { Agent as ApiAgent } from '../../contract/src/agents.js';
+import type { Policy as ApiPolicy } from '../../contract/src/policies.js';
+import type { User as ApiUser } from '../../contract/src/users.js';
+import type { Vault as ApiVault } from '../../contract/src/vaults.js';
 import type { TestApi } from './api.js';
 
-export interface ApiVault {
-  id: string;
-  name: string;
-  description: string;
-  kms_key: string;
-  kms_backend: string;
-  kms_key_id: string;
-  custody: 'wrapped' | 'kms';
-  kek_version: number;
-  cmek_enabled: boolean;
-  created_at: string;
-  updated_at: string;
-}
+// The wire shapes tests read back, under the names the suites use.
+export type { ApiAgent, ApiPolicy, ApiUser, ApiVault };
 
 /**
  * Asserts the error envelope exactly: status, code, message (string: exact; RegExp: match) and
@@ -101,21 +94,7 @@ export async function createUser(
   api: TestApi,
   role: 'admin' | 'member' = 'member',
 ): Promise<{ userId: string; apiKey: string }> {
-  const org = await orgId(api);
-  const userId = randomUUID();
-  const apiKey = generateApiKey('user');
-  await api.db.pool.query('INSERT INTO users (id, org_id, name, role) VALUES ($1, $2, $3, $4)', [
-    userId,
-    org,
-    `user-${userId.slice(0, 8)}`,
-    role,
-  ]);
-  await api.db.pool.query(
-    `INSERT INTO api_keys (id, org_id, principal_type, principal_id, lookup, key_hash)
-     VALUES ($1, $2, 'user', $3, $4, $5)`,
-    [randomUUID(), org, userId, apiKey.slice(4, 20), await hashApiKey(apiKey)],
-  );
-  return { userId, apiKey };
+  return createUserIn(api, await orgId(api), role);
 }
 
 export async function exchange(api: TestApi, apiKey: string): Promise<LightMyRequestResponse> {
@@ -130,38 +109,6 @@ export async function tokenFor(api: TestApi, apiKey: string): Promise<string> {
 
 // ---------------------------------------------------------------------------------------------
 // Identity management: agents, policies, a second organization, users in a given organization.
-
-export interface ApiAgent {
-  id: string;
-  name: string;
-  description: string;
-  disabled: boolean;
-  expires_at: string | null;
-  created_by: string;
-  created_at: string;
-  updated_at: string;
-}
-
-export interface ApiUser {
-  id: string;
-  name: string;
-  role: 'admin' | 'member';
-  disabled: boolean;
-  created_at: string;
-}
-
-export interface ApiPolicy {
-  id: string;
-  vault_id: string;
-  principal_type: 'user' | 'agent' | 'k8s_service_account';
-  principal_id: string;
-  secret_path_pattern: string;
-  permissions: Array<'read' | 'write' | 'delete' | 'list'>;
-  conditions: Record<string, unknown>;
-  expires_at: string | null;
-  created_by: string;
-  created_at: string;
-}
 
 /** A fresh agent or user name (lowercase, digits and dashes). */
 export function principalName(prefix = 'p'): string {

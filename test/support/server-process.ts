@@ -54,6 +54,23 @@ export function serverEnv(
   };
 }
 
+/** `bin/oneclaw <command>` from the repository root with exactly `env`, logging to `<logDir>/<name>.log`. */
+export function spawnOneclaw(
+  name: string,
+  command: 'server' | 'operator',
+  logDir: string,
+  env: NodeJS.ProcessEnv,
+): ManagedProcess {
+  return spawnManaged({
+    name,
+    command: join(repoRoot, 'bin/oneclaw'),
+    args: [command],
+    logFile: join(logDir, `${name}.log`),
+    cwd: repoRoot,
+    env,
+  });
+}
+
 /** Starts `bin/oneclaw server` on a free port and waits until it is ready. */
 export async function startOneclaw(
   name: string,
@@ -61,13 +78,10 @@ export async function startOneclaw(
   logDir: string,
 ): Promise<OneclawServer> {
   const port = await freePort();
-  const proc = spawnManaged({
-    name,
-    command: join(repoRoot, 'bin/oneclaw'),
-    args: ['server'],
-    logFile: join(logDir, `${name}.log`),
-    cwd: repoRoot,
-    env: { ...inheritedEnv(), ...env, ONECLAW_LISTEN: `127.0.0.1:${port}` },
+  const proc = spawnOneclaw(name, 'server', logDir, {
+    ...inheritedEnv(),
+    ...env,
+    ONECLAW_LISTEN: `127.0.0.1:${port}`,
   });
   const url = `http://127.0.0.1:${port}`;
   await waitFor(`${name} on ${url}`, () => httpOk(`${url}/readyz`), { process: proc, timeoutMs: 90_000 });

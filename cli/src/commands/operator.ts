@@ -1,6 +1,7 @@
 // `oneclaw operator`: the Kubernetes operator (optionally with the API in the same process). Its
 // modules load only when it runs.
 import type { Command } from 'commander';
+import { stopOnSignals } from '../lib/signals.js';
 
 export function register(program: Command): void {
   program
@@ -56,18 +57,11 @@ export function register(program: Command): void {
           apiUrl: (server?.url ?? operatorConfig.apiUrl) as string,
         });
         logger.info({ metrics: operator.metricsUrl }, 'operator running');
-        let stopping = false;
-        const stop = async (signal: string) => {
-          if (stopping) return;
-          stopping = true;
-          logger.info({ signal }, 'shutting down');
+        stopOnSignals(logger, async () => {
           // Hands the Lease over at once, then stops the API.
           await operator.stop();
           await server?.close();
-          process.exit(0);
-        };
-        process.once('SIGTERM', () => void stop('SIGTERM'));
-        process.once('SIGINT', () => void stop('SIGINT'));
+        });
       } catch (err) {
         logger.fatal({ err: { name: (err as Error).name, message: (err as Error).message } }, 'cannot start');
         process.stderr.write(`oneclaw operator: ${(err as Error).message}\n`);

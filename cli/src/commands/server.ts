@@ -1,6 +1,7 @@
 // `oneclaw server`: the API. Its modules (fastify, pg, the KMS SDKs) load only when it runs, so
 // the human commands start fast.
 import type { Command } from 'commander';
+import { stopOnSignals } from '../lib/signals.js';
 
 export function register(program: Command): void {
   program
@@ -30,16 +31,7 @@ export function register(program: Command): void {
             `\nFirst start: created the organization and its admin user.\nAdmin API key (shown once, store it now):\n\n  ${server.adminKey}\n\nExchange it for a token: POST ${server.url}/v1/auth/token {"api_key": "…"}\n\n`,
           );
         }
-        let stopping = false;
-        const stop = async (signal: string) => {
-          if (stopping) return;
-          stopping = true;
-          logger.info({ signal }, 'shutting down');
-          await server.close();
-          process.exit(0);
-        };
-        process.once('SIGTERM', () => void stop('SIGTERM'));
-        process.once('SIGINT', () => void stop('SIGINT'));
+        stopOnSignals(logger, () => server.close());
       } catch (err) {
         if (err instanceof KmsBootError || err instanceof ConfigError) {
           logger.fatal({ err: { name: err.name, message: err.message } }, 'cannot start');
