@@ -12,6 +12,7 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import type { Logger } from 'pino';
+import type { Decision } from '../../../../contract/src/audit.js';
 import { type Queryable, withTransaction } from '../../db/pool.js';
 import * as store from './audit-store.js';
 
@@ -19,7 +20,7 @@ export interface AuditEntry {
   orgId: string;
   actor: string;
   action: string;
-  decision: 'allow' | 'deny';
+  decision: Decision;
   vaultId?: string | undefined;
   path?: string | undefined;
   version?: number | undefined;

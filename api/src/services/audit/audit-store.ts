@@ -1,5 +1,6 @@
 // SQL for the audit log. Functions take a Queryable so services decide the transaction; the
 // hash chain itself is computed in audit-service.ts.
+import type { Decision } from '../../../../contract/src/audit.js';
 import { type Queryable, query, queryRow, queryRows } from '../../db/pool.js';
 
 export interface AuditRow {
@@ -12,7 +13,7 @@ export interface AuditRow {
   vault_id: string | null;
   path: string | null;
   version: number | null;
-  decision: 'allow' | 'deny';
+  decision: Decision;
   reason: string | null;
   request_id: string | null;
   details: Record<string, string | number | boolean>;

@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type pg from 'pg';
 import type { Logger } from 'pino';
+import type { Role } from '../../../../contract/src/users.js';
 import { withTransaction } from '../../db/pool.js';
 import { activeAgentWithKey, isAgentActive } from '../agents/agent-store.js';
 import { type AuditEntry, appendAudit } from '../audit/audit-service.js';
@@ -26,7 +27,7 @@ export interface Principal {
   /** User or agent id, or "system:serviceaccount:<ns>:<name>". */
   id: string;
   orgId: string;
-  role: 'admin' | 'member';
+  role: Role;
   /** What audit records name: "user:<id>", "agent:<id>" or the service account's username. */
   subject: string;
 }
@@ -58,7 +59,7 @@ const STATUS_TTL_MS = 30_000;
 
 interface Status {
   active: boolean;
-  role: 'admin' | 'member';
+  role: Role;
 }
 
 export function createAuthService(deps: {
@@ -72,7 +73,7 @@ export function createAuthService(deps: {
   k8sAdmins?: string[];
 }): AuthService {
   const k8sAdmins = new Set(deps.k8sAdmins ?? []);
-  const saRole = (username: string): 'admin' | 'member' => (k8sAdmins.has(username) ? 'admin' : 'member');
+  const saRole = (username: string): Role => (k8sAdmins.has(username) ? 'admin' : 'member');
   const { pool, tokens, invalidation } = deps;
   const log = deps.logger.child({ component: 'auth' });
   const statuses = new LRUCache<string, Status>({ max: 50_000, ttl: STATUS_TTL_MS });

@@ -10,6 +10,7 @@ import {
   jwtVerify,
 } from 'jose';
 import { LRUCache } from 'lru-cache';
+import type { Role } from '../../../../contract/src/users.js';
 import type { KmsSigner, PublicJwk } from '../../kms/types.js';
 import { unauthenticated } from '../errors.js';
 
@@ -20,7 +21,7 @@ export interface TokenClaims {
   /** "user:<id>" | "agent:<id>" | "sa:<namespace>:<name>" */
   sub: string;
   org: string;
-  role?: 'admin' | 'member';
+  role?: Role;
   /** The API key the token was exchanged for: revoking or rotating it revokes the token. */
   akid?: string;
 }

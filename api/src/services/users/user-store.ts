@@ -1,7 +1,6 @@
 // SQL for users. Functions take a Queryable so services decide the transaction.
+import type { Role } from '../../../../contract/src/users.js';
 import { type Queryable, queryRow, queryRows } from '../../db/pool.js';
-
-type Role = 'admin' | 'member';
 
 export interface UserRow {
   id: string;
