@@ -7,6 +7,7 @@
 // configured until the job has succeeded (docs/crypto.md).
 import type pg from 'pg';
 import type { Envelope, VaultKeys } from '../../crypto/envelope.js';
+import type { Queryable } from '../../db/pool.js';
 import type { Kms } from '../../kms/kms.js';
 import { appendAudit } from '../audit/audit-service.js';
 import { rewriteVersions, type VersionRewrite } from '../secrets/secret-store.js';
@@ -39,9 +40,16 @@ interface Batch {
 }
 
 /** What the job will look at: KEKs under another key plus every kms-custody DEK in scope. */
-export function kmsMigrateTotal(db: pg.PoolClient, orgId: string, vaultId: string | null, kms: Kms) {
-  return countKmsMigration(db, orgId, vaultId, { backend: kms.current.name, keyId: kms.current.keyId });
+export function kmsMigrateTotal(
+  db: Queryable,
+  orgId: string,
+  vaultId: string | null,
+  kms: Kms,
+): Promise<number> {
+  return countKmsMigration(db, orgId, vaultId, currentKey(kms));
 }
+
+const currentKey = (kms: Kms): KmsKeyRef => ({ backend: kms.current.name, keyId: kms.current.keyId });
 
 export function kmsMigrate(deps: {
   kms: Kms;
@@ -55,7 +63,7 @@ export function kmsMigrate(deps: {
       return {
         orgId: job.org_id,
         scope: (job.params.vault_id as string | null | undefined) ?? null,
-        current: { backend: kms.current.name, keyId: kms.current.keyId },
+        current: currentKey(kms),
         phase: 'keks',
         keysOf: new Map(),
       };
