@@ -9,6 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { LRUCache } from 'lru-cache';
 import { createClient, type OneclawClient } from '../../sdk/src/index.js';
+import { currentReconcileSignal } from './runtime/controller.js';
 
 export interface Identities {
   /** The operator's own client (org admin). */
@@ -67,6 +68,19 @@ function refusingAdminTokens(inner: typeof fetch, principal: string): typeof fet
   };
 }
 
+/**
+ * A fetch whose requests made inside a reconcile carry its signal too: the SDK's calls take no
+ * signal, and a reconcile cancelled by a lost leadership or a shutdown must not go on.
+ */
+function cancelledWithReconcile(inner: typeof fetch): typeof fetch {
+  return (input, init) => {
+    const reconcile = currentReconcileSignal();
+    if (!reconcile) return inner(input, init);
+    const signal = init?.signal ? AbortSignal.any([init.signal, reconcile]) : reconcile;
+    return inner(input, { ...init, signal });
+  };
+}
+
 /** Mints an audience-bound token for a service account (TokenRequest; 10 minutes, the API minimum allowed). */
 export function tokenMinter(kubeConfig: KubeConfig, audience: string) {
   const core = kubeConfig.makeApiClient(CoreV1Api);
@@ -97,19 +111,16 @@ export function createIdentities(opts: {
   fetch?: typeof fetch;
 }): Identities {
   const mint = tokenMinter(opts.kubeConfig, opts.audience);
+  const baseFetch = cancelledWithReconcile(opts.fetch ?? ((input, init) => globalThis.fetch(input, init)));
   const admins = new Set(opts.adminServiceAccounts);
-  const client = (kubernetesToken: () => Promise<string>, fetchImpl?: typeof fetch) =>
-    createClient({
-      baseUrl: opts.apiUrl,
-      credentials: { kubernetesToken },
-      ...(fetchImpl ? { fetch: fetchImpl } : {}),
-    });
+  const client = (kubernetesToken: () => Promise<string>, fetchImpl: typeof fetch) =>
+    createClient({ baseUrl: opts.apiUrl, credentials: { kubernetesToken }, fetch: fetchImpl });
   const self = opts.self;
   const operator = client(
     'tokenFile' in self
       ? async () => (await readFile(self.tokenFile, 'utf8')).trim()
       : () => mint(self.namespace, self.serviceAccount),
-    opts.fetch,
+    baseFetch,
   );
   // One client per service account, so its access token is reused until it nears expiry.
   const clients = new LRUCache<string, OneclawClient>({ max: 5_000, ttl: 3_600_000 });
@@ -121,10 +132,7 @@ export function createIdentities(opts: {
       const key = `${namespace}/${serviceAccount}`;
       let c = clients.get(key);
       if (!c) {
-        c = client(
-          () => mint(namespace, serviceAccount),
-          refusingAdminTokens(opts.fetch ?? globalThis.fetch, principal),
-        );
+        c = client(() => mint(namespace, serviceAccount), refusingAdminTokens(baseFetch, principal));
         clients.set(key, c);
       }
       return c;

@@ -134,6 +134,9 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
       logger,
       metrics: registry,
       concurrency: config.concurrency,
+      // Stopping fires every reconcile's signal; what still runs after this is cut off, so a
+      // leader that lost its Lease is done before another replica may take over.
+      stopTimeoutMs: (opts.leaseDurationMs ?? 15_000) - (opts.renewDeadlineMs ?? 10_000),
       ...(opts.resyncMs !== undefined ? { resyncMs: opts.resyncMs } : {}),
     };
     const vaultCtl: Controller = createController({

@@ -38,6 +38,9 @@ export function startTestOperator(o: {
   concurrency?: number;
   /** The API's org admins as the operator is told them (its own account is refused regardless). */
   adminServiceAccounts?: string[];
+  resyncMs?: number;
+  /** The operator's fetch for API calls (a test may delay or observe them). */
+  fetch?: typeof fetch;
 }): Promise<RunningOperator> {
   const apiUrl = o.api.server.url as string;
   return startOperator({
@@ -61,6 +64,8 @@ export function startTestOperator(o: {
     renewDeadlineMs: 3_000,
     retryPeriodMs: 300,
     restartDebounceMs: 500,
+    ...(o.resyncMs !== undefined ? { resyncMs: o.resyncMs } : {}),
+    ...(o.fetch ? { fetch: o.fetch } : {}),
   });
 }
 

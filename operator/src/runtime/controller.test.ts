@@ -10,6 +10,7 @@ import { kubeConfigFor, sharedPeer, uniqueName } from '../../../test/support/fix
 import {
   type Controller,
   createController,
+  currentReconcileSignal,
   generationChanged,
   keyOf,
   type ObjectKey,
@@ -327,5 +328,31 @@ describe('controller against a real apiserver', () => {
     await setValue(name, '2');
     await sleep(300);
     expect(callsFor(name)).toHaveLength(1);
+  });
+
+  it('stop() fires the signal of in-flight reconciles, and waits no longer than stopTimeoutMs', async () => {
+    const entered = deferred();
+    let sawAbort = false;
+    let scoped: AbortSignal | undefined;
+    const { calls, labels, controller } = await startController(
+      async () => {
+        scoped = currentReconcileSignal();
+        entered.resolve();
+        const signal = calls[0]?.ctx.signal as AbortSignal;
+        await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve()));
+        sawAbort = true;
+        await new Promise((resolve) => setTimeout(resolve, 60_000).unref()); // work that ignores the signal
+        return undefined;
+      },
+      { stopTimeoutMs: 300 },
+    );
+    await createCm(uniqueName('cancel'), labels);
+    await entered.promise;
+    expect(scoped).toBe(calls[0]?.ctx.signal);
+    expect(calls[0]?.ctx.signal.aborted).toBe(false);
+    const t0 = Date.now();
+    await controller.stop();
+    expect(sawAbort).toBe(true);
+    expect(Date.now() - t0).toBeLessThan(2_000);
   });
 });

@@ -16,8 +16,17 @@ import { kubeRequest, namespacedPath, statusCodeOf } from './kube-request.js';
 export type EventType = 'Normal' | 'Warning';
 
 export interface EventRecorder {
-  /** Records (or aggregates) an Event on obj. Never throws. See the contract above about message. */
-  event(obj: KubernetesObject, type: EventType, reason: string, message: string): Promise<void>;
+  /**
+   * Records (or aggregates) an Event on obj. Never throws. See the contract above about message.
+   * `signal` (a reconcile's) cancels the write.
+   */
+  event(
+    obj: KubernetesObject,
+    type: EventType,
+    reason: string,
+    message: string,
+    signal?: AbortSignal,
+  ): Promise<void>;
 }
 
 export interface EventRecorderOptions {
@@ -72,7 +81,9 @@ export function createEventRecorder(opts: EventRecorderOptions): EventRecorder {
     type: EventType,
     reason: string,
     message: string,
+    signal: AbortSignal | undefined,
   ) => {
+    if (signal?.aborted) throw new Error('cancelled');
     const at = now();
     const stamp = at.toISOString();
     const md = obj.metadata ?? {};
@@ -86,6 +97,7 @@ export function createEventRecorder(opts: EventRecorderOptions): EventRecorder {
           contentType: 'application/merge-patch+json',
           body: { count: prev.count + 1, lastTimestamp: stamp },
           timeoutMs: 10_000,
+          ...(signal ? { signal } : {}),
         });
         remember(key, { ...prev, count: patched.count ?? prev.count + 1, lastAt: at.getTime() });
         return;
@@ -99,6 +111,7 @@ export function createEventRecorder(opts: EventRecorderOptions): EventRecorder {
       method: 'POST',
       path: namespacedPath('v1', 'events', namespace),
       timeoutMs: 10_000,
+      ...(signal ? { signal } : {}),
       body: {
         apiVersion: 'v1',
         kind: 'Event',
@@ -126,12 +139,12 @@ export function createEventRecorder(opts: EventRecorderOptions): EventRecorder {
   };
 
   return {
-    event(obj, type, reason, message) {
+    event(obj, type, reason, message, signal) {
       const md = obj.metadata ?? {};
       const key = [md.uid ?? `${md.namespace}/${md.name}`, type, reason, message].join('\u0000');
       const prior = chains.get(key) ?? Promise.resolve();
       const next = prior
-        .then(() => record(key, obj, type, reason, message))
+        .then(() => record(key, obj, type, reason, message, signal))
         .catch((err: unknown) => {
           log.warn(
             {

@@ -46,6 +46,7 @@ async function applyPatch<T extends KubernetesObject>(
   kubeConfig: KubeConfig,
   objectPath: string,
   ops: JsonPatchOp[],
+  signal: AbortSignal | undefined,
 ): Promise<T> {
   try {
     return await kubeRequest<T>(kubeConfig, {
@@ -54,6 +55,7 @@ async function applyPatch<T extends KubernetesObject>(
       contentType: 'application/json-patch+json',
       body: ops,
       timeoutMs: 30_000,
+      ...(signal ? { signal } : {}),
     });
   } catch (err) {
     // A failed `test` is 422 (Invalid) on current apiservers; 409 on a resourceVersion clash.
@@ -72,18 +74,21 @@ async function applyPatch<T extends KubernetesObject>(
  * `namespacedPath('oneclaw.dev/v1alpha1', 'secretsyncs', ns, name)`), given the object as last
  * read. Returns the updated object, or `obj` unchanged when it already had the finalizer.
  * Throws FinalizerConflictError on a concurrent change, KubeApiError otherwise (404: gone).
+ * `signal` cancels the write (a reconcile's, see ReconcileContext).
  */
 export async function addFinalizer<T extends KubernetesObject>(
   kubeConfig: KubeConfig,
   objectPath: string,
   obj: T,
   finalizer: string,
+  signal?: AbortSignal,
 ): Promise<T> {
   if (hasFinalizer(obj, finalizer)) return obj;
   return applyPatch<T>(
     kubeConfig,
     objectPath,
     finalizersPatch(obj, [...(obj.metadata?.finalizers ?? []), finalizer]),
+    signal,
   );
 }
 
@@ -97,11 +102,12 @@ export async function removeFinalizer<T extends KubernetesObject>(
   objectPath: string,
   obj: T,
   finalizer: string,
+  signal?: AbortSignal,
 ): Promise<T> {
   if (!hasFinalizer(obj, finalizer)) return obj;
   const next = (obj.metadata?.finalizers ?? []).filter((f) => f !== finalizer);
   try {
-    return await applyPatch<T>(kubeConfig, objectPath, finalizersPatch(obj, next));
+    return await applyPatch<T>(kubeConfig, objectPath, finalizersPatch(obj, next), signal);
   } catch (err) {
     if (err instanceof KubeApiError && err.statusCode === 404) return obj;
     throw err;

@@ -65,6 +65,7 @@ export function createVaultReconciler(deps: {
     v: OneclawVault,
     fields: Record<string, unknown>,
     ready: { status: 'True' | 'False' | 'Unknown'; reason: string; message: string },
+    signal: AbortSignal,
   ) =>
     writeStatus(
       kubeConfig,
@@ -77,21 +78,27 @@ export function createVaultReconciler(deps: {
       },
       fields,
       [{ type: ConditionType.Ready, ...ready }],
+      signal,
     );
 
-  const notOwnedHint = (v: OneclawVault, hint: string, outcome: string) =>
+  const notOwnedHint = (v: OneclawVault, hint: string, outcome: string, signal: AbortSignal) =>
     events.event(
       v,
       'Warning',
       Reason.VaultNotOwned,
       `status.vaultId named vault ${hint}, which this OneclawVault does not own: ${outcome}`,
+      signal,
     );
 
   /** Deletion: the finalizer's work, on the owned vault only. */
-  const finalize = async (v: OneclawVault, log: { info(o: object, m: string): void }) => {
+  const finalize = async (
+    v: OneclawVault,
+    log: { info(o: object, m: string): void },
+    signal: AbortSignal,
+  ) => {
     const owned = await findOwnedVault(api, v);
     const hint = v.status?.vaultId;
-    if (hint && hint !== owned?.id) await notOwnedHint(v, hint, 'left as it is');
+    if (hint && hint !== owned?.id) await notOwnedHint(v, hint, 'left as it is', signal);
     if (owned && v.spec.deletionPolicy === 'Delete') {
       await api.vaults.delete(owned.id, { purge: true }).catch((err: unknown) => {
         if (!(err instanceof OneclawError && err.status === 404)) throw err;
@@ -101,10 +108,17 @@ export function createVaultReconciler(deps: {
         'Normal',
         'VaultPurged',
         `purged vault ${owned.id}: its secrets can never be decrypted again`,
+        signal,
       );
       log.info({ vaultId: owned.id }, 'vault purged (deletionPolicy Delete)');
     } else if (owned) {
-      await events.event(v, 'Normal', 'VaultRetained', `kept vault ${owned.id} (deletionPolicy Retain)`);
+      await events.event(
+        v,
+        'Normal',
+        'VaultRetained',
+        `kept vault ${owned.id} (deletionPolicy Retain)`,
+        signal,
+      );
     }
   };
 
@@ -135,17 +149,17 @@ export function createVaultReconciler(deps: {
   };
 
   return {
-    async reconcile(key, { log }) {
+    async reconcile(key, { log, signal }) {
       let v = deps.cache.get(key.namespace, key.name);
       if (!v) return undefined;
 
       if (v.metadata.deletionTimestamp) {
-        await finalize(v, log);
-        await removeFinalizer(kubeConfig, objectPath(key), v, VAULT_FINALIZER);
+        await finalize(v, log, signal);
+        await removeFinalizer(kubeConfig, objectPath(key), v, VAULT_FINALIZER, signal);
         return undefined;
       }
 
-      v = await addFinalizer(kubeConfig, objectPath(key), v, VAULT_FINALIZER);
+      v = await addFinalizer(kubeConfig, objectPath(key), v, VAULT_FINALIZER, signal);
       try {
         const resolved = await resolveVault(api, v, {
           description: v.spec.displayName ?? `${v.metadata.namespace}/${v.metadata.name}`,
@@ -154,18 +168,29 @@ export function createVaultReconciler(deps: {
         });
         if (!resolved.ok) {
           // Terminal until an admin or the resource's owner acts: looked at again on resync.
-          if (await status(v, {}, { status: 'False', reason: resolved.reason, message: resolved.message })) {
-            await events.event(v, 'Warning', resolved.reason, resolved.message);
+          const ready = { status: 'False' as const, reason: resolved.reason, message: resolved.message };
+          if (await status(v, {}, ready, signal)) {
+            await events.event(v, 'Warning', resolved.reason, resolved.message, signal);
           }
           return { requeueAfterMs: deps.resyncMs ?? 5 * 60_000 };
         }
         const { vault, created, replacedHint } = resolved;
-        if (replacedHint) await notOwnedHint(v, replacedHint, `status now names its own vault ${vault.id}`);
-        if (created)
-          await events.event(v, 'Normal', 'VaultCreated', `created vault ${vault.id} (${vault.name})`);
+        if (replacedHint) {
+          await notOwnedHint(v, replacedHint, `status now names its own vault ${vault.id}`, signal);
+        }
+        if (created) {
+          await events.event(
+            v,
+            'Normal',
+            'VaultCreated',
+            `created vault ${vault.id} (${vault.name})`,
+            signal,
+          );
+        }
         const { added, removed } = await convergeGrants(v, vault.id);
         if (added || removed) {
-          await events.event(v, 'Normal', 'AccessUpdated', `grants: ${added} added, ${removed} removed`);
+          const message = `grants: ${added} added, ${removed} removed`;
+          await events.event(v, 'Normal', 'AccessUpdated', message, signal);
         }
         const changed = await status(
           v,
@@ -175,17 +200,18 @@ export function createVaultReconciler(deps: {
             reason: Reason.VaultReady,
             message: `vault ${vault.name} is ready with ${desiredGrants(v).length} grants`,
           },
+          signal,
         );
         if (changed && v.status?.conditions?.find((c) => c.type === ConditionType.Ready)?.status !== 'True') {
-          await events.event(v, 'Normal', Reason.VaultReady, `vault ${vault.id} is ready`);
+          await events.event(v, 'Normal', Reason.VaultReady, `vault ${vault.id} is ready`, signal);
         }
       } catch (err) {
         if (err instanceof OneclawError) {
           const unavailable = err.status === 0 || err.status >= 500 || err.status === 429;
           const reason = unavailable ? Reason.ApiUnavailable : Reason.InvalidSpec;
           const message = `oneclaw API: ${err.code}: ${err.message}`;
-          if (await status(v, {}, { status: 'False', reason, message })) {
-            await events.event(v, 'Warning', reason, message);
+          if (await status(v, {}, { status: 'False', reason, message }, signal)) {
+            await events.event(v, 'Warning', reason, message, signal);
           }
         }
         throw err;

@@ -27,6 +27,7 @@ import { ADMIN_IDENTITY_REFUSED, AdminIdentityError, type Identities } from '../
 import { type ObjectCache, type Reconciler, TerminalError } from '../../runtime/controller.js';
 import type { EventRecorder } from '../../runtime/events.js';
 import { KubeApiError, kubeRequest, namespacedPath, statusCodeOf } from '../../runtime/kube-request.js';
+import { sameSecretData } from '../../runtime/semantic.js';
 import { type ConditionInput, writeStatus } from '../status.js';
 import type { FeedFollowers } from './feed.js';
 import {
@@ -91,7 +92,12 @@ export function createSyncReconciler(deps: {
 }): Reconciler {
   const { kubeConfig, events } = deps;
 
-  const status = (s: SecretSync, fields: Record<string, unknown>, conditions: ConditionInput[]) =>
+  const status = (
+    s: SecretSync,
+    fields: Record<string, unknown>,
+    conditions: ConditionInput[],
+    signal: AbortSignal,
+  ) =>
     writeStatus(
       kubeConfig,
       {
@@ -103,19 +109,26 @@ export function createSyncReconciler(deps: {
       },
       fields,
       conditions,
+      signal,
     );
 
   const notReady = async (
     s: SecretSync,
+    signal: AbortSignal,
     reason: string,
     message: string,
     type: 'Warning' | 'Normal' = 'Warning',
   ) => {
-    const wrote = await status(s, {}, [
-      { type: ConditionType.Ready, status: 'False', reason, message },
-      { type: ConditionType.Synced, status: 'False', reason, message },
-    ]);
-    if (wrote) await events.event(s, type, reason, message);
+    const wrote = await status(
+      s,
+      {},
+      [
+        { type: ConditionType.Ready, status: 'False', reason, message },
+        { type: ConditionType.Synced, status: 'False', reason, message },
+      ],
+      signal,
+    );
+    if (wrote) await events.event(s, type, reason, message, signal);
   };
 
   /** Reads every requested secret as the sync's service account. */
@@ -157,6 +170,7 @@ export function createSyncReconciler(deps: {
     name: string,
     data: Map<string, string>,
     fingerprint: string,
+    signal: AbortSignal,
   ): Promise<{ changed: boolean; dataChanged: boolean; writtenBefore: boolean }> => {
     const ns = s.metadata.namespace as string;
     const target = s.spec.target ?? {};
@@ -189,12 +203,12 @@ export function createSyncReconciler(deps: {
     };
     let current: V1Secret | undefined;
     try {
-      current = await kubeRequest<V1Secret>(kubeConfig, { path: secretPath(ns, name) });
+      current = await kubeRequest<V1Secret>(kubeConfig, { path: secretPath(ns, name), signal });
     } catch (err) {
       if (!(err instanceof KubeApiError && err.statusCode === 404)) throw err;
     }
     if (!current) {
-      await kubeRequest(kubeConfig, { method: 'POST', path: secretPath(ns), body: desired });
+      await kubeRequest(kubeConfig, { method: 'POST', path: secretPath(ns), body: desired, signal });
       return { changed: true, dataChanged: true, writtenBefore: false };
     }
     const ours = current.metadata?.ownerReferences?.some((r) => r.uid === s.metadata.uid && r.controller);
@@ -204,7 +218,7 @@ export function createSyncReconciler(deps: {
         `Secret ${name} exists and is not managed by this SecretSync`,
       );
     }
-    const dataChanged = !sameMap(current.data ?? {}, desired.data ?? {});
+    const dataChanged = !sameSecretData(current.data ?? {}, desired.data ?? {});
     const writtenBefore = current.metadata?.annotations?.[CONTENT_HASH_ANNOTATION] === fingerprint;
     const same =
       current.type === type &&
@@ -214,25 +228,36 @@ export function createSyncReconciler(deps: {
     if (same) return { changed: false, dataChanged, writtenBefore };
     if (current.type !== type) {
       // A Secret's type is immutable: replace the object.
-      await kubeRequest(kubeConfig, { method: 'DELETE', path: secretPath(ns, name) });
-      await kubeRequest(kubeConfig, { method: 'POST', path: secretPath(ns), body: desired });
+      await kubeRequest(kubeConfig, { method: 'DELETE', path: secretPath(ns, name), signal });
+      await kubeRequest(kubeConfig, { method: 'POST', path: secretPath(ns), body: desired, signal });
       return { changed: true, dataChanged, writtenBefore };
     }
     const replacement = {
       ...desired,
       metadata: { ...desired.metadata, resourceVersion: current.metadata?.resourceVersion },
     };
-    await kubeRequest(kubeConfig, { method: 'PUT', path: secretPath(ns, name), body: replacement });
+    await kubeRequest(kubeConfig, {
+      method: 'PUT',
+      path: secretPath(ns, name),
+      body: replacement,
+      signal,
+    });
     return { changed: true, dataChanged, writtenBefore };
   };
 
-  const removeTarget = async (s: SecretSync, name: string) => {
+  const removeTarget = async (s: SecretSync, name: string, signal: AbortSignal) => {
     const ns = s.metadata.namespace as string;
     try {
-      const current = await kubeRequest<V1Secret>(kubeConfig, { path: secretPath(ns, name) });
+      const current = await kubeRequest<V1Secret>(kubeConfig, { path: secretPath(ns, name), signal });
       if (current.metadata?.ownerReferences?.some((r) => r.uid === s.metadata.uid)) {
-        await kubeRequest(kubeConfig, { method: 'DELETE', path: secretPath(ns, name) });
-        await events.event(s, 'Normal', 'SecretDeleted', `deleted Secret ${name} (onAccessLoss Delete)`);
+        await kubeRequest(kubeConfig, { method: 'DELETE', path: secretPath(ns, name), signal });
+        await events.event(
+          s,
+          'Normal',
+          'SecretDeleted',
+          `deleted Secret ${name} (onAccessLoss Delete)`,
+          signal,
+        );
       }
     } catch (err) {
       if (!(err instanceof KubeApiError && err.statusCode === 404)) throw err;
@@ -240,7 +265,7 @@ export function createSyncReconciler(deps: {
   };
 
   return {
-    async reconcile(key, { log }) {
+    async reconcile(key, { log, signal }) {
       const s = deps.syncs.get(key.namespace, key.name);
       if (!s || s.metadata.deletionTimestamp) {
         // The Secret goes with it (owner reference); only the feed interest is ours to drop.
@@ -252,13 +277,19 @@ export function createSyncReconciler(deps: {
 
       const vault = deps.vaults.get(key.namespace, s.spec.vaultRef.name);
       if (!vault) {
-        await notReady(s, Reason.VaultNotFound, `no OneclawVault ${s.spec.vaultRef.name} in this namespace`);
+        await notReady(
+          s,
+          signal,
+          Reason.VaultNotFound,
+          `no OneclawVault ${s.spec.vaultRef.name} in this namespace`,
+        );
         return { requeueAfterMs: 30_000 };
       }
       const vaultId = vault.status?.vaultId;
       if (!vaultId) {
         await notReady(
           s,
+          signal,
           Reason.VaultNotReady,
           `OneclawVault ${s.spec.vaultRef.name} has no vault yet`,
           'Normal',
@@ -283,25 +314,26 @@ export function createSyncReconciler(deps: {
           template,
           type: s.spec.target?.type ?? 'Opaque',
         });
-        ({ changed, dataChanged, writtenBefore } = await apply(s, targetName, data, fingerprint));
+        ({ changed, dataChanged, writtenBefore } = await apply(s, targetName, data, fingerprint, signal));
       } catch (err) {
         if (err instanceof TemplateError) {
-          await notReady(s, Reason.InvalidSpec, err.message);
+          await notReady(s, signal, Reason.InvalidSpec, err.message);
           throw new TerminalError(err.message);
         }
         if (err instanceof AdminIdentityError) {
-          if (s.spec.onAccessLoss === 'Delete') await removeTarget(s, targetName);
-          await notReady(s, Reason.AdminServiceAccount, err.message);
+          if (s.spec.onAccessLoss === 'Delete') await removeTarget(s, targetName, signal);
+          await notReady(s, signal, Reason.AdminServiceAccount, err.message);
           throw new TerminalError(err.message);
         }
         if (err instanceof ReadFailure) {
           if (err.reason === Reason.AccessDenied && s.spec.onAccessLoss === 'Delete')
-            await removeTarget(s, targetName);
-          await notReady(s, err.reason, err.message);
+            await removeTarget(s, targetName, signal);
+          await notReady(s, signal, err.reason, err.message);
           log.info({ reason: err.reason }, 'sync not possible');
           return { requeueAfterMs: Math.min(refresh, 60_000) };
         }
-        if (err instanceof OneclawError) await notReady(s, Reason.ApiUnavailable, `oneclaw API: ${err.code}`);
+        if (err instanceof OneclawError)
+          await notReady(s, signal, Reason.ApiUnavailable, `oneclaw API: ${err.code}`);
         throw err;
       }
 
@@ -322,9 +354,11 @@ export function createSyncReconciler(deps: {
           { type: ConditionType.Ready, status: 'True', reason: Reason.SyncSucceeded, message },
           { type: ConditionType.Synced, status: 'True', reason: Reason.SyncSucceeded, message },
         ],
+        signal,
       );
       if (changed) {
-        await events.event(s, 'Normal', changed && !previous ? 'SecretCreated' : 'SecretUpdated', message);
+        const reason = previous ? 'SecretUpdated' : 'SecretCreated';
+        await events.event(s, 'Normal', reason, message, signal);
       }
       // Restart the workloads when the data moved on: not on the first sync, not on drift repair
       // (the fingerprint is unchanged), not on a spec edit that renders the same data. A Secret

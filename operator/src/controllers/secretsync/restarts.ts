@@ -30,6 +30,8 @@ export function createRestarter(deps: {
 }): Restarter {
   const pending = new Map<string, NodeJS.Timeout>();
   const debounceMs = deps.debounceMs ?? 2_000;
+  // Fired by stop(): a restart already under way when leadership ends writes nothing more.
+  const abort = new AbortController();
   return {
     schedule(namespace, target, cause) {
       const id = `${namespace}/${target.kind}/${target.name}`;
@@ -43,14 +45,17 @@ export function createRestarter(deps: {
             path: namespacedPath('apps/v1', PLURAL[target.kind], namespace, target.name),
             contentType: 'application/merge-patch+json',
             body: { spec: { template: { metadata: { annotations: { [RESTARTED_AT]: at } } } } },
+            signal: abort.signal,
           });
           await deps.events.event(
             cause,
             'Normal',
             'RolloutRestarted',
             `restarted ${target.kind} ${target.name}`,
+            abort.signal,
           );
         } catch (err) {
+          if (abort.signal.aborted) return;
           const missing = statusCodeOf(err) === 404;
           deps.logger.warn(
             { target: id, err: { message: (err as Error).message } },
@@ -70,6 +75,7 @@ export function createRestarter(deps: {
       pending.set(id, timer);
     },
     stop() {
+      abort.abort();
       for (const t of pending.values()) clearTimeout(t);
       pending.clear();
     },
