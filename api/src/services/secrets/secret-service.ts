@@ -329,7 +329,7 @@ export function createSecretService(deps: {
         const secret = await store.getSecret(tx, vaultId, path);
         if (!secret || (secret.deleted_at && !destroy)) throw notFound('secret');
         await store.softDelete(tx, secret.id);
-        const destroyed = destroy ? await store.destroyVersions(tx, secret.id) : 0;
+        const destroyed = destroy ? await store.destroyVersions(tx, { secretId: secret.id }) : 0;
         await appendAudit(tx, {
           orgId: p.orgId,
           actor: p.subject,

@@ -166,12 +166,20 @@ export async function softDelete(tx: Queryable, secretId: string): Promise<void>
   await query(tx, 'UPDATE secrets SET deleted_at = now(), updated_at = now() WHERE id = $1', [secretId]);
 }
 
-export async function destroyVersions(tx: Queryable, secretId: string): Promise<number> {
+/**
+ * Crypto-shredding: the stored value and the wrapped DEK of every version of one secret, or of
+ * a whole vault, are gone for good. Returns how many versions were destroyed.
+ */
+export async function destroyVersions(
+  tx: Queryable,
+  of: { secretId: string } | { vaultId: string },
+): Promise<number> {
+  const [column, id] = 'secretId' in of ? ['secret_id', of.secretId] : ['vault_id', of.vaultId];
   const { rowCount } = await query(
     tx,
     `UPDATE secret_versions SET ciphertext = NULL, wrapped_dek = NULL, destroyed_at = now()
-      WHERE secret_id = $1 AND destroyed_at IS NULL`,
-    [secretId],
+      WHERE ${column} = $1 AND destroyed_at IS NULL`,
+    [id],
   );
   return rowCount ?? 0;
 }

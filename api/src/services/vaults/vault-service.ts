@@ -16,6 +16,7 @@ import { appendAudit } from '../audit/audit-service.js';
 import type { Principal } from '../auth/auth-service.js';
 import { badRequest, conflict, notFound } from '../errors.js';
 import { recordEvent } from '../events/events-store.js';
+import { destroyVersions } from '../secrets/secret-store.js';
 import * as store from './vault-store.js';
 
 const sameOwner = (a: VaultOwner, b: VaultOwner) =>
@@ -191,7 +192,11 @@ export function createVaultService(deps: {
         const keks = v ? (await store.getKeks(tx, v.id)).filter((k) => k.wrapped_kek !== null) : [];
         if (!v || (v.deleted_at && keks.length === 0)) throw notFound('vault');
         if (!v.deleted_at) await store.softDeleteVault(tx, id);
-        if (purge) await store.shredVault(tx, id);
+        if (purge) {
+          // Every KEK and every version's value and DEK (KMS custody wraps DEKs with no KEK).
+          await store.destroyKeks(tx, id);
+          await destroyVersions(tx, { vaultId: id });
+        }
         await appendAudit(tx, {
           orgId: p.orgId,
           actor: p.subject,

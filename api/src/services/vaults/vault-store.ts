@@ -160,18 +160,12 @@ export async function softDeleteVault(db: Queryable, id: string): Promise<void> 
   await query(db, 'UPDATE vaults SET deleted_at = now(), updated_at = now() WHERE id = $1', [id]);
 }
 
-/** Crypto-shredding: every KEK of the vault and every KMS-wrapped DEK is destroyed. */
-export async function shredVault(db: Queryable, id: string): Promise<void> {
+/** Crypto-shredding: every KEK of the vault is destroyed. */
+export async function destroyKeks(db: Queryable, vaultId: string): Promise<void> {
   await query(
     db,
     'UPDATE vault_keks SET wrapped_kek = NULL, destroyed_at = now() WHERE vault_id = $1 AND wrapped_kek IS NOT NULL',
-    [id],
-  );
-  await query(
-    db,
-    `UPDATE secret_versions SET ciphertext = NULL, wrapped_dek = NULL, destroyed_at = now()
-      WHERE vault_id = $1 AND destroyed_at IS NULL`,
-    [id],
+    [vaultId],
   );
 }
 
