@@ -201,15 +201,25 @@ describe('authorization matrix', () => {
     await kube?.cleanup();
   });
 
-  const get = (who: string, path: string, expect: [number, string?], extra: Partial<Case> = {}): Case => ({
-    name: `${who} GET ${path}`,
+  /** A case: `who` sends `method` to `url()` and is answered `expect` (status, and error code if any). */
+  const send = (
+    name: string,
+    who: string,
+    method: Method,
+    url: () => string,
+    expect: [number, string?],
+    extra: Partial<Case> = {},
+  ): Case => ({
+    name,
     who,
-    method: 'GET',
-    url: () => secretUrl(v1, path),
+    method,
+    url,
     status: expect[0],
     ...(expect[1] ? { code: expect[1] } : {}),
     ...extra,
   });
+  const get = (who: string, path: string, expect: [number, string?], extra: Partial<Case> = {}): Case =>
+    send(`${who} GET ${path}`, who, 'GET', () => secretUrl(v1, path), expect, extra);
   const ok: [number] = [200];
   const missing: [number, string] = [404, 'not_found'];
   const no: [number, string] = [403, 'forbidden'];
@@ -218,11 +228,7 @@ describe('authorization matrix', () => {
     // Admins are not bound by grants.
     get('admin', 'app/db/password', ok),
     get('admin', 'other/x', ok),
-    {
-      ...get('admin', 'x', ok),
-      name: 'admin GET in another vault',
-      url: () => secretUrl(v2, 'app/db/password'),
-    },
+    send('admin GET in another vault', 'admin', 'GET', () => secretUrl(v2, 'app/db/password'), ok),
     // `*` is one segment.
     get('member', 'app/db/password', ok),
     get('member', 'app/web/password', missing),
@@ -232,95 +238,42 @@ describe('authorization matrix', () => {
     // A denial is the same whether the secret exists or not.
     get('member', 'other/does-not-exist', no),
     // Permissions are separate: a read grant does not write or delete.
-    {
-      name: 'member PUT under a read grant',
-      who: 'member',
-      method: 'PUT',
-      url: () => secretUrl(v1, 'app/db/password'),
+    send('member PUT under a read grant', 'member', 'PUT', () => secretUrl(v1, 'app/db/password'), no, {
       payload: { type: 'password', value: 'member-wrote' },
-      status: 403,
-      code: 'forbidden',
-    },
-    {
-      name: 'member DELETE under a read grant',
-      who: 'member',
-      method: 'DELETE',
-      url: () => secretUrl(v1, 'app/db/password'),
-      status: 403,
-      code: 'forbidden',
-    },
-    {
-      name: 'member versions under a list grant',
-      who: 'member',
-      method: 'GET',
-      url: () => `/v1/vaults/${v1}/versions/app/db/user`,
-      status: 200,
-    },
+    }),
+    send('member DELETE under a read grant', 'member', 'DELETE', () => secretUrl(v1, 'app/db/password'), no),
+    send(
+      'member versions under a list grant',
+      'member',
+      'GET',
+      () => `/v1/vaults/${v1}/versions/app/db/user`,
+      ok,
+    ),
     // Time windows.
     get('member', 'app/api/key', [403, 'outside_time_window']),
     get('member', 'app/deep/a/b/c', ok),
     // Another vault: grants do not carry over; an unknown vault reads the same.
-    {
-      ...get('member', 'x', no),
-      name: 'member GET in another vault',
-      url: () => secretUrl(v2, 'app/db/password'),
-    },
-    {
-      ...get('member', 'x', no),
-      name: 'member GET in a vault that does not exist',
-      url: () => secretUrl(randomUUID(), 'app/db/password'),
-    },
-    {
-      name: 'member GET vault with grants',
-      who: 'member',
-      method: 'GET',
-      url: () => `/v1/vaults/${v1}`,
-      status: 200,
-    },
-    {
-      name: 'member GET vault without grants',
-      who: 'member',
-      method: 'GET',
-      url: () => `/v1/vaults/${v2}`,
-      status: 403,
-      code: 'forbidden',
-    },
+    send('member GET in another vault', 'member', 'GET', () => secretUrl(v2, 'app/db/password'), no),
+    send(
+      'member GET in a vault that does not exist',
+      'member',
+      'GET',
+      () => secretUrl(randomUUID(), 'app/db/password'),
+      no,
+    ),
+    send('member GET vault with grants', 'member', 'GET', () => `/v1/vaults/${v1}`, ok),
+    send('member GET vault without grants', 'member', 'GET', () => `/v1/vaults/${v2}`, no),
     // `**` is any depth; write and delete are their own permissions.
     get('agent', 'app/deep/a/b/c', ok),
     get('agent', 'app/db/user', ok),
-    {
-      name: 'agent PUT under app/**',
-      who: 'agent',
-      method: 'PUT',
-      url: () => secretUrl(v1, 'app/new/by-agent'),
+    send('agent PUT under app/**', 'agent', 'PUT', () => secretUrl(v1, 'app/new/by-agent'), ok, {
       payload: { type: 'api_key', value: 'agent-wrote' },
-      status: 200,
-    },
-    {
-      name: 'agent PUT outside its grants',
-      who: 'agent',
-      method: 'PUT',
-      url: () => secretUrl(v1, 'elsewhere/by-agent'),
+    }),
+    send('agent PUT outside its grants', 'agent', 'PUT', () => secretUrl(v1, 'elsewhere/by-agent'), no, {
       payload: { type: 'api_key', value: 'agent-wrote' },
-      status: 403,
-      code: 'forbidden',
-    },
-    {
-      name: 'agent DELETE under app/api/*',
-      who: 'agent',
-      method: 'DELETE',
-      url: () => secretUrl(v1, 'app/new/by-agent'),
-      status: 403,
-      code: 'forbidden',
-    },
-    {
-      name: 'agent list without a list grant',
-      who: 'agent',
-      method: 'GET',
-      url: () => `/v1/vaults/${v1}/secrets`,
-      status: 403,
-      code: 'forbidden',
-    },
+    }),
+    send('agent DELETE under app/api/*', 'agent', 'DELETE', () => secretUrl(v1, 'app/new/by-agent'), no),
+    send('agent list without a list grant', 'agent', 'GET', () => `/v1/vaults/${v1}/secrets`, no),
     // Client address conditions: the socket address, or X-Forwarded-For from a trusted proxy only.
     get('agent', 'other/x', [403, 'ip_not_allowed']),
     get('agent', 'other/x', ok, {
@@ -347,37 +300,26 @@ describe('authorization matrix', () => {
     get('ipv6', 'app/db/user', ok, { name: 'ipv6 from ::1', remoteAddress: '::1' }),
     get('ipv6', 'app/db/user', [403, 'ip_not_allowed'], { name: 'ipv6 from 127.0.0.1' }),
     get('ungranted', 'app/db/password', no),
-    { name: 'ungranted lists vaults', who: 'ungranted', method: 'GET', url: () => '/v1/vaults', status: 200 },
-    {
-      name: 'reader lists secrets',
-      who: 'reader',
-      method: 'GET',
-      url: () => `/v1/vaults/${v1}/secrets`,
-      status: 200,
-    },
-    {
-      name: 'reader creates a vault',
-      who: 'reader',
-      method: 'POST',
-      url: () => '/v1/vaults',
+    send('ungranted lists vaults', 'ungranted', 'GET', () => '/v1/vaults', ok),
+    send('reader lists secrets', 'reader', 'GET', () => `/v1/vaults/${v1}/secrets`, ok),
+    send('reader creates a vault', 'reader', 'POST', () => '/v1/vaults', [403, 'admin_required'], {
       payload: { name: 'sa-vault' },
-      status: 403,
-      code: 'admin_required',
-    },
-    {
-      name: 'reader grants itself',
-      who: 'reader',
-      method: 'POST',
-      url: () => `/v1/vaults/${v1}/policies`,
-      payload: {
-        principal_type: 'k8s_service_account',
-        principal_id: 'system:serviceaccount:x:reader',
-        secret_path_pattern: '**',
-        permissions: ['read'],
+    }),
+    send(
+      'reader grants itself',
+      'reader',
+      'POST',
+      () => `/v1/vaults/${v1}/policies`,
+      [403, 'admin_required'],
+      {
+        payload: {
+          principal_type: 'k8s_service_account',
+          principal_id: 'system:serviceaccount:x:reader',
+          secret_path_pattern: '**',
+          permissions: ['read'],
+        },
       },
-      status: 403,
-      code: 'admin_required',
-    },
+    ),
     // Revoked principals and forged tokens: 401, before any grant is looked at.
     get('disabledAgent', 'app/db/password', [401, 'principal_revoked']),
     get('none', 'app/db/password', [401, 'unauthenticated']),

@@ -89,6 +89,23 @@ describe('Kubernetes service-account tokens', () => {
     hmacWithPublicKey: '',
   };
 
+  /** What a validator answers for a live token of `account`, a service account in `ns`. */
+  const identityOf = (account: { name: string; uid: string }) => ({
+    namespace: ns,
+    name: account.name,
+    uid: account.uid,
+    username: `system:serviceaccount:${ns}:${account.name}`,
+  });
+  /** The JWKS validator as a pod would run it: the apiserver's issuer and CA, with a bearer token. */
+  const clusterJwks = (extra: Partial<Parameters<typeof createJwksValidator>[0]> = {}) =>
+    createJwksValidator({
+      issuer: kube.issuer,
+      audience: AUDIENCE,
+      caPem: kube.caPem,
+      bearerToken: kube.token,
+      ...extra,
+    });
+
   async function mint(name: string, audiences: string[]): Promise<string> {
     const res = await core.createNamespacedServiceAccountToken({
       name,
@@ -161,13 +178,7 @@ describe('Kubernetes service-account tokens', () => {
       mode: 'jwks',
       // The apiserver refuses its discovery document and JWKS to anonymous callers (see the
       // test below), so the validator authenticates with a bearer; in a pod, its own SA token.
-      make: () =>
-        createJwksValidator({
-          issuer: kube.issuer,
-          audience: AUDIENCE,
-          caPem: kube.caPem,
-          bearerToken: kube.token,
-        }),
+      make: () => clusterJwks(),
     },
   ];
 
@@ -179,12 +190,7 @@ describe('Kubernetes service-account tokens', () => {
     });
 
     it('accepts a token minted for its audience and names the service account', async () => {
-      await expect(validator.validate(tokens.valid)).resolves.toEqual({
-        namespace: ns,
-        name: sa.name,
-        uid: sa.uid,
-        username: `system:serviceaccount:${ns}:${sa.name}`,
-      });
+      await expect(validator.validate(tokens.valid)).resolves.toEqual(identityOf(sa));
     });
 
     it('rejects a token minted for another audience as wrong_audience', async () => {
@@ -218,12 +224,7 @@ describe('Kubernetes service-account tokens', () => {
       const unreachable =
         mode === 'tokenreview'
           ? createTokenReviewValidator({ kubeConfig: kubeConfigAt(server, kube.caPem), audience: AUDIENCE })
-          : createJwksValidator({
-              issuer: server,
-              audience: AUDIENCE,
-              caPem: kube.caPem,
-              bearerToken: kube.token,
-            });
+          : clusterJwks({ issuer: server });
       await expectRejected(
         unreachable.validate(tokens.valid),
         { status: 503, code: 'k8s_unavailable' },
@@ -284,18 +285,7 @@ describe('Kubernetes service-account tokens', () => {
   it('jwks: still accepts the token of a deleted service account until it expires (known limit)', async () => {
     // Offline validation sees only the signature and claims; nothing tells it the account is
     // gone. This is why TokenReview mode exists and why projected tokens should be short-lived.
-    const validator = createJwksValidator({
-      issuer: kube.issuer,
-      audience: AUDIENCE,
-      caPem: kube.caPem,
-      bearerToken: kube.token,
-    });
-    await expect(validator.validate(tokens.ofDeletedAccount)).resolves.toEqual({
-      namespace: ns,
-      name: doomed.name,
-      uid: doomed.uid,
-      username: `system:serviceaccount:${ns}:${doomed.name}`,
-    });
+    await expect(clusterJwks().validate(tokens.ofDeletedAccount)).resolves.toEqual(identityOf(doomed));
   });
 
   it('jwks: the apiserver serves discovery and JWKS to authenticated callers only', async () => {
@@ -311,13 +301,7 @@ describe('Kubernetes service-account tokens', () => {
       tokens.valid,
     );
     // An explicit jwksUrl skips discovery.
-    const direct = createJwksValidator({
-      issuer: kube.issuer,
-      audience: AUDIENCE,
-      caPem: kube.caPem,
-      bearerToken: kube.token,
-      jwksUrl: `${kube.issuer}/openid/v1/jwks`,
-    });
+    const direct = clusterJwks({ jwksUrl: `${kube.issuer}/openid/v1/jwks` });
     await expect(direct.validate(tokens.valid)).resolves.toMatchObject({ namespace: ns, name: sa.name });
   });
 });
