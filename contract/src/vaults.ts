@@ -75,6 +75,7 @@ export type VaultList = Static<typeof VaultList>;
 
 export const VaultCreateInput = Type.Object(
   {
+    /** 1–63 characters. */
     name: VaultName,
     description: Type.Optional(Text({ maxLength: 1024 })),
     /** A key URI the server is configured with (default: the server's root key). */
