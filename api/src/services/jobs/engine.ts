@@ -32,7 +32,7 @@ export class LeaseLost extends Error {
 
 export interface BatchResult {
   processed: number;
-  /** False when the job is complete. */
+  /** False when the job is complete (and recorded as succeeded). */
   more: boolean;
   /** False when the lease was lost to another runner: stop without finishing. */
   ownsLease: boolean;
@@ -69,7 +69,7 @@ export async function fullOrLeft(selected: number, left: () => Promise<number>):
   return selected === BATCH || (await left()) > 0;
 }
 
-/** One batch of `def` per call, in one transaction with its progress. */
+/** One batch of `def` per call, in one transaction with its progress; the last one ends the job. */
 export function batchHandler<Row, Done, Ctx>(pool: pg.Pool, def: RewrapJob<Row, Done, Ctx>): JobHandler {
   return (job, owner, leaseMs) =>
     withTransaction(pool, async (tx) => {
@@ -83,7 +83,11 @@ export function batchHandler<Row, Done, Ctx>(pool: pg.Pool, def: RewrapJob<Row, 
       await def.write(tx, job, ctx, done, rows);
       if (!(await recordProgress(tx, job.id, owner, rows.length, leaseMs))) throw new LeaseLost();
       const more = await def.more(tx, job, ctx, rows.length);
-      if (!more) await def.finish(tx, job, ctx);
+      if (!more) {
+        await def.finish(tx, job, ctx);
+        // In the same commit as the last batch: a job is never done without being marked so.
+        await finishJob(tx, job.id, owner, 'succeeded');
+      }
       return { processed: rows.length, more, ownsLease: true };
     }).catch((err: unknown) => {
       if (err instanceof LeaseLost) return { processed: 0, more: true, ownsLease: false };
@@ -121,10 +125,7 @@ export async function runJob(job: JobRow, handler: JobHandler, opts: RunOptions)
     try {
       const r = await handler(job, opts.owner, opts.leaseMs);
       if (!r.ownsLease) return log.warn('job lease lost to another runner');
-      if (!r.more) {
-        await finishJob(opts.pool, job.id, opts.owner, 'succeeded');
-        return log.info('job succeeded');
-      }
+      if (!r.more) return log.info('job succeeded');
       if (r.processed === 0) await sleep(LOCKED_PAUSE_MS);
       retries = 0;
     } catch (err) {

@@ -10,8 +10,6 @@ import { jittered } from '../../../../common/src/backoff.js';
 import { type JobHandler, runJob } from './engine.js';
 import { claimJob, type JobRow } from './job-store.js';
 
-export type { BatchResult, JobHandler } from './engine.js';
-
 /** Replicas that started together do not poll in step. */
 const POLL_JITTER = { min: 0.5, max: 1.5 };
 
