@@ -1,6 +1,7 @@
 // The job engine on a real database, through the KEK rotation job: a runner whose lease another
-// runner took commits nothing more and lets go of the job; a failure that may pass leaves the
-// job to be resumed (`release`) or is retried where the job runs (`retry`).
+// runner took commits nothing more and lets go of the job; the last batch ends the job in its
+// own commit; a failure that may pass leaves the job to be resumed (`release`) or is retried
+// where the job runs (`retry`).
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApi, type TestApi } from '../../../../test/support/api.js';
@@ -74,6 +75,21 @@ describe('job engine', () => {
       lease_owner: 'runner-b',
     });
     expect(await underKek(vaultId)).toEqual({ '1': 130, '2': 100 });
+  });
+
+  it('ends the job in the commit of its last batch, with the completion recorded once', async () => {
+    const { vaultId, job } = await claimedRotation(30, 'runner-e');
+    expect(await rotate(job, 'runner-e', 60_000)).toEqual({ processed: 30, more: false, ownsLease: true });
+    expect(await getJob(api.db.pool, job.org_id, job.id)).toMatchObject({
+      status: 'succeeded',
+      processed: 30,
+      lease_owner: null,
+    });
+    const { rows } = await api.db.pool.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM audit_events WHERE vault_id = $1 AND action = 'vault.kek.rewrapped'",
+      [vaultId],
+    );
+    expect(rows[0]?.n).toBe(1);
   });
 
   it('leaves a job paused by an unavailable KMS to be resumed, or retries it in place', async () => {
