@@ -53,7 +53,9 @@ export const Text = (opts: { maxLength: number; description?: string }) =>
   Patterned(NO_NUL, 'text may not contain NUL characters', opts);
 export const Metadata = Type.Record(Type.String({ maxLength: 128 }), Text({ maxLength: 1024 }), {
   maxProperties: 64,
-  propertyNames: { minLength: 1, maxLength: 128, pattern: NO_NUL.source },
+  // The JSON parser refuses a `__proto__` key anywhere in a body (prototype poisoning), so the
+  // schema says so and a generated or hand-written client learns it from the document.
+  propertyNames: { minLength: 1, maxLength: 128, pattern: NO_NUL.source, not: { const: '__proto__' } },
 });
 /** String keys (≤ 128 chars) to string values (≤ 1024 chars), at most 64 entries. */
 export type Metadata = Static<typeof Metadata>;

@@ -8,7 +8,25 @@ import os
 import re
 from datetime import datetime, timezone
 
+import ast
+import threading
+
 import schemathesis
+
+# CPython 3.11's AST converter keeps its recursion depth in shared state, and threads parsing at
+# once can fail with "SystemError: AST constructor recursion depth mismatch" (python/cpython#106905;
+# seen here on 3.11.7 when Hypothesis, in one of the run's two workers, parsed a filter lambda's
+# source to describe it). Parsing one at a time avoids that and keeps the second worker.
+_parse_lock = threading.Lock()
+_parse = ast.parse
+
+
+def _parse_one_at_a_time(*args, **kwargs):
+    with _parse_lock:
+        return _parse(*args, **kwargs)
+
+
+ast.parse = _parse_one_at_a_time
 
 FUTURE = "2099-01-01T00:00:00Z"
 SERVICE_ACCOUNT = re.compile(r"\Asystem:serviceaccount:[a-z0-9]([-a-z0-9]*[a-z0-9])?:[a-z0-9]([-.a-z0-9]*[a-z0-9])?\Z")

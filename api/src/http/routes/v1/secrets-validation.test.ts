@@ -270,6 +270,23 @@ describe('secrets: input validation and integrity', () => {
       });
       expectError(token, 415, 'unsupported_media_type', 'send application/json');
     });
+
+    it('refuses a "__proto__" metadata key with a 400 and writes nothing, as the document declares', async () => {
+      const before = await secretCount();
+      const res = await api.request({
+        method: 'PUT',
+        url: secretUrl(vaultId, 'proto/key'),
+        headers: { 'content-type': 'application/json' },
+        payload: '{"type":"password","value":"x","metadata":{"__proto__":"y"}}',
+      });
+      expectError(res, 400, 'invalid_request');
+      expect(await secretCount()).toBe(before);
+      // A client that reads the document, schemathesis among them, knows the key is refused.
+      const doc = (await api.request({ method: 'GET', url: '/openapi.json', token: null })).body;
+      expect(doc.includes('"not":{"enum":["__proto__"]}'), 'the document declares the key refused').toBe(
+        true,
+      );
+    });
   });
 
   describe('unknown vaults', () => {
