@@ -188,6 +188,10 @@ describe('oneclaw CRDs on a real apiserver', () => {
     ...over,
   });
 
+  /** Why the apiserver refuses a SecretSync that differs from a valid one by `over`. */
+  const refusedSync = (name: string, over: Partial<SecretSyncSpec>) =>
+    refusal(createSync(name, syncSpec(over)));
+
   beforeAll(async () => {
     info = await sharedPeer('kube');
     kc = kubeConfigFor(info.kubeconfig);
@@ -423,13 +427,13 @@ describe('oneclaw CRDs on a real apiserver', () => {
     it('refuses a SecretSync that lists nothing to sync, with its message', async () => {
       const message = 'a SecretSync must list at least one secret in data or one path glob in dataFrom';
       for (const over of [{ data: undefined }, { data: [] }, { data: [], dataFrom: [] }]) {
-        expect(await refusal(createSync('empty', syncSpec(over)))).toContain(message);
+        expect(await refusedSync('empty', over)).toContain(message);
       }
     });
 
     it('refuses bad Secret keys and bad secret paths, with their messages', async () => {
       for (const secretKey of ['my key', '.', '..', '..x', 'a/b', 'ключ', 'x'.repeat(254)]) {
-        const msg = await refusal(createSync('bad-key', syncSpec({ data: [{ secretKey, path: 'a/b' }] })));
+        const msg = await refusedSync('bad-key', { data: [{ secretKey, path: 'a/b' }] });
         expect(msg, secretKey).toContain('spec.data[0].secretKey');
         if (secretKey.length <= 253) {
           expect(msg, secretKey).toContain(
@@ -438,40 +442,33 @@ describe('oneclaw CRDs on a real apiserver', () => {
         }
       }
       for (const path of ['/app/x', 'app/x/', 'app//x', 'app/*', 'app/**', 'app/x y', 'app.x', '']) {
-        const msg = await refusal(createSync('bad-path', syncSpec({ data: [{ secretKey: 'k', path }] })));
+        const msg = await refusedSync('bad-path', { data: [{ secretKey: 'k', path }] });
         expect(msg, path).toContain('spec.data[0].path');
         expect(msg, path).toContain(
           "path must be a secret path: '/'-separated segments of A-Z a-z 0-9 _ - with no leading, trailing or empty segment",
         );
       }
       for (const path of ['/app/*', 'app/**x', 'app//*']) {
-        expect(await refusal(createSync('bad-glob', syncSpec({ dataFrom: [{ path }] })))).toContain(
+        expect(await refusedSync('bad-glob', { dataFrom: [{ path }] })).toContain(
           "dataFrom path must be a glob of '/'-separated segments of A-Z a-z 0-9 _ - and '*'",
         );
       }
       expect(
-        await refusal(
-          createSync('bad-version', syncSpec({ data: [{ secretKey: 'k', path: 'a', version: 0 }] })),
-        ),
+        await refusedSync('bad-version', { data: [{ secretKey: 'k', path: 'a', version: 0 }] }),
       ).toContain('spec.data[0].version in body should be greater than or equal to 1');
       expect(
-        await refusal(
-          createSync(
-            'dup-key',
-            syncSpec({
-              data: [
-                { secretKey: 'k', path: 'a' },
-                { secretKey: 'k', path: 'b' },
-              ],
-            }),
-          ),
-        ),
+        await refusedSync('dup-key', {
+          data: [
+            { secretKey: 'k', path: 'a' },
+            { secretKey: 'k', path: 'b' },
+          ],
+        }),
       ).toContain('spec.data[1]: Duplicate value: {"secretKey":"k"}');
     });
 
     it('refuses bad refresh intervals, with the message', async () => {
       for (const refreshInterval of ['1d', '5s', '9s', '0s', 'soon', '1.5h', '30m1h', '', '-1h', '1h ']) {
-        const msg = await refusal(createSync('bad-refresh', syncSpec({ refreshInterval })));
+        const msg = await refusedSync('bad-refresh', { refreshInterval });
         expect(msg, refreshInterval).toContain('spec.refreshInterval');
         expect(msg, refreshInterval).toContain(
           'refreshInterval must be a duration in hours, minutes and seconds such as 1h, 30m, 90s or 1h30m, and at least 10s',
@@ -490,25 +487,15 @@ describe('oneclaw CRDs on a real apiserver', () => {
         'spec.rolloutRestartTargets[0].kind: Unsupported value: "CronJob": supported values: "Deployment", "StatefulSet", "DaemonSet"',
       );
       expect(
-        await refusal(
-          createSync(
-            'bad-restart',
-            syncSpec({ rolloutRestartTargets: [{ kind: 'Deployment', name: 'Web_1' }] }),
-          ),
-        ),
+        await refusedSync('bad-restart', { rolloutRestartTargets: [{ kind: 'Deployment', name: 'Web_1' }] }),
       ).toContain('rolloutRestartTargets name must be a workload name');
       expect(
-        await refusal(
-          createSync(
-            'dup-restart',
-            syncSpec({
-              rolloutRestartTargets: [
-                { kind: 'Deployment', name: 'web' },
-                { kind: 'Deployment', name: 'web' },
-              ],
-            }),
-          ),
-        ),
+        await refusedSync('dup-restart', {
+          rolloutRestartTargets: [
+            { kind: 'Deployment', name: 'web' },
+            { kind: 'Deployment', name: 'web' },
+          ],
+        }),
       ).toContain('spec.rolloutRestartTargets[1]: Duplicate value');
     });
 
@@ -516,24 +503,22 @@ describe('oneclaw CRDs on a real apiserver', () => {
       expect(await refusal(createSync('no-sa', { vaultRef: { name: 'main' }, data: [] }))).toContain(
         'spec.serviceAccountName: Required value',
       );
-      expect(await refusal(createSync('bad-sa', syncSpec({ serviceAccountName: 'Web' })))).toContain(
+      expect(await refusedSync('bad-sa', { serviceAccountName: 'Web' })).toContain(
         'serviceAccountName must be a ServiceAccount name',
       );
-      expect(await refusal(createSync('bad-ref', syncSpec({ vaultRef: { name: 'other/ns' } })))).toContain(
+      expect(await refusedSync('bad-ref', { vaultRef: { name: 'other/ns' } })).toContain(
         'vaultRef.name must be a OneclawVault name',
       );
-      expect(await refusal(createSync('bad-target', syncSpec({ target: { name: 'Web Creds' } })))).toContain(
+      expect(await refusedSync('bad-target', { target: { name: 'Web Creds' } })).toContain(
         'target.name must be a Secret name',
       );
       expect(
-        await refusal(
-          createSync('sa-token', syncSpec({ target: { type: 'kubernetes.io/service-account-token' } })),
-        ),
+        await refusedSync('sa-token', { target: { type: 'kubernetes.io/service-account-token' } }),
       ).toContain('target.type cannot be kubernetes.io/service-account-token');
       for (const key of ['app.kubernetes.io/managed-by', 'oneclaw.dev/secretsync']) {
-        expect(
-          await refusal(createSync('own-label', syncSpec({ target: { labels: { [key]: 'mine' } } }))),
-        ).toContain('target.labels cannot set app.kubernetes.io/managed-by or oneclaw.dev/ labels');
+        expect(await refusedSync('own-label', { target: { labels: { [key]: 'mine' } } })).toContain(
+          'target.labels cannot set app.kubernetes.io/managed-by or oneclaw.dev/ labels',
+        );
       }
       for (const value of [
         '{{ .a | b64enc }}',
@@ -543,18 +528,14 @@ describe('oneclaw CRDs on a real apiserver', () => {
         '{{{ .a }}',
         '{{ .a b }}',
       ]) {
-        const msg = await refusal(
-          createSync('bad-template', syncSpec({ target: { template: { data: { out: value } } } })),
-        );
+        const msg = await refusedSync('bad-template', { target: { template: { data: { out: value } } } });
         expect(msg, value).toContain('spec.target.template.data[out]');
         expect(msg, value).toContain(
           "template values may use '{{' only in placeholders of the form '{{ .KEY }}'",
         );
       }
       expect(
-        await refusal(
-          createSync('bad-template-key', syncSpec({ target: { template: { data: { 'a b': 'x' } } } })),
-        ),
+        await refusedSync('bad-template-key', { target: { template: { data: { 'a b': 'x' } } } }),
       ).toContain('template.data keys must be valid Secret data keys');
     });
   });

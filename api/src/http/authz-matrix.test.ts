@@ -7,6 +7,7 @@ import { createHmac, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApi, type TestApi } from '../../../test/support/api.js';
 import {
+  createAgent,
   createUser,
   createVault,
   expectError,
@@ -75,26 +76,8 @@ describe('authorization matrix', () => {
 
     const member = await createUser(api, 'member');
     tokens.member = await tokenFor(api, member.apiKey);
-    const agent = (
-      await api.request({
-        method: 'POST',
-        url: '/v1/agents',
-        payload: { name: `a-${randomUUID().slice(0, 8)}` },
-      })
-    ).json() as {
-      agent: { id: string };
-      api_key: string;
-    };
-    const disabled = (
-      await api.request({
-        method: 'POST',
-        url: '/v1/agents',
-        payload: { name: `d-${randomUUID().slice(0, 8)}` },
-      })
-    ).json() as {
-      agent: { id: string };
-      api_key: string;
-    };
+    const agent = await createAgent(api, { name: `a-${randomUUID().slice(0, 8)}` });
+    const disabled = await createAgent(api, { name: `d-${randomUUID().slice(0, 8)}` });
     const agentToken = async (a: { agent: { id: string }; api_key: string }) => {
       const res = await api.request({
         method: 'POST',
