@@ -7,9 +7,8 @@
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { Envelope, VaultKeys } from '../../crypto/envelope.js';
-import { appendAudit } from '../audit/audit-service.js';
 import { recordEvents } from '../events/events-store.js';
-import { batchHandler, fullOrLeft, type RewrapJob, runJob } from '../jobs/engine.js';
+import { auditJobDone, batchHandler, fullOrLeft, type RewrapJob, runJob } from '../jobs/engine.js';
 import type { JobRow } from '../jobs/job-store.js';
 import { rewriteVersions, type VersionRewrite } from '../secrets/secret-store.js';
 import type { VaultService } from '../vaults/vault-service.js';
@@ -86,13 +85,9 @@ function cmekRotation(
     },
     more: (tx, _job, b, selected) => fullOrLeft(selected, () => countUnderKey(tx, b.vaultId, b.oldFp)),
     async finish(tx, job, b) {
-      await appendAudit(tx, {
-        orgId: job.org_id,
-        actor: 'system',
-        action: 'cmek.rotated',
-        decision: 'allow',
-        vaultId: b.vaultId,
-        details: { job_id: job.id, old_fingerprint: b.oldFp, new_fingerprint: b.newFp },
+      await auditJobDone(tx, job, 'cmek.rotated', b.vaultId, {
+        old_fingerprint: b.oldFp,
+        new_fingerprint: b.newFp,
       });
     },
   };

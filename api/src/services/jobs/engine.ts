@@ -10,7 +10,13 @@ import type pg from 'pg';
 import type { Logger } from 'pino';
 import { backoffDelay, EQUAL_JITTER } from '../../../../common/src/backoff.js';
 import { KmsUnavailableError } from '../../crypto/errors.js';
-import { DatabaseUnavailableError, SerializationError, withTransaction } from '../../db/pool.js';
+import {
+  DatabaseUnavailableError,
+  type Queryable,
+  SerializationError,
+  withTransaction,
+} from '../../db/pool.js';
+import { appendAudit } from '../audit/audit-service.js';
 import { finishJob, type JobRow, recordProgress } from './job-store.js';
 
 /** Rows per batch: small enough for a short transaction, large enough to amortise a commit. */
@@ -67,6 +73,24 @@ export interface RewrapJob<Row, Done, Ctx> {
  */
 export async function fullOrLeft(selected: number, left: () => Promise<number>): Promise<boolean> {
   return selected === BATCH || (await left()) > 0;
+}
+
+/** The audit record of a job's end: the system acted, on behalf of no request. */
+export function auditJobDone(
+  tx: Queryable,
+  job: JobRow,
+  action: string,
+  vaultId: string | null,
+  details: Record<string, string | number | boolean>,
+): Promise<void> {
+  return appendAudit(tx, {
+    orgId: job.org_id,
+    actor: 'system',
+    action,
+    decision: 'allow',
+    ...(vaultId ? { vaultId } : {}),
+    details: { job_id: job.id, ...details },
+  });
 }
 
 /** One batch of `def` per call, in one transaction with its progress; the last one ends the job. */

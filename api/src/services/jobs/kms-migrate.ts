@@ -9,11 +9,10 @@ import type pg from 'pg';
 import type { Envelope, VaultKeys } from '../../crypto/envelope.js';
 import type { Queryable } from '../../db/pool.js';
 import type { Kms } from '../../kms/kms.js';
-import { appendAudit } from '../audit/audit-service.js';
 import { rewriteVersions, type VersionRewrite } from '../secrets/secret-store.js';
 import type { VaultService } from '../vaults/vault-service.js';
 import { getVault, rewrapKekVersion, setKmsKeyUri } from '../vaults/vault-store.js';
-import { BATCH, batchHandler, type JobHandler, type RewrapJob } from './engine.js';
+import { auditJobDone, BATCH, batchHandler, type JobHandler, type RewrapJob } from './engine.js';
 import {
   countKmsMigration,
   type ForeignKekRow,
@@ -115,18 +114,10 @@ export function kmsMigrate(deps: {
     more: async (_tx, _job, b, selected) => b.phase === 'keks' || selected === BATCH,
     async finish(tx, job, b) {
       const moved = await setKmsKeyUri(tx, job.org_id, b.scope, deps.kmsKeyUri);
-      await appendAudit(tx, {
-        orgId: job.org_id,
-        actor: 'system',
-        action: 'kms.migrated',
-        decision: 'allow',
-        ...(b.scope ? { vaultId: b.scope } : {}),
-        details: {
-          job_id: job.id,
-          kms_backend: kms.current.name,
-          kms_key_id: kms.current.keyId,
-          vaults: moved.length,
-        },
+      await auditJobDone(tx, job, 'kms.migrated', b.scope, {
+        kms_backend: kms.current.name,
+        kms_key_id: kms.current.keyId,
+        vaults: moved.length,
       });
     },
   };

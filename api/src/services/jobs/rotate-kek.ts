@@ -4,12 +4,11 @@
 // crash simply continues: a batch only selects DEKs still under an older KEK.
 import type pg from 'pg';
 import type { Envelope, VaultKeys } from '../../crypto/envelope.js';
-import { appendAudit } from '../audit/audit-service.js';
 import { recordEvent } from '../events/events-store.js';
 import { rewriteVersions, type VersionRewrite } from '../secrets/secret-store.js';
 import type { VaultService } from '../vaults/vault-service.js';
 import { getVault } from '../vaults/vault-store.js';
-import { batchHandler, fullOrLeft, type JobHandler, type RewrapJob } from './engine.js';
+import { auditJobDone, batchHandler, fullOrLeft, type JobHandler, type RewrapJob } from './engine.js';
 import { countUnderOlderKek, lockUnderOlderKek, type WrappedDekRow } from './job-store.js';
 
 export const ROTATE_KEK = 'rotate-kek';
@@ -40,14 +39,7 @@ export function rotateKek(deps: {
     write: (tx, _job, _b, done) => rewriteVersions(tx, done),
     more: (tx, _job, b, selected) => fullOrLeft(selected, () => countUnderOlderKek(tx, b.vaultId, b.target)),
     async finish(tx, job, b) {
-      await appendAudit(tx, {
-        orgId: job.org_id,
-        actor: 'system',
-        action: 'vault.kek.rewrapped',
-        decision: 'allow',
-        vaultId: b.vaultId,
-        details: { kek_version: b.target, job_id: job.id },
-      });
+      await auditJobDone(tx, job, 'vault.kek.rewrapped', b.vaultId, { kek_version: b.target });
       await recordEvent(tx, { vaultId: b.vaultId, kind: 'vault.kek_rotated' });
     },
   };
