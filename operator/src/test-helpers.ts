@@ -113,6 +113,8 @@ export interface KubeWrite {
   method: string;
   /** The request path without its query. */
   path: string;
+  /** The query string, without its `?`. */
+  query: string;
   at: number;
 }
 
@@ -121,6 +123,8 @@ export interface CountingKubeProxy {
   kubeConfig: KubeConfig;
   /** Every request other than a GET (a read, list or watch) that went through, in order. */
   writes: KubeWrite[];
+  /** Every request, reads, lists and watches included. */
+  requests: KubeWrite[];
   close(): Promise<void>;
 }
 
@@ -136,9 +140,12 @@ export async function countingKubeProxy(kc: KubeConfig): Promise<CountingKubePro
   const tls: https.RequestOptions = {};
   await kc.applyToHTTPSOptions(tls);
   const writes: KubeWrite[] = [];
+  const requests: KubeWrite[] = [];
   const server = createServer((req: IncomingMessage, res) => {
-    const path = (req.url ?? '/').split('?')[0] ?? '/';
-    if (req.method !== 'GET') writes.push({ method: req.method ?? '', path, at: Date.now() });
+    const [path = '/', query = ''] = (req.url ?? '/').split('?');
+    const seen = { method: req.method ?? '', path, query, at: Date.now() };
+    requests.push(seen);
+    if (req.method !== 'GET') writes.push(seen);
     const out = https.request(
       new URL(req.url ?? '/', upstream),
       { ...tls, method: req.method, headers: { ...tls.headers, ...req.headers, host: upstream.host } },
@@ -163,6 +170,7 @@ export async function countingKubeProxy(kc: KubeConfig): Promise<CountingKubePro
   return {
     kubeConfig,
     writes,
+    requests,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

@@ -7,23 +7,28 @@ import pino from 'pino';
 import { Registry } from 'prom-client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { kubeConfigFor, sharedPeer, uniqueName } from '../../../test/support/fixtures.js';
+import { countingKubeProxy } from '../test-helpers.js';
 import {
   type Controller,
   createController,
   currentReconcileSignal,
-  generationChanged,
-  keyOf,
-  type ObjectKey,
-  ownerKeys,
-  ownKey,
-  parseKey,
   type ReconcileContext,
   type ReconcileResult,
   TerminalError,
 } from './controller.js';
+import { createInformerCache, type ResourceKind } from './informer-cache.js';
+import { generationChanged, keyOf, type ObjectKey, parseKey } from './keys.js';
 import { deferred, eventually } from './test-helpers.js';
 
 const LABEL = 'oneclaw.dev/runtime-test';
+
+/** The ConfigMaps labelled `LABEL=value`: a kind of the test's own. */
+const configMaps = (value: string): ResourceKind<V1ConfigMap> => ({
+  apiVersion: 'v1',
+  kind: 'ConfigMap',
+  plural: 'configmaps',
+  labelSelector: `${LABEL}=${value}`,
+});
 
 interface Call {
   key: ObjectKey;
@@ -83,12 +88,12 @@ describe('controller against a real apiserver', () => {
       name: value,
       kubeConfig: kc,
       logger: pino({ level: 'silent' }),
-      watches: [{ path: '/api/v1/configmaps', labelSelector: `${LABEL}=${value}`, keysFor: ownKey }],
+      watches: { for: configMaps(value) },
       queue: { baseDelayMs: 50, maxDelayMs: 2_000 },
       reconciler: {
         async reconcile(key, ctx) {
           // Reconcile from the key: read the current state, ignore what the event carried.
-          const obj = controller?.cache<V1ConfigMap>(0).get(key.namespace, key.name);
+          const obj = controller?.cache(configMaps(value)).get(key.namespace, key.name);
           calls.push({
             key,
             at: Date.now(),
@@ -105,7 +110,7 @@ describe('controller against a real apiserver', () => {
     running.push(controller);
     await controller.start();
     const callsFor = (name: string) => calls.filter((c) => c.key.name === name && c.key.namespace === ns);
-    return { controller, calls, callsFor, labels: { [LABEL]: value } };
+    return { controller, calls, callsFor, labels: { [LABEL]: value }, kind: configMaps(value) };
   }
 
   const createCm = (name: string, labels: Record<string, string> | undefined, v = '1') =>
@@ -139,14 +144,14 @@ describe('controller against a real apiserver', () => {
   });
 
   it('keeps only labelled objects in the cache and never reconciles the others', async () => {
-    const { callsFor, labels, controller, calls } = await startController();
+    const { callsFor, labels, controller, calls, kind } = await startController();
     const plain = uniqueName('plain');
     const mine = uniqueName('mine');
     await createCm(plain, { [LABEL]: 'someone-else' });
     await createCm(mine, labels);
     await eventually('labelled one reconciled', () => callsFor(mine).length > 0);
     await sleep(200);
-    const cache = controller.cache<V1ConfigMap>(0);
+    const cache = controller.cache(kind);
     expect(cache.get(ns, plain)).toBeUndefined();
     expect(cache.list().map((o) => o.metadata?.name)).toEqual([mine]);
     expect(cache.list(ns).map((o) => o.metadata?.name)).toEqual([mine]);
@@ -180,24 +185,18 @@ describe('controller against a real apiserver', () => {
       name: primary,
       kubeConfig: kc,
       logger: pino({ level: 'silent' }),
-      watches: [
-        {
-          path: '/api/v1/configmaps',
-          labelSelector: `${LABEL}=${primary}`,
-          keysFor: ownKey,
+      watches: {
+        for: {
+          ...configMaps(primary),
           // only data changes of the primary count; label or annotation edits do not
           shouldEnqueueUpdate: (o, n) =>
             JSON.stringify((o as V1ConfigMap).data) !== JSON.stringify((n as V1ConfigMap).data),
         },
-        {
-          path: '/api/v1/configmaps',
-          labelSelector: `${LABEL}=${child}`,
-          keysFor: ownerKeys('ConfigMap', 'v1'),
-        },
-      ],
+        owns: [configMaps(child)],
+      },
       reconciler: {
         async reconcile(key) {
-          const children = controller.cache<V1ConfigMap>(1).list(key.namespace);
+          const children = controller.cache(configMaps(child)).list(key.namespace);
           seen.push(`${key.name}:${children.map((c) => c.data?.v).join(',')}`);
           return undefined;
         },
@@ -354,5 +353,40 @@ describe('controller against a real apiserver', () => {
     await controller.stop();
     expect(sawAbort).toBe(true);
     expect(Date.now() - t0).toBeLessThan(2_000);
+  });
+
+  it('two controllers watching one kind share one informer: one list, one watch, both reconcile', async () => {
+    const proxy = await countingKubeProxy(kc);
+    const value = uniqueName('shared');
+    const cache = createInformerCache({ kubeConfig: proxy.kubeConfig, logger: pino({ level: 'silent' }) });
+    const seen = { a: [] as string[], b: [] as string[] };
+    try {
+      for (const name of ['a', 'b'] as const) {
+        const controller = createController({
+          name: `${value}-${name}`,
+          logger: pino({ level: 'silent' }),
+          cache,
+          watches: { for: configMaps(value) },
+          reconciler: {
+            async reconcile(key) {
+              seen[name].push(cache.objects(configMaps(value)).get(key.namespace, key.name)?.data?.v ?? '');
+              return undefined;
+            },
+          },
+        });
+        running.push(controller);
+        await controller.start();
+      }
+      const cm = uniqueName('cm');
+      await createCm(cm, { [LABEL]: value }, '7');
+      await eventually('both reconciled', () => seen.a.includes('7') && seen.b.includes('7'));
+      const configMapCalls = proxy.requests.filter((r) => r.path === '/api/v1/configmaps');
+      expect(configMapCalls.filter((r) => !r.query.includes('watch=true'))).toHaveLength(1);
+      expect(configMapCalls.filter((r) => r.query.includes('watch=true'))).toHaveLength(1);
+    } finally {
+      await Promise.all(running.splice(0).map((c) => c.stop()));
+      await cache.stop();
+      await proxy.close();
+    }
   });
 });

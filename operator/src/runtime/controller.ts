@@ -8,26 +8,19 @@
 // lost): the requests a reconcile makes carry it, so a controller that stopped writes nothing more.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
-import type { KubeConfig, KubernetesListObject, KubernetesObject } from '@kubernetes/client-node';
+import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { jittered, TEN_PERCENT_JITTER } from '../../../common/src/backoff.js';
-import { createInformer, type Informer } from './informer.js';
+import {
+  createInformerCache,
+  type InformerCache,
+  type ObjectCache,
+  type ResourceKind,
+} from './informer-cache.js';
+import { generationChanged, keyOf, type ObjectKey, ownerKeys, ownKey, parseKey } from './keys.js';
 import { controllerMetrics } from './metrics.js';
 import { createWorkQueue, type WorkQueue, type WorkQueueOptions } from './queue.js';
-
-export interface ObjectKey {
-  namespace: string;
-  name: string;
-}
-
-export const keyOf = (k: ObjectKey): string => `${k.namespace}/${k.name}`;
-
-/** Inverse of keyOf; a key without a slash is a cluster-scoped name (namespace ''). */
-export const parseKey = (s: string): ObjectKey => {
-  const i = s.indexOf('/');
-  return i < 0 ? { namespace: '', name: s } : { namespace: s.slice(0, i), name: s.slice(i + 1) };
-};
 
 export interface ReconcileResult {
   /** Reconcile this key again after this long (also resets its error backoff). */
@@ -62,72 +55,40 @@ export interface Reconciler {
   reconcile(key: ObjectKey, ctx: ReconcileContext): Promise<ReconcileResult | undefined>;
 }
 
-export interface Watch<T extends KubernetesObject = KubernetesObject> {
-  /**
-   * Collection path watched across all namespaces, e.g. '/apis/oneclaw.dev/v1alpha1/secretsyncs'
-   * or '/api/v1/secrets'. A namespaced path ('/api/v1/namespaces/x/configmaps') also works.
-   */
-  path: string;
-  /**
-   * Optional. When omitted (recommended) the runtime lists `path` itself, paged, with
-   * `labelSelector`. A function given here, e.g.
-   * `() => customApi.listClusterCustomObject({group, version, plural, labelSelector})`, must apply
-   * the same label selector, or objects the watch never reports would sit in the cache.
-   */
-  list?(): Promise<KubernetesListObject<T>>;
-  /** Limits list, watch and cache to what the operator manages (memory must not grow with unrelated objects). */
-  labelSelector?: string;
-  /** Which reconcile keys an event on this object enqueues (the primary kind: its own key; a child: its owner's). */
-  keysFor(obj: T): ObjectKey[];
-  /**
-   * Optional filter for updates (adds, deletes and resyncs always enqueue). Use
-   * `generationChanged` on a primary kind whose reconcile writes status, so the status write
-   * does not trigger another reconcile.
-   */
-  shouldEnqueueUpdate?(oldObj: T, newObj: T): boolean;
-}
-
-/** Keys of the object itself, for a watch on the primary kind. */
-export const ownKey = (obj: KubernetesObject): ObjectKey[] => [
-  { namespace: obj.metadata?.namespace ?? '', name: obj.metadata?.name ?? '' },
-];
-
-/** Keys of the owners of `kind` (and optionally `apiVersion`) named in the object's ownerReferences. */
-export const ownerKeys =
-  (kind: string, apiVersion?: string) =>
-  (obj: KubernetesObject): ObjectKey[] =>
-    (obj.metadata?.ownerReferences ?? [])
-      .filter((r) => r.kind === kind && (apiVersion === undefined || r.apiVersion === apiVersion))
-      .map((r) => ({ namespace: obj.metadata?.namespace ?? '', name: r.name }));
-
-const json = (v: unknown) => JSON.stringify(v ?? null);
-
 /**
- * Update filter: true when the spec (generation), labels, annotations, finalizers, owner
- * references or deletion timestamp changed — false for status-only writes. Objects without a
- * generation (Secrets, ConfigMaps) always pass.
+ * What a controller watches, declared beside its reconciler (kubebuilder's For / Owns /
+ * Watches). Each kind's informer is shared with every other controller watching it.
  */
-export function generationChanged(oldObj: KubernetesObject, newObj: KubernetesObject): boolean {
-  const o = oldObj.metadata ?? {};
-  const n = newObj.metadata ?? {};
-  if (o.generation === undefined || n.generation === undefined || o.generation !== n.generation) return true;
-  return (
-    json(o.labels) !== json(n.labels) ||
-    json(o.annotations) !== json(n.annotations) ||
-    json(o.finalizers) !== json(n.finalizers) ||
-    json(o.ownerReferences) !== json(n.ownerReferences) ||
-    json(o.deletionTimestamp) !== json(n.deletionTimestamp)
-  );
+export interface Watches {
+  /**
+   * The primary kind: each object enqueues its own key. Updates pass `shouldEnqueueUpdate`
+   * (default generationChanged, so the reconcile's own status writes do not trigger another).
+   */
+  for: ResourceKind & { shouldEnqueueUpdate?(oldObj: KubernetesObject, newObj: KubernetesObject): boolean };
+  /** Children: each object enqueues the key of its owner of the primary kind (ownerReferences). */
+  owns?: ResourceKind[];
+  /** Other kinds: each object enqueues the keys `map` names. */
+  watches?: Array<{ kind: ResourceKind; map(obj: KubernetesObject): ObjectKey[] }>;
 }
 
-export interface ObjectCache<T extends KubernetesObject> {
-  get(namespace: string, name: string): T | undefined;
-  /** All cached objects of one namespace, or of all namespaces. */
-  list(namespace?: string): T[];
+/** One watched kind as the loop uses it: which keys an event enqueues, and which updates count. */
+interface Source {
+  kind: ResourceKind;
+  keysFor(obj: KubernetesObject): ObjectKey[];
+  shouldEnqueueUpdate?(oldObj: KubernetesObject, newObj: KubernetesObject): boolean;
+}
+
+function sourcesOf(w: Watches): Source[] {
+  const { shouldEnqueueUpdate = generationChanged, ...primary } = w.for;
+  return [
+    { kind: primary, keysFor: ownKey, shouldEnqueueUpdate },
+    ...(w.owns ?? []).map((kind) => ({ kind, keysFor: ownerKeys(primary.kind, primary.apiVersion) })),
+    ...(w.watches ?? []).map(({ kind, map }) => ({ kind, keysFor: map })),
+  ];
 }
 
 export interface Controller {
-  /** Starts the informers, waits for their first list, then starts the workers. */
+  /** Starts the informers (shared ones once), waits for their first list, then starts the workers. */
   start(): Promise<void>;
   /**
    * Stops handing out keys, fires the reconciles' signal, waits for in-flight reconciles (up to
@@ -136,18 +97,21 @@ export interface Controller {
   stop(): Promise<void>;
   /** Enqueues a key from outside the watches (e.g. a change feed), now or after afterMs. */
   enqueue(key: ObjectKey, afterMs?: number): void;
-  /** The informer cache of watch i (index in `watches`). Objects are read-only apiserver JSON. */
-  cache<T extends KubernetesObject>(watchIndex: number): ObjectCache<T>;
-  /** True once every watch has completed its first list (for a readiness probe). */
+  /** The cached objects of a kind. Objects are read-only apiserver JSON. */
+  cache<T extends KubernetesObject>(kind: ResourceKind<T>): ObjectCache<T>;
+  /** True once every watched kind has completed its first list (for a readiness probe). */
   hasSynced(): boolean;
 }
 
 export interface ControllerOptions {
   name: string;
-  kubeConfig: KubeConfig;
   logger: Logger;
   reconciler: Reconciler;
-  watches: Watch[];
+  watches: Watches;
+  /** The informers shared with other controllers; stopping the controller leaves them running. */
+  cache?: InformerCache;
+  /** For a controller with informers of its own (no `cache`), which it starts and stops. */
+  kubeConfig?: KubeConfig;
   /** Workers reconciling different keys in parallel. Default 4. */
   concurrency?: number;
   /** Every key in every cache is enqueued again this often (jittered ±10%). Default 10 min; 0 disables. */
@@ -159,7 +123,7 @@ export interface ControllerOptions {
    * leader that lost its Lease must be done before another replica may take over.
    */
   stopTimeoutMs?: number;
-  /** Reconnect backoff of the watches. Defaults 250 ms doubling to 8 s. */
+  /** Reconnect backoff of the watches of a controller's own informers. Defaults 250 ms doubling to 8 s. */
   watchRetryBaseMs?: number;
   watchRetryMaxMs?: number;
 }
@@ -179,31 +143,36 @@ export function createController(opts: ControllerOptions): Controller {
   let untrackDepth: (() => void) | undefined;
   const stopped = () => state === 'stopped'; // a function: TS would narrow `state` across the awaits
 
+  const sources = sourcesOf(opts.watches);
+  const ownCache = !opts.cache;
+  if (ownCache && !opts.kubeConfig) throw new Error(`controller ${name} needs a cache or a kubeConfig`);
+  const cache =
+    opts.cache ??
+    createInformerCache({
+      kubeConfig: opts.kubeConfig as KubeConfig,
+      logger: log,
+      retryBaseMs: opts.watchRetryBaseMs,
+      retryMaxMs: opts.watchRetryMaxMs,
+      onError: (path) => metrics.watchErrors.inc({ controller: name, path }),
+    });
+
   /** Enqueues the keys of an event (old: the cached object an update replaces; none on adds, deletes, resyncs). */
-  const enqueueFor = (w: Watch, obj: KubernetesObject, old?: KubernetesObject) => {
+  const enqueueFor = (w: Source, obj: KubernetesObject, old?: KubernetesObject) => {
     try {
       if (old && w.shouldEnqueueUpdate && !w.shouldEnqueueUpdate(old, obj)) return;
       for (const k of w.keysFor(obj)) queue.add(keyOf(k));
     } catch (err) {
       // A throwing keysFor or filter must not break the watch that called it.
       const object = `${obj.metadata?.namespace}/${obj.metadata?.name}`;
-      log.error({ err, path: w.path, object }, 'keysFor or shouldEnqueueUpdate threw');
+      log.error({ err, kind: w.kind.kind, object }, 'keysFor or shouldEnqueueUpdate threw');
     }
   };
 
-  const informers: Informer<KubernetesObject>[] = opts.watches.map((w) =>
-    createInformer<KubernetesObject>({
-      kubeConfig: opts.kubeConfig,
-      path: w.path,
-      labelSelector: w.labelSelector,
-      list: w.list ? () => (w.list as NonNullable<Watch['list']>).call(w) : undefined,
-      logger: log,
-      retryBaseMs: opts.watchRetryBaseMs,
-      retryMaxMs: opts.watchRetryMaxMs,
-      onError: () => metrics.watchErrors.inc({ controller: name, path: w.path }),
-      onEvent(type, obj, old) {
+  // Events before start() (a shared informer already running) and after stop() are ignored.
+  const unsubscribes = sources.map((w) =>
+    cache.subscribe(w.kind, (type, obj, old) => {
+      if (state === 'running' || state === 'starting')
         enqueueFor(w, obj, type === 'update' ? old : undefined);
-      },
     }),
   );
 
@@ -212,9 +181,7 @@ export function createController(opts: ControllerOptions): Controller {
     resyncTimer = setTimeout(
       () => {
         log.debug('periodic resync');
-        opts.watches.forEach((w, i) => {
-          for (const obj of informers[i]?.list() ?? []) enqueueFor(w, obj);
-        });
+        for (const w of sources) for (const obj of cache.objects(w.kind).list()) enqueueFor(w, obj);
         scheduleResync();
       },
       jittered(resyncMs, TEN_PERCENT_JITTER),
@@ -269,7 +236,7 @@ export function createController(opts: ControllerOptions): Controller {
       state = 'starting';
       untrackDepth = metrics.trackDepth(name, () => queue.len());
       try {
-        await Promise.all(informers.map((i) => i.start()));
+        await cache.start();
       } catch (err) {
         if (stopped()) return; // stop() was called while the caches filled
         throw err;
@@ -278,7 +245,9 @@ export function createController(opts: ControllerOptions): Controller {
       state = 'running';
       workers = Array.from({ length: concurrency }, () => worker());
       scheduleResync();
-      log.info({ watches: opts.watches.length, concurrency }, 'controller started');
+      // What a shared informer listed before this controller subscribed is enqueued now.
+      for (const w of sources) for (const obj of cache.objects(w.kind).list()) enqueueFor(w, obj);
+      log.info({ watches: sources.length, concurrency }, 'controller started');
     },
     async stop() {
       if (state === 'stopped') return;
@@ -294,7 +263,8 @@ export function createController(opts: ControllerOptions): Controller {
       const drained = await Promise.race([inFlight, timedOut]);
       clearTimeout(timer);
       if (!drained) log.warn({ stopTimeoutMs }, 'stopping with reconciles still in flight');
-      await Promise.all(informers.map((i) => i.stop().catch(() => {})));
+      for (const unsubscribe of unsubscribes) unsubscribe();
+      if (ownCache) await cache.stop();
       untrackDepth?.();
       log.info('controller stopped');
     },
@@ -302,14 +272,7 @@ export function createController(opts: ControllerOptions): Controller {
       if (afterMs !== undefined && afterMs > 0) queue.addAfter(keyOf(key), afterMs);
       else queue.add(keyOf(key));
     },
-    cache<T extends KubernetesObject>(watchIndex: number): ObjectCache<T> {
-      const informer = informers[watchIndex];
-      if (!informer) throw new Error(`controller ${name} has no watch ${watchIndex}`);
-      return {
-        get: (namespace, name) => informer.get(namespace, name) as T | undefined,
-        list: (namespace) => informer.list(namespace) as T[],
-      };
-    },
-    hasSynced: () => informers.every((i) => i.hasSynced()),
+    cache: (kind) => cache.objects(kind),
+    hasSynced: () => cache.hasSynced(),
   };
 }

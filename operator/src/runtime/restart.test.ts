@@ -7,11 +7,18 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kubeConfigFor, uniqueName } from '../../../test/support/fixtures.js';
 import { type KubePeer, startKube } from '../../../test/support/peers/kube.js';
-import { type Controller, createController, ownKey } from './controller.js';
+import { type Controller, createController } from './controller.js';
+import type { ResourceKind } from './informer-cache.js';
 import { createLeaderElector, type LeaderElector } from './leader.js';
 import { captureLogger, eventually } from './test-helpers.js';
 
 const LABEL = 'oneclaw.dev/runtime-restart-test';
+const CONFIG_MAPS: ResourceKind<V1ConfigMap> = {
+  apiVersion: 'v1',
+  kind: 'ConfigMap',
+  plural: 'configmaps',
+  labelSelector: `${LABEL}=yes`,
+};
 
 describe('apiserver restart', () => {
   let peer: KubePeer;
@@ -41,12 +48,12 @@ describe('apiserver restart', () => {
       name: 'restart',
       kubeConfig: kc,
       logger,
-      watches: [{ path: '/api/v1/configmaps', labelSelector: `${LABEL}=yes`, keysFor: ownKey }],
+      watches: { for: CONFIG_MAPS },
       watchRetryBaseMs: 100,
       watchRetryMaxMs: 500,
       reconciler: {
         async reconcile(key) {
-          const cm = controller?.cache<V1ConfigMap>(0).get(key.namespace, key.name);
+          const cm = controller?.cache(CONFIG_MAPS).get(key.namespace, key.name);
           seen.push(`${key.name}=${cm ? cm.data?.v : 'absent'}`);
           return undefined;
         },

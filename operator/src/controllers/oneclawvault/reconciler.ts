@@ -15,9 +15,11 @@ import {
   Reason,
   VAULT_FINALIZER,
 } from '../../apis/v1alpha1/types.js';
-import type { ObjectCache, ObjectKey, Reconciler } from '../../runtime/controller.js';
+import type { Reconciler } from '../../runtime/controller.js';
 import type { EventRecorder } from '../../runtime/events.js';
 import { addFinalizer, removeFinalizer } from '../../runtime/finalizers.js';
+import type { ObjectCache } from '../../runtime/informer-cache.js';
+import type { ObjectKey } from '../../runtime/keys.js';
 import { namespacedPath } from '../../runtime/kube-request.js';
 import { writeStatus } from '../status.js';
 import { findOwnedVault, resolveVault } from './ownership.js';

@@ -5,7 +5,7 @@
 // last one goes. The first page is the vault's history, read once to find the current cursor.
 import type { Logger } from 'pino';
 import type { OneclawClient } from '../../../../sdk/src/index.js';
-import { keyOf, type ObjectKey, parseKey } from '../../runtime/controller.js';
+import { keyOf, type ObjectKey, parseKey } from '../../runtime/keys.js';
 
 export interface FeedFollowers {
   /** `sync` reads `vaultId`: follow it (idempotent; moving to another vault drops the old one). */

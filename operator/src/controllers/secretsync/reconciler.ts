@@ -24,8 +24,9 @@ import {
   SYNC_LABEL,
 } from '../../apis/v1alpha1/types.js';
 import { ADMIN_IDENTITY_REFUSED, AdminIdentityError, type Identities } from '../../identity.js';
-import { type ObjectCache, type Reconciler, TerminalError } from '../../runtime/controller.js';
+import { type Reconciler, TerminalError } from '../../runtime/controller.js';
 import type { EventRecorder } from '../../runtime/events.js';
+import type { ObjectCache } from '../../runtime/informer-cache.js';
 import { KubeApiError, kubeRequest, namespacedPath, statusCodeOf } from '../../runtime/kube-request.js';
 import { sameSecretData } from '../../runtime/semantic.js';
 import { type ConditionInput, writeStatus } from '../status.js';

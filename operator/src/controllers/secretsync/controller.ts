@@ -1,0 +1,105 @@
+// The SecretSync controller as it declares itself: it reconciles SecretSyncs, owns the Secrets
+// it writes (an edit or deletion by hand is repaired), and watches OneclawVaults (a vault's id
+// or access changed: the syncs that name it re-read). The vaults' change feeds enqueue the
+// syncs that read a changed path, and the time from such an event to the Secret written is
+// the propagation metric.
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { Histogram, type Registry } from 'prom-client';
+import { matchesPath } from '../../../../common/src/path-glob.js';
+import { SYNCED_SECRETS, SYNCS, VAULTS } from '../../apis/v1alpha1/kinds.js';
+import type { OneclawVault, SecretSync } from '../../apis/v1alpha1/types.js';
+import type { Identities } from '../../identity.js';
+import type { EventRecorder } from '../../runtime/events.js';
+import { keyOf, ownKey } from '../../runtime/keys.js';
+import type { ControllerFactory } from '../../runtime/manager.js';
+import { createFeedFollowers } from './feed.js';
+import { createSyncReconciler } from './reconciler.js';
+import { createRestarter } from './restarts.js';
+
+/** Whether a SecretSync's data or dataFrom covers a secret path. */
+export function readsPath(sync: SecretSync, path: string): boolean {
+  return (
+    (sync.spec.data ?? []).some((d) => d.path === path) ||
+    (sync.spec.dataFrom ?? []).some((d) => matchesPath(d.path, path))
+  );
+}
+
+/** The propagation histogram, registered once per process (controllers are made per leadership term). */
+export function syncPropagationMetric(registry: Registry): Histogram {
+  return new Histogram({
+    name: 'oneclaw_operator_sync_propagation_seconds',
+    help: 'From a change-feed event to the Kubernetes Secret written',
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30],
+    registers: [registry],
+  });
+}
+
+export function secretSyncController(deps: {
+  kubeConfig: KubeConfig;
+  logger: Logger;
+  identities: Identities;
+  events: EventRecorder;
+  propagation: Histogram;
+  restartDebounceMs?: number;
+}): ControllerFactory {
+  return ({ cache, enqueue }) => {
+    const syncs = cache.objects(SYNCS);
+    // Per SecretSync: when the first feed event it has not yet synced arrived.
+    const pendingSince = new Map<string, number>();
+    const feed = createFeedFollowers({
+      api: deps.identities.operator,
+      logger: deps.logger,
+      enqueue: (k, path) => {
+        // Only the SecretSyncs that read the path the event names.
+        const sync = syncs.get(k.namespace, k.name);
+        if (path !== null && sync && !readsPath(sync, path)) return;
+        const id = keyOf(k);
+        if (!pendingSince.has(id)) pendingSince.set(id, Date.now());
+        enqueue(k);
+      },
+    });
+    const restarts = createRestarter({
+      kubeConfig: deps.kubeConfig,
+      logger: deps.logger,
+      events: deps.events,
+      ...(deps.restartDebounceMs ? { debounceMs: deps.restartDebounceMs } : {}),
+    });
+    return {
+      name: 'secretsync',
+      watches: {
+        for: SYNCS,
+        owns: [SYNCED_SECRETS],
+        watches: [
+          {
+            kind: VAULTS,
+            map: (v) =>
+              syncs
+                .list(v.metadata?.namespace)
+                .filter((s) => s.spec.vaultRef.name === v.metadata?.name)
+                .flatMap(ownKey),
+          },
+        ],
+      },
+      reconciler: createSyncReconciler({
+        kubeConfig: deps.kubeConfig,
+        identities: deps.identities,
+        syncs,
+        vaults: cache.objects<OneclawVault>(VAULTS),
+        events: deps.events,
+        feed,
+        restarts,
+        onSynced: (s, changed) => {
+          const id = keyOf({ namespace: s.metadata.namespace as string, name: s.metadata.name as string });
+          const since = pendingSince.get(id);
+          pendingSince.delete(id);
+          if (since !== undefined && changed) deps.propagation.observe((Date.now() - since) / 1000);
+        },
+      }),
+      async stop() {
+        await feed.stop();
+        restarts.stop();
+      },
+    };
+  };
+}
