@@ -24,6 +24,7 @@ import type {
   AgentUpdateInput,
   AgentWithKey,
   AuditPage,
+  AuditQuery,
   AuditVerifyResult,
   EventsPage,
   Job,
@@ -155,7 +156,7 @@ export interface OneclawClient {
     follow(vaultId: string, opts: EventsFollowOptions): AsyncIterable<VaultEvent>;
   };
   audit: {
-    list(opts?: { vault_id?: string; after?: string; limit?: number }): Promise<AuditPage>;
+    list(opts?: AuditQuery): Promise<AuditPage>;
     verify(): Promise<AuditVerifyResult>;
   };
   /** Customer-managed keys: enable/disable, encrypted reads and writes, both kinds of rotation. */

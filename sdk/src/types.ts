@@ -7,12 +7,7 @@ export type DateTime = string;
 
 // --- auth ---------------------------------------------------------------------------------
 
-export interface TokenResponse {
-  access_token: string;
-  token_type: 'Bearer';
-  /** Seconds. */
-  expires_in: number;
-}
+export type { TokenResponse } from '../../contract/src/auth.js';
 
 // --- vaults -------------------------------------------------------------------------------
 
@@ -49,110 +44,34 @@ export { SECRET_TYPES } from '../../contract/src/secrets.js';
 
 // --- policies (grants) --------------------------------------------------------------------
 
-export type PrincipalType = 'user' | 'agent' | 'k8s_service_account';
-export type Permission = 'read' | 'write' | 'delete' | 'list';
-export type Day = 'mon' | 'tue' | 'wed' | 'thu' | 'fri' | 'sat' | 'sun';
-
-export interface TimeWindow {
-  days?: Day[];
-  /** HH:MM, 24-hour. */
-  start: string;
-  /** HH:MM, 24-hour; before `start` crosses midnight. */
-  end: string;
-  /** IANA time zone, e.g. Europe/Berlin. */
-  tz: string;
-}
-
-export interface PolicyConditions {
-  /** IPv4/IPv6 CIDRs or addresses. */
-  ip_cidrs?: string[];
-  time_window?: TimeWindow;
-}
-
-export interface Policy {
-  id: string;
-  vault_id: string;
-  principal_type: PrincipalType;
-  principal_id: string;
-  secret_path_pattern: string;
-  permissions: Permission[];
-  conditions: PolicyConditions;
-  expires_at: DateTime | null;
-  created_by: string;
-  created_at: DateTime;
-}
-
-export interface PolicyCreateInput {
-  principal_type: PrincipalType;
-  /** A user or agent id, or `system:serviceaccount:<namespace>:<name>`. */
-  principal_id: string;
-  /** `*` one segment (or part of one), `**` any depth. */
-  secret_path_pattern: string;
-  permissions: Permission[];
-  conditions?: PolicyConditions;
-  expires_at?: DateTime | null;
-}
+export type {
+  Day,
+  Permission,
+  Policy,
+  PolicyConditions,
+  PolicyCreateInput,
+  PrincipalType,
+  TimeWindow,
+} from '../../contract/src/policies.js';
 
 // --- agents -------------------------------------------------------------------------------
 
-export interface Agent {
-  id: string;
-  name: string;
-  description: string;
-  disabled: boolean;
-  expires_at: DateTime | null;
-  created_by: string;
-  created_at: DateTime;
-  updated_at: DateTime;
-}
-
-export interface AgentCreateInput {
-  name: string;
-  description?: string;
-  expires_at?: DateTime | null;
-}
-
-/** At least one field. */
-export interface AgentUpdateInput {
-  description?: string;
-  disabled?: boolean;
-  expires_at?: DateTime | null;
-}
-
-export interface AgentWithKey {
-  agent: Agent;
-  /** `ocv_…`, shown once. */
-  api_key: string;
-}
+export type {
+  Agent,
+  AgentCreateInput,
+  AgentUpdateInput,
+  AgentWithKey,
+} from '../../contract/src/agents.js';
 
 // --- users --------------------------------------------------------------------------------
 
-export type Role = 'admin' | 'member';
-
-export interface User {
-  id: string;
-  name: string;
-  role: Role;
-  disabled: boolean;
-  created_at: DateTime;
-}
-
-export interface UserCreateInput {
-  name: string;
-  role: Role;
-}
-
-/** At least one field. */
-export interface UserUpdateInput {
-  role?: Role;
-  disabled?: boolean;
-}
-
-export interface UserWithKey {
-  user: User;
-  /** `ocu_…`, shown once. */
-  api_key: string;
-}
+export type {
+  Role,
+  User,
+  UserCreateInput,
+  UserUpdateInput,
+  UserWithKey,
+} from '../../contract/src/users.js';
 
 // --- events (change feed) -----------------------------------------------------------------
 
@@ -160,35 +79,4 @@ export type { EventsPage, VaultEvent, VaultEventKind } from '../../contract/src/
 
 // --- audit --------------------------------------------------------------------------------
 
-export interface AuditEvent {
-  /** Position in the org chain; the cursor to continue after it. */
-  seq: string;
-  at: DateTime;
-  /** `user:<id>`, `agent:<id>`, `system:serviceaccount:<ns>:<name>`. */
-  actor: string;
-  action: string;
-  decision: 'allow' | 'deny';
-  vault_id: string | null;
-  path: string | null;
-  version: number | null;
-  reason: string | null;
-  request_id: string | null;
-  details: Record<string, string | number | boolean>;
-  prev_hash: string;
-  hash: string;
-}
-
-export interface AuditPage {
-  events: AuditEvent[];
-  /** Pass as `after` for the next page. */
-  next_cursor: string;
-}
-
-export interface AuditVerifyResult {
-  ok: boolean;
-  /** Records verified before the first break, or all. */
-  checked: number;
-  /** `seq` of the first record that fails. */
-  broken_at?: string;
-  reason?: string;
-}
+export type { AuditEvent, AuditPage, AuditQuery, AuditVerifyResult } from '../../contract/src/audit.js';
