@@ -1,17 +1,11 @@
 // `oneclaw policy grant|list|revoke` (admins): grants of permissions on path patterns in a vault.
 import type { Command } from 'commander';
-import type {
-  Permission,
-  PolicyConditions,
-  PolicyCreateInput,
-  PrincipalType,
-} from '../../../sdk/src/index.js';
+import { PERMISSIONS, type Permission } from '../../../contract/src/policies.js';
+import type { PolicyConditions, PolicyCreateInput, PrincipalType } from '../../../sdk/src/index.js';
 import { usage } from '../lib/errors.js';
 import { emit, printFields, printTable } from '../lib/output.js';
 import { vaultId } from '../lib/resolve.js';
 import { collect, context } from './context.js';
-
-const PERMISSIONS: Permission[] = ['read', 'write', 'delete', 'list'];
 
 interface GrantOptions {
   agent?: string;

@@ -2,15 +2,14 @@
 // argv; `get` prints only the value so it pipes. With --cmek-key-file the value is encrypted or
 // decrypted here, and the server sees only the CMEK blob.
 import type { Command } from 'commander';
+import { SECRET_TYPES, type SecretType } from '../../../contract/src/secrets.js';
 import {
   type CmekSecret,
   type Metadata,
   type OneclawClient,
-  SECRET_TYPES,
   type Secret,
   type SecretMeta,
   type SecretPutInput,
-  type SecretType,
   toBase64,
 } from '../../../sdk/src/index.js';
 import { CliError, EXIT, usage } from '../lib/errors.js';

@@ -1,11 +1,14 @@
 // `oneclaw vault create|list|get|delete|rotate-kek`.
 import type { Command } from 'commander';
-import type { Custody, Vault } from '../../../sdk/src/index.js';
+import { Custody } from '../../../contract/src/vaults.js';
+import type { Vault } from '../../../sdk/src/index.js';
 import { usage } from '../lib/errors.js';
 import { emit, printFields, printTable } from '../lib/output.js';
 import { findVault, vaultId } from '../lib/resolve.js';
 import { context } from './context.js';
 import { finishJob, waitForJob } from './jobs.js';
+
+const CUSTODY_MODES: readonly Custody[] = Custody.anyOf.map((c) => c.const);
 
 function printVault(v: Vault): void {
   printFields([
@@ -33,8 +36,8 @@ export function register(program: Command): void {
     .option('--custody <mode>', 'wrapped (default) or kms')
     .action(async (name: string, opts: { description?: string; kmsKey?: string; custody?: string }, cmd) => {
       const ctx = context(cmd);
-      if (opts.custody && opts.custody !== 'wrapped' && opts.custody !== 'kms') {
-        throw usage('--custody must be wrapped or kms');
+      if (opts.custody && !(CUSTODY_MODES as readonly string[]).includes(opts.custody)) {
+        throw usage(`--custody must be ${CUSTODY_MODES.join(' or ')}`);
       }
       const v = await (await ctx.client()).vaults.create({
         name,
