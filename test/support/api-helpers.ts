@@ -5,7 +5,7 @@ import { expect } from 'vitest';
 import { generateApiKey, hashApiKey } from '../../api/src/services/auth/api-keys.js';
 import type { Agent as ApiAgent } from '../../contract/src/agents.js';
 import type { Policy as ApiPolicy } from '../../contract/src/policies.js';
-import type { User as ApiUser } from '../../contract/src/users.js';
+import type { User as ApiUser, Role } from '../../contract/src/users.js';
 import type { Vault as ApiVault } from '../../contract/src/vaults.js';
 import type { TestApi } from './api.js';
 
@@ -92,7 +92,7 @@ export async function orgId(api: TestApi): Promise<string> {
 /** A user inserted directly (role member unless told), with an API key of its own. */
 export async function createUser(
   api: TestApi,
-  role: 'admin' | 'member' = 'member',
+  role: Role = 'member',
 ): Promise<{ userId: string; apiKey: string }> {
   return createUserIn(api, await orgId(api), role);
 }
@@ -166,7 +166,7 @@ export async function createPolicy(
 export async function createUserIn(
   api: TestApi,
   org: string,
-  role: 'admin' | 'member' = 'member',
+  role: Role = 'member',
 ): Promise<{ userId: string; apiKey: string }> {
   const userId = randomUUID();
   const apiKey = generateApiKey('user');
