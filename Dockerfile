@@ -14,6 +14,7 @@ COPY package.json package-lock.json ./
 # npm install with the lockfile's exact versions (docs/testing.md says why not npm ci).
 RUN npm install --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
+COPY hack/build.sh hack/dist-current.sh ./hack/
 COPY api ./api
 COPY common ./common
 COPY contract ./contract
