@@ -37,13 +37,13 @@ interface Running {
   stop(): Promise<void>;
 }
 // The operator stops first, so it does not retry against what goes away; then the rest at once.
-const operatorParts: Running[] = [];
-const others: Running[] = [];
+const stopFirst: Running[] = [];
+const stopThen: Running[] = [];
 
 async function up<I>(name: string, start: () => Promise<Peer<I>>): Promise<I> {
   const t0 = Date.now();
   const peer = await start();
-  others.push({ name, stop: () => peer.stop() });
+  stopThen.push({ name, stop: () => peer.stop() });
   console.log(`  ${name.padEnd(12)} up in ${Date.now() - t0} ms`);
   return peer.info;
 }
@@ -65,8 +65,8 @@ async function stopOne({ name, stop }: Running): Promise<void> {
 let stopping: Promise<void> | undefined;
 function shutdown(): Promise<void> {
   stopping ??= (async () => {
-    await Promise.all(operatorParts.map(stopOne));
-    await Promise.all(others.map(stopOne));
+    await Promise.all(stopFirst.map(stopOne));
+    await Promise.all(stopThen.map(stopOne));
   })();
   return stopping;
 }
@@ -187,7 +187,7 @@ async function startProduct(kube: KubeInfo) {
     }),
     { logger },
   );
-  others.push({
+  stopThen.push({
     name: 'API',
     async stop() {
       await server.close();
@@ -206,7 +206,7 @@ async function startProduct(kube: KubeInfo) {
     logger,
     apiUrl,
   });
-  operatorParts.push({ name: 'operator', stop: () => operator.stop() });
+  stopFirst.push({ name: 'operator', stop: () => operator.stop() });
   const t0 = Date.now();
   kubectl('apply', '-f', join(repoRoot, 'examples'));
   const vaultId = await waitFor('the demo vault', async () =>
