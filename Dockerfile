@@ -1,7 +1,8 @@
 # The oneclaw image: one entry point for `oneclaw server` (the API) and `oneclaw operator`.
 # Build: `make image` (docker or podman). This CI has no container engine, so the image is not
 # built here; test/chart/build.test.ts checks the compile step and the compiled server instead.
-ARG NODE_VERSION=20.20.2
+# Node.js 24 LTS, the version hack/versions.env pins for development and CI.
+ARG NODE_VERSION=24.22.3
 
 # Build stage: full dependencies, a C++ toolchain for the PKCS#11 addon (pkcs11js), tsc.
 FROM node:${NODE_VERSION}-bookworm-slim AS build
@@ -13,6 +14,7 @@ COPY package.json package-lock.json ./
 # npm install with the lockfile's exact versions (docs/testing.md says why not npm ci).
 RUN npm install --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
+COPY hack/build.sh hack/dist-current.sh ./hack/
 COPY api ./api
 COPY common ./common
 COPY contract ./contract

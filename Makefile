@@ -3,6 +3,13 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 TSX := node --import tsx
+# Every target runs on the Node.js of hack/versions.env: setup installs it into the tool cache
+# where the machine's node is older, and its directory comes first on PATH (while it does not
+# exist yet, or on a machine whose node is new enough, the entry matches nothing).
+ONECLAW_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/oneclaw
+export ONECLAW_CACHE
+NODE_VERSION := $(shell sed -n 's/^NODE_VERSION=//p' hack/versions.env)
+export PATH := $(ONECLAW_CACHE)/node-$(NODE_VERSION)/bin:$(PATH)
 
 .PHONY: help setup dev test test-only lint typecheck format bench clean-cache build image
 

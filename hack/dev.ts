@@ -4,10 +4,11 @@
 // Kubernetes Secret — plus PostgreSQL and every KMS peer for trying other backends, each on a
 // free loopback port, with how to reach them printed. Runs until Ctrl-C, then stops everything.
 // `--once` starts, prints, checks and stops (used by the tests to keep this command working).
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile, execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
 import { loadConfig } from '../api/src/config.js';
 import { createLogger, startServer } from '../api/src/server.js';
@@ -27,18 +28,61 @@ import { reapOrphans } from '../test/support/proc.js';
 import { cacheDir, repoRoot, tools } from '../test/support/tools.js';
 
 const once = process.argv.includes('--once');
-const started: Peer<unknown>[] = [];
+// Ctrl-C ends the session: what has not stopped by then is killed with this process (every peer
+// runs in a process group that test/support/proc.ts kills when its owner exits).
+const STOP_BOUND_MS = 4_000;
+
+interface Running {
+  name: string;
+  stop(): Promise<void>;
+}
+// The operator stops first, so it does not retry against what goes away; then the rest at once.
+const stopFirst: Running[] = [];
+const stopThen: Running[] = [];
 
 async function up<I>(name: string, start: () => Promise<Peer<I>>): Promise<I> {
   const t0 = Date.now();
   const peer = await start();
-  started.push(peer);
+  stopThen.push({ name, stop: () => peer.stop() });
   console.log(`  ${name.padEnd(12)} up in ${Date.now() - t0} ms`);
   return peer.info;
 }
 
-async function down(): Promise<void> {
-  await Promise.allSettled(started.map((p) => p.stop()));
+const pending = new Set<string>();
+async function stopOne({ name, stop }: Running): Promise<void> {
+  pending.add(name);
+  const t0 = Date.now();
+  try {
+    await stop();
+    console.log(`  ${name.padEnd(12)} stopped in ${Date.now() - t0} ms`);
+  } catch (err) {
+    console.log(`  ${name.padEnd(12)} failed to stop: ${err instanceof Error ? err.message : String(err)}`);
+  } finally {
+    pending.delete(name);
+  }
+}
+
+let stopping: Promise<void> | undefined;
+function shutdown(): Promise<void> {
+  stopping ??= (async () => {
+    await Promise.all(stopFirst.map(stopOne));
+    await Promise.all(stopThen.map(stopOne));
+  })();
+  return stopping;
+}
+
+/** Shuts down within STOP_BOUND_MS; false when something was still stopping then. */
+async function shutdownBounded(): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const stopped = await Promise.race([
+    shutdown().then(() => true),
+    new Promise<false>((resolve) => {
+      timer = setTimeout(resolve, STOP_BOUND_MS, false);
+    }),
+  ]);
+  clearTimeout(timer);
+  if (!stopped) console.log(`  still stopping after ${STOP_BOUND_MS} ms: ${[...pending].join(', ')}; killed`);
+  return stopped;
 }
 
 async function main(): Promise<void> {
@@ -95,8 +139,7 @@ async function main(): Promise<void> {
   );
 
   if (once) {
-    await product.stop();
-    await down();
+    await shutdown();
     console.log('dev environment check passed; stopped');
     return;
   }
@@ -106,26 +149,32 @@ async function main(): Promise<void> {
     process.once('SIGTERM', resolve);
   });
   console.log('\nstopping…');
-  await product.stop();
-  await down();
+  // A second Ctrl-C does not wait at all.
+  process.once('SIGINT', () => process.exit(130));
+  // Exiting, rather than returning, also drops what would keep the event loop turning (the
+  // HTTP clients' idle keep-alive sockets, timers of the stopped parts).
+  process.exit((await shutdownBounded()) ? 0 : 1);
 }
 
 /** The API, the operator, the examples and a sample secret, synced; returns how to reach them. */
 async function startProduct(kube: KubeInfo) {
   const kubectl = (...args: string[]) =>
     execFileSync(tools.kubectl(), ['--kubeconfig', kube.kubeconfig, ...args], { encoding: 'utf8' });
+  // While the operator runs in this process, waiting must not block its event loop.
+  const kubectlAsync = async (...args: string[]) =>
+    (await promisify(execFile)(tools.kubectl(), ['--kubeconfig', kube.kubeconfig, ...args])).stdout;
   // The CRDs and the SecretSync admission policy.
   kubectl('apply', '--server-side', '-f', join(repoRoot, 'crds'));
   kubectl('wait', '--for=condition=Established', ...crdFiles().flatMap((f) => ['-f', f]));
   kubectl('create', 'namespace', 'oneclaw-system');
   kubectl('create', 'serviceaccount', 'oneclaw-operator', '-n', 'oneclaw-system');
 
-  // The embedded database keeps its data between runs (a fresh one for --once).
-  const dataDir = once ? mkdtempSync(join(tmpdir(), 'oneclaw-dev-')) : join(cacheDir, 'dev-data');
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  // A fresh embedded database each run, like the control plane: the vaults the operator made
+  // belong to the previous control plane's objects (their UIDs), so reusing them would conflict.
+  const dataDir = mkdtempSync(join(tmpdir(), 'oneclaw-dev-'));
   const adminKeyFile = join(dataDir, 'admin-key');
-  if (!existsSync(adminKeyFile)) writeFileSync(adminKeyFile, generateApiKey('user'), { mode: 0o600 });
-  const adminKey = readFileSync(adminKeyFile, 'utf8').trim();
+  const adminKey = generateApiKey('user');
+  writeFileSync(adminKeyFile, adminKey, { mode: 0o600 });
   const logger = createLogger('warn');
   const server = await startServer(
     loadConfig({
@@ -138,6 +187,13 @@ async function startProduct(kube: KubeInfo) {
     }),
     { logger },
   );
+  stopThen.push({
+    name: 'API',
+    async stop() {
+      await server.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  });
   const apiUrl = server.url as string;
   const kubeConfig = new KubeConfig();
   kubeConfig.loadFromFile(kube.kubeconfig);
@@ -150,10 +206,13 @@ async function startProduct(kube: KubeInfo) {
     logger,
     apiUrl,
   });
+  stopFirst.push({ name: 'operator', stop: () => operator.stop() });
   const t0 = Date.now();
   kubectl('apply', '-f', join(repoRoot, 'examples'));
-  const vaultId = await waitFor('the demo vault', () =>
-    kubectl('get', 'ocvault', 'demo', '-n', 'oneclaw-demo', '-o', 'jsonpath={.status.vaultId}').trim(),
+  const vaultId = await waitFor('the demo vault', async () =>
+    (
+      await kubectlAsync('get', 'ocvault', 'demo', '-n', 'oneclaw-demo', '-o', 'jsonpath={.status.vaultId}')
+    ).trim(),
   );
   const admin = createClient({ baseUrl: apiUrl, credentials: { apiKey: adminKey } });
   for (const [path, value] of [
@@ -164,7 +223,7 @@ async function startProduct(kube: KubeInfo) {
     await admin.secrets.put(vaultId, path, { type: 'password', value });
   }
   await waitFor('the synced Secret', () =>
-    kubectl(
+    kubectlAsync(
       'get',
       'secret',
       'web-secrets',
@@ -182,11 +241,6 @@ async function startProduct(kube: KubeInfo) {
     apiUrl,
     adminKeyFile,
     metricsUrl: operator.metricsUrl,
-    async stop() {
-      await operator.stop();
-      await server.close();
-      if (once) rmSync(dataDir, { recursive: true, force: true });
-    },
   };
 }
 
@@ -200,10 +254,10 @@ function writeEnvFile(path: string, env: Record<string, string>): void {
   );
 }
 
-async function waitFor(what: string, probe: () => string, timeoutMs = 60_000): Promise<string> {
+async function waitFor(what: string, probe: () => Promise<string>, timeoutMs = 60_000): Promise<string> {
   const start = Date.now();
   for (;;) {
-    const got = probe();
+    const got = await probe();
     if (got) return got;
     if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 250));
@@ -212,6 +266,6 @@ async function waitFor(what: string, probe: () => string, timeoutMs = 60_000): P
 
 main().catch(async (err: unknown) => {
   console.error(`make dev failed: ${err instanceof Error ? err.message : String(err)}`);
-  await down();
+  await shutdownBounded();
   process.exit(1);
 });

@@ -11,6 +11,13 @@ REPO_ROOT="$(cd "$HACK_DIR/.." && pwd)"
 # shellcheck source=versions.env
 set -a; source "$HACK_DIR/versions.env"; set +a
 
+# The Node.js setup installs when the machine's own is older (hack/install-node.sh). Every hack/
+# script runs under it when it is there; the Makefile puts the same directory first on PATH.
+NODE_HOME="$ONECLAW_CACHE/node-$NODE_VERSION"
+if [[ -x "$NODE_HOME/bin/node" && ":$PATH:" != *":$NODE_HOME/bin:"* ]]; then
+  export PATH="$NODE_HOME/bin:$PATH"
+fi
+
 log() { printf '[hack] %s\n' "$*" >&2; }
 die() { printf '[hack] error: %s\n' "$*" >&2; exit 1; }
 

@@ -5,6 +5,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 start=$(date +%s)
 bash "$HACK_DIR/install-system-packages.sh"
+bash "$HACK_DIR/install-node.sh"
 bash "$HACK_DIR/install-node-modules.sh"
 bash "$HACK_DIR/install-python-tools.sh" >/dev/null
 bash "$HACK_DIR/install-go-tools.sh" >/dev/null

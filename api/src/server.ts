@@ -13,6 +13,7 @@ import { createEnvelope, type Envelope } from './crypto/envelope.js';
 import { startEmbeddedDatabase } from './db/embedded.js';
 import { migrate } from './db/migrate.js';
 import { createPool } from './db/pool.js';
+import { trackConnections } from './http/connections.js';
 import { generateLocalSigningKeyPem } from './kms/backends/local-signer.js';
 import { bootKms } from './kms/boot.js';
 import { createKekCache } from './kms/cache.js';
@@ -230,6 +231,8 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       limits: config.limits,
     });
     cleanups.push(() => app.close());
+    const connections = trackConnections(app.server);
+    app.addHook('preClose', async () => connections.closeWhenIdle());
     if (opts.runJobs !== false) {
       runner.start();
       cleanups.push(() => runner.stop());

@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 // `oneclaw`: the command-line entry. `oneclaw server` runs the API and `oneclaw operator` the
 // Kubernetes operator (their modules load only when they run); the human commands talk to an API
 // through the SDK. Failures print one line and exit with a documented code (docs/cli.md).
