@@ -5,21 +5,21 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import type { CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateLocalSigningKeyPem } from '../../api/src/kms/backends/local-signer.js';
 import { generateApiKey } from '../../api/src/services/auth/api-keys.js';
 import { startTestApi, type TestApi } from '../../test/support/api.js';
-import { installCrds } from '../../test/support/crds.js';
-import { kubeConfigFor, sharedPeer } from '../../test/support/fixtures.js';
-import { type KubeIdentities, kubeIdentities } from '../../test/support/kube-identity.js';
-import { OPERATOR_ACCOUNT, operatorApiEnv, startTestOperator } from '../../test/support/operator.js';
+import type { KubeIdentities } from '../../test/support/kube-identity.js';
+import { operatorApiEnv, startTestOperator } from '../../test/support/operator.js';
 import { freePort } from '../../test/support/ports.js';
-import { GROUP, type OneclawVault, PLURAL_SYNCS, PLURAL_VAULTS, VERSION } from './apis/v1alpha1/types.js';
+import { GROUP, type OneclawVault, PLURAL_VAULTS, VERSION } from './apis/v1alpha1/types.js';
 import type { RunningOperator } from './operator.js';
 import { eventually } from './runtime/test-helpers.js';
+import { type OperatorSuite, operatorSuite } from './test-helpers.js';
 
 describe('operator replicas and API restarts', () => {
+  let suite: OperatorSuite;
   let kc: KubeConfig;
   let custom: CustomObjectsApi;
   let kube: KubeIdentities;
@@ -30,14 +30,7 @@ describe('operator replicas and API restarts', () => {
   let ns: string;
   let keyDir: string;
 
-  const secretValue = async (name: string) => {
-    try {
-      const s = await kube.core.readNamespacedSecret({ name, namespace: ns });
-      return Buffer.from(s.data?.value ?? '', 'base64').toString();
-    } catch {
-      return undefined;
-    }
-  };
+  const secretValue = async (name: string) => (await suite.readSecret(name))?.value;
   const put = async (server: TestApi, vaultId: string, value: string) => {
     const res = await server.request({
       method: 'PUT',
@@ -47,42 +40,30 @@ describe('operator replicas and API restarts', () => {
     expect(res.statusCode).toBe(200);
   };
   const sync = (name: string) =>
-    custom.createNamespacedCustomObject({
-      group: GROUP,
-      version: VERSION,
-      namespace: ns,
-      plural: PLURAL_SYNCS,
-      body: {
-        apiVersion: `${GROUP}/${VERSION}`,
-        kind: 'SecretSync',
-        metadata: { name, namespace: ns },
-        spec: {
-          vaultRef: { name: 'v' },
-          serviceAccountName: 'app',
-          data: [{ secretKey: 'value', path: 'app/key' }],
-        },
-      },
+    suite.createSync(name, {
+      vaultRef: { name: 'v' },
+      serviceAccountName: 'app',
+      data: [{ secretKey: 'value', path: 'app/key' }],
     });
 
   beforeAll(async () => {
     keyDir = mkdtempSync(join(tmpdir(), 'oneclaw-opha-'));
     writeFileSync(join(keyDir, 'jwt.pem'), generateLocalSigningKeyPem(), { mode: 0o600 });
-    const info = await sharedPeer('kube');
-    await installCrds(info);
-    kc = kubeConfigFor(info.kubeconfig);
-    custom = kc.makeApiClient(CustomObjectsApi);
-    kube = await kubeIdentities(info, 'opha');
-    ns = kube.namespace;
-    for (const sa of [OPERATOR_ACCOUNT, 'app']) await kube.createServiceAccount(sa);
-    env = {
-      ...operatorApiEnv(info, kube),
-      ONECLAW_LISTEN: `127.0.0.1:${await freePort()}`,
-      // The restarted API is the same installation: same keys, same admin.
-      ONECLAW_LOCAL_MASTER_KEY: randomBytes(32).toString('base64'),
-      ONECLAW_BOOTSTRAP_ADMIN_KEY: generateApiKey('user'),
-      ONECLAW_SIGNING_KEY_FILE: join(keyDir, 'jwt.pem'),
-    };
-    api = await startTestApi(env, { listen: true });
+    const listen = `127.0.0.1:${await freePort()}`;
+    suite = await operatorSuite('opha', ['app'], {
+      env: (k, info) => {
+        env = {
+          ...operatorApiEnv(info, k),
+          ONECLAW_LISTEN: listen,
+          // The restarted API is the same installation: same keys, same admin.
+          ONECLAW_LOCAL_MASTER_KEY: randomBytes(32).toString('base64'),
+          ONECLAW_BOOTSTRAP_ADMIN_KEY: generateApiKey('user'),
+          ONECLAW_SIGNING_KEY_FILE: join(keyDir, 'jwt.pem'),
+        };
+        return env;
+      },
+    });
+    ({ kc, custom, kube, api, ns } = suite);
     for (const identity of ['replica-a', 'replica-b']) {
       replicas.push(await startTestOperator({ api, kube, kubeConfig: kc, identity, concurrency: 2 }));
     }

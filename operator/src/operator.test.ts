@@ -2,28 +2,21 @@
 // grants; SecretSync → a Kubernetes Secret read with the workload's own identity, pushed on
 // change, restored on drift, refused beyond the service account's grants, collected with its
 // owner; deletionPolicy Delete crypto-shreds.
-import { AppsV1Api, CustomObjectsApi, type KubeConfig, type V1Secret } from '@kubernetes/client-node';
+import { AppsV1Api, type CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApi, type TestApi } from '../../test/support/api.js';
-import { installCrds } from '../../test/support/crds.js';
-import { kubeConfigFor, sharedPeer } from '../../test/support/fixtures.js';
-import { type KubeIdentities, kubeIdentities } from '../../test/support/kube-identity.js';
-import { OPERATOR_ACCOUNT, operatorApiEnv, startTestOperator } from '../../test/support/operator.js';
+import type { TestApi } from '../../test/support/api.js';
+import type { KubeIdentities } from '../../test/support/kube-identity.js';
+import { OPERATOR_ACCOUNT, startTestOperator } from '../../test/support/operator.js';
 import { freePort } from '../../test/support/ports.js';
-import {
-  GROUP,
-  type OneclawVault,
-  PLURAL_SYNCS,
-  PLURAL_VAULTS,
-  type SecretSync,
-  VERSION,
-} from './apis/v1alpha1/types.js';
+import { GROUP, type OneclawVault, PLURAL_SYNCS, PLURAL_VAULTS, VERSION } from './apis/v1alpha1/types.js';
 import { RESTARTED_AT } from './controllers/secretsync/restarts.js';
 import { type RunningOperator, startOperator } from './operator.js';
 import { eventually } from './runtime/test-helpers.js';
+import { type OperatorSuite, operatorSuite } from './test-helpers.js';
 
 describe('operator', () => {
+  let suite: OperatorSuite;
   let api: TestApi;
   let kube: KubeIdentities;
   let kc: KubeConfig;
@@ -37,73 +30,24 @@ describe('operator', () => {
     metadata: { name, namespace: ns },
     spec,
   });
-  const getVault = (name: string) =>
-    custom.getNamespacedCustomObject({
-      group: GROUP,
-      version: VERSION,
-      namespace: ns,
-      plural: PLURAL_VAULTS,
-      name,
-    }) as Promise<OneclawVault>;
-  const getSync = (name: string) =>
-    custom.getNamespacedCustomObject({
-      group: GROUP,
-      version: VERSION,
-      namespace: ns,
-      plural: PLURAL_SYNCS,
-      name,
-    }) as Promise<SecretSync>;
-  const createSync = (name: string, spec: SecretSync['spec']) =>
-    custom.createNamespacedCustomObject({
-      group: GROUP,
-      version: VERSION,
-      namespace: ns,
-      plural: PLURAL_SYNCS,
-      body: {
-        apiVersion: `${GROUP}/${VERSION}`,
-        kind: 'SecretSync',
-        metadata: { name, namespace: ns },
-        spec,
-      },
-    });
-  const readSecret = async (name: string): Promise<Record<string, string> | undefined> => {
-    try {
-      const s: V1Secret = await kube.core.readNamespacedSecret({ name, namespace: ns });
-      return Object.fromEntries(
-        Object.entries(s.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString()]),
-      );
-    } catch {
-      return undefined;
-    }
-  };
+  const getVault = (name: string) => suite.getVault(name);
+  const getSync = (name: string) => suite.getSync(name);
+  const createSync = (name: string, spec: Parameters<OperatorSuite['createSync']>[1]) =>
+    suite.createSync(name, spec);
+  const readSecret = (name: string) => suite.readSecret(name);
   const condition = (
     obj: { status?: { conditions?: Array<{ type: string; status: string; reason: string }> } },
     type: string,
   ) => obj.status?.conditions?.find((c) => c.type === type);
-  const put = async (vaultId: string, path: string, value: string) => {
-    const res = await api.request({
-      method: 'PUT',
-      url: `/v1/vaults/${vaultId}/secrets/${path}`,
-      payload: { type: 'password', value },
-    });
-    expect(res.statusCode).toBe(200);
-  };
+  const put = (vaultId: string, path: string, value: string) => suite.put(vaultId, path, value);
 
   beforeAll(async () => {
-    const info = await sharedPeer('kube');
-    await installCrds(info);
-    kc = kubeConfigFor(info.kubeconfig);
-    custom = kc.makeApiClient(CustomObjectsApi);
-    kube = await kubeIdentities(info, 'op');
-    ns = kube.namespace;
-    for (const sa of [OPERATOR_ACCOUNT, 'app', 'nobody']) await kube.createServiceAccount(sa);
-    api = await startTestApi(operatorApiEnv(info, kube), { listen: true });
-    operator = await startTestOperator({ api, kube, kubeConfig: kc });
+    suite = await operatorSuite('op', ['app', 'nobody']);
+    ({ api, kube, kc, custom, ns } = suite);
+    operator = await suite.startOperator();
   });
   afterAll(async () => {
-    await operator?.stop();
-    await api?.close();
-    await kube?.cleanup();
+    await suite?.close();
   });
 
   let vaultId: string;

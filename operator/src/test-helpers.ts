@@ -11,7 +11,12 @@ import { startTestApi, type TestApi } from '../../test/support/api.js';
 import { installCrds } from '../../test/support/crds.js';
 import { kubeConfigFor, sharedPeer } from '../../test/support/fixtures.js';
 import { type KubeIdentities, kubeIdentities } from '../../test/support/kube-identity.js';
-import { createReadyVault, OPERATOR_ACCOUNT, operatorApiEnv } from '../../test/support/operator.js';
+import {
+  createReadyVault,
+  OPERATOR_ACCOUNT,
+  operatorApiEnv,
+  startTestOperator,
+} from '../../test/support/operator.js';
 import type { KubeInfo } from '../../test/support/peers/kube.js';
 import {
   API_VERSION,
@@ -23,6 +28,7 @@ import {
   type SecretSync,
   VERSION,
 } from './apis/v1alpha1/types.js';
+import type { RunningOperator } from './operator.js';
 
 export interface OperatorSuite {
   info: KubeInfo;
@@ -41,17 +47,25 @@ export interface OperatorSuite {
   readSecret(name: string): Promise<Record<string, string> | undefined>;
   /** Writes a secret through the API as the admin. */
   put(vaultId: string, path: string, value: string, type?: string): Promise<void>;
+  /** A replica serving the suite's namespace, stopped by close(). */
+  startOperator(o?: Partial<Parameters<typeof startTestOperator>[0]>): Promise<RunningOperator>;
+  /**
+   * The API first: closing it ends the operators' open change-feed long polls at once, which an
+   * operator's own abort does not reach before the server's keep-alive timeout. Then the
+   * operators, then the namespace.
+   */
   close(): Promise<void>;
 }
 
 /**
- * The API (with Kubernetes token review, the operator's account an org admin) and a namespace
- * `prefix-…` holding the operator's service account and `accounts`.
+ * The API (with Kubernetes token review, the operator's account an org admin; `env` adds to or
+ * overrides its settings) and a namespace `prefix-…` holding the operator's service account and
+ * `accounts`.
  */
 export async function operatorSuite(
   prefix: string,
   accounts: string[],
-  apiOptions: { env?: Record<string, string> } = {},
+  opts: { env?: (kube: KubeIdentities, info: KubeInfo) => Record<string, string> } = {},
 ): Promise<OperatorSuite> {
   const info = await sharedPeer('kube');
   await installCrds(info);
@@ -60,7 +74,11 @@ export async function operatorSuite(
   const kube = await kubeIdentities(info, prefix);
   const ns = kube.namespace;
   for (const sa of [OPERATOR_ACCOUNT, ...accounts]) await kube.createServiceAccount(sa);
-  const api = await startTestApi({ ...operatorApiEnv(info, kube), ...apiOptions.env }, { listen: true });
+  const api = await startTestApi(
+    { ...operatorApiEnv(info, kube), ...opts.env?.(kube, info) },
+    { listen: true },
+  );
+  const operators: RunningOperator[] = [];
   const crd = (plural: string) => ({ group: GROUP, version: VERSION, namespace: ns, plural });
   return {
     info,
@@ -102,8 +120,14 @@ export async function operatorSuite(
       });
       expect(res.statusCode).toBe(200);
     },
+    async startOperator(o = {}) {
+      const operator = await startTestOperator({ api, kube, kubeConfig: kc, ...o });
+      operators.push(operator);
+      return operator;
+    },
     async close() {
       await api.close();
+      for (const o of operators.splice(0)) await o.stop();
       await kube.cleanup();
     },
   };

@@ -5,18 +5,17 @@
 // lost the status write is found again by uid, and an old operator's vault (no owner) is used
 // only once an admin records its owner.
 import { randomUUID } from 'node:crypto';
-import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import type { CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApi, type TestApi } from '../../test/support/api.js';
-import { installCrds } from '../../test/support/crds.js';
-import { kubeConfigFor, sharedPeer } from '../../test/support/fixtures.js';
-import { type KubeIdentities, kubeIdentities } from '../../test/support/kube-identity.js';
-import { OPERATOR_ACCOUNT, operatorApiEnv, startTestOperator } from '../../test/support/operator.js';
+import type { TestApi } from '../../test/support/api.js';
+import type { KubeIdentities } from '../../test/support/kube-identity.js';
+import { OPERATOR_ACCOUNT, startTestOperator } from '../../test/support/operator.js';
 import { GROUP, type OneclawVault, PLURAL_VAULTS, Reason, VERSION } from './apis/v1alpha1/types.js';
 import { vaultNameFor } from './controllers/oneclawvault/reconciler.js';
 import type { RunningOperator } from './operator.js';
 import { kubeRequest, namespacedPath } from './runtime/kube-request.js';
 import { eventually } from './runtime/test-helpers.js';
+import { type OperatorSuite, operatorSuite } from './test-helpers.js';
 
 interface ApiVault {
   id: string;
@@ -25,6 +24,7 @@ interface ApiVault {
 }
 
 describe('vault ownership', () => {
+  let suite: OperatorSuite;
   let api: TestApi;
   let kube: KubeIdentities;
   let kc: KubeConfig;
@@ -157,30 +157,26 @@ describe('vault ownership', () => {
   };
 
   beforeAll(async () => {
-    const info = await sharedPeer('kube');
-    await installCrds(info);
-    kc = kubeConfigFor(info.kubeconfig);
-    custom = kc.makeApiClient(CustomObjectsApi);
-    kube = await kubeIdentities(info, 'own');
+    suite = await operatorSuite('own', ['app', 'thief'], {
+      env: (k) => ({
+        ONECLAW_K8S_ADMIN_SERVICE_ACCOUNTS: [k.namespace, `${k.namespace}-prod`, `${k.namespace}-late`]
+          .map((ns) => `system:serviceaccount:${ns}:${OPERATOR_ACCOUNT}`)
+          .join(','),
+      }),
+    });
+    ({ api, kube, kc, custom } = suite);
     nsA = kube.namespace;
     nsB = `${nsA}-prod`;
     nsLate = `${nsA}-late`;
-    for (const sa of [OPERATOR_ACCOUNT, 'app', 'thief']) await kube.createServiceAccount(sa);
     await createNamespace(nsB);
     await createNamespace(nsLate);
-    const env = operatorApiEnv(info, kube);
-    env.ONECLAW_K8S_ADMIN_SERVICE_ACCOUNTS = [nsA, nsB, nsLate]
-      .map((ns) => `system:serviceaccount:${ns}:${OPERATOR_ACCOUNT}`)
-      .join(',');
-    api = await startTestApi(env, { listen: true });
     await operatorFor(nsA);
     await operatorFor(nsB);
   });
   afterAll(async () => {
     for (const op of operators) await op.stop();
-    await api?.close();
     for (const ns of [nsB, nsLate]) if (ns) await kube.core.deleteNamespace({ name: ns }).catch(() => {});
-    await kube?.cleanup();
+    await suite?.close();
   });
 
   it('gives `<ns>/prod-db` and `<ns>-prod/db` vaults of their own: no grant on, no purge of the other', async () => {

@@ -2,18 +2,11 @@
 // administrator, whom the admission policy lets name any account: the operator's own refusal is
 // what is tested, as it would be on a cluster without the policy. An admin reads every vault, so
 // without the refusal each of these syncs would copy the secret out.
-import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import type { CustomObjectsApi } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApi, type TestApi } from '../../../../test/support/api.js';
-import { installCrds } from '../../../../test/support/crds.js';
-import { kubeConfigFor, sharedPeer } from '../../../../test/support/fixtures.js';
-import { type KubeIdentities, kubeIdentities } from '../../../../test/support/kube-identity.js';
-import {
-  createReadyVault,
-  OPERATOR_ACCOUNT,
-  operatorApiEnv,
-  startTestOperator,
-} from '../../../../test/support/operator.js';
+import type { TestApi } from '../../../../test/support/api.js';
+import type { KubeIdentities } from '../../../../test/support/kube-identity.js';
+import { OPERATOR_ACCOUNT } from '../../../../test/support/operator.js';
 import {
   API_VERSION,
   type Condition,
@@ -23,15 +16,14 @@ import {
   type SecretSync,
   VERSION,
 } from '../../apis/v1alpha1/types.js';
-import type { RunningOperator } from '../../operator.js';
 import { eventually } from '../../runtime/test-helpers.js';
+import { type OperatorSuite, operatorSuite } from '../../test-helpers.js';
 
 describe('SecretSync: org-admin service accounts', () => {
+  let suite: OperatorSuite;
   let api: TestApi;
   let kube: KubeIdentities;
-  let kc: KubeConfig;
   let custom: CustomObjectsApi;
-  let operator: RunningOperator;
   let ns: string;
   let vaultId: string;
 
@@ -67,52 +59,29 @@ describe('SecretSync: org-admin service accounts', () => {
     });
 
   beforeAll(async () => {
-    const info = await sharedPeer('kube');
-    await installCrds(info);
-    kc = kubeConfigFor(info.kubeconfig);
-    custom = kc.makeApiClient(CustomObjectsApi);
-    kube = await kubeIdentities(info, 'sync-admin');
-    ns = kube.namespace;
-    for (const sa of [OPERATOR_ACCOUNT, 'app', 'listed-admin', 'unlisted-admin'])
-      await kube.createServiceAccount(sa);
     // The API makes both accounts admins; the operator is told of one only, as when its setting
     // lags behind the API's.
-    api = await startTestApi(
-      {
-        ...operatorApiEnv(info, kube),
+    suite = await operatorSuite('sync-admin', ['app', 'listed-admin', 'unlisted-admin'], {
+      env: (k) => ({
         ONECLAW_K8S_ADMIN_SERVICE_ACCOUNTS: [OPERATOR_ACCOUNT, 'listed-admin', 'unlisted-admin']
-          .map(kube.username)
+          .map(k.username)
           .join(','),
-      },
-      { listen: true },
-    );
-    operator = await startTestOperator({
-      api,
-      kube,
-      kubeConfig: kc,
-      adminServiceAccounts: [kube.username('listed-admin')],
+      }),
     });
-    vaultId = await createReadyVault(kc, ns, 'main', {
+    ({ api, kube, custom, ns } = suite);
+    await suite.startOperator({ adminServiceAccounts: [kube.username('listed-admin')] });
+    vaultId = await suite.createReadyVault('main', {
       access: [{ serviceAccount: 'app', paths: ['app/**'], permissions: ['read'] }],
     });
     for (const [path, value] of [
       ['ops/root-token', 'root-token-value'],
       ['app/key', 'app-key-value'],
     ]) {
-      const res = await api.request({
-        method: 'PUT',
-        url: `/v1/vaults/${vaultId}/secrets/${path}`,
-        payload: { type: 'password', value },
-      });
-      expect(res.statusCode).toBe(200);
+      await suite.put(vaultId, path as string, value as string);
     }
   });
   afterAll(async () => {
-    // The API first: closing it ends the operator's open change-feed long poll at once, which
-    // the operator's own abort does not reach before the server's keep-alive timeout.
-    await api?.close();
-    await operator?.stop();
-    await kube?.cleanup();
+    await suite?.close();
   });
 
   it.each([

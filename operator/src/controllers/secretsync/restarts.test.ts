@@ -1,17 +1,8 @@
 // Rollout restarts follow the data the Secret holds, not the spec that produced it: a template
 // edit that renders the same data restarts nothing, a new value restarts each workload once.
-import { AppsV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import { AppsV1Api, type CustomObjectsApi } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApi, type TestApi } from '../../../../test/support/api.js';
-import { installCrds } from '../../../../test/support/crds.js';
-import { kubeConfigFor, sharedPeer } from '../../../../test/support/fixtures.js';
-import { type KubeIdentities, kubeIdentities } from '../../../../test/support/kube-identity.js';
-import {
-  createReadyVault,
-  OPERATOR_ACCOUNT,
-  operatorApiEnv,
-  startTestOperator,
-} from '../../../../test/support/operator.js';
+import type { KubeIdentities } from '../../../../test/support/kube-identity.js';
 import {
   API_VERSION,
   CONTENT_HASH_ANNOTATION,
@@ -22,6 +13,7 @@ import {
 } from '../../apis/v1alpha1/types.js';
 import type { RunningOperator } from '../../operator.js';
 import { eventually } from '../../runtime/test-helpers.js';
+import { type OperatorSuite, operatorSuite } from '../../test-helpers.js';
 import { contentFingerprint } from './render.js';
 import { RESTARTED_AT } from './restarts.js';
 
@@ -29,9 +21,8 @@ import { RESTARTED_AT } from './restarts.js';
 const SETTLE_MS = 1_500;
 
 describe('SecretSync: rollout restarts', () => {
-  let api: TestApi;
+  let suite: OperatorSuite;
   let kube: KubeIdentities;
-  let kc: KubeConfig;
   let custom: CustomObjectsApi;
   let apps: AppsV1Api;
   let operator: RunningOperator;
@@ -53,14 +44,7 @@ describe('SecretSync: rollout restarts', () => {
     const s = await kube.core.readNamespacedSecret({ name: 'db', namespace: ns });
     return Buffer.from(s.data?.url ?? '', 'base64').toString();
   };
-  const put = async (value: string) => {
-    const res = await api.request({
-      method: 'PUT',
-      url: `/v1/vaults/${vaultId}/secrets/app/db/password`,
-      payload: { type: 'password', value },
-    });
-    expect(res.statusCode).toBe(200);
-  };
+  const put = (value: string) => suite.put(vaultId, 'app/db/password', value);
   /** Replaces the sync's template; resolves once the operator has synced that generation. */
   const setTemplate = async (template: Record<string, string>) => {
     const current = await getSync();
@@ -79,17 +63,11 @@ describe('SecretSync: rollout restarts', () => {
   };
 
   beforeAll(async () => {
-    const info = await sharedPeer('kube');
-    await installCrds(info);
-    kc = kubeConfigFor(info.kubeconfig);
-    custom = kc.makeApiClient(CustomObjectsApi);
-    apps = kc.makeApiClient(AppsV1Api);
-    kube = await kubeIdentities(info, 'sync-restart');
-    ns = kube.namespace;
-    for (const sa of [OPERATOR_ACCOUNT, 'app']) await kube.createServiceAccount(sa);
-    api = await startTestApi(operatorApiEnv(info, kube), { listen: true });
-    operator = await startTestOperator({ api, kube, kubeConfig: kc });
-    vaultId = await createReadyVault(kc, ns, 'main', {
+    suite = await operatorSuite('sync-restart', ['app']);
+    ({ kube, custom, ns } = suite);
+    apps = suite.kc.makeApiClient(AppsV1Api);
+    operator = await suite.startOperator();
+    vaultId = await suite.createReadyVault('main', {
       access: [{ serviceAccount: 'app', paths: ['app/**'], permissions: ['read'] }],
     });
     await put('pw-1');
@@ -126,11 +104,7 @@ describe('SecretSync: rollout restarts', () => {
     expect(await eventually('first sync', () => secretUrl())).toBe('postgres://app:pw-1@db/app');
   });
   afterAll(async () => {
-    // The API first: closing it ends the operator's open change-feed long poll at once, which
-    // the operator's own abort does not reach before the server's keep-alive timeout.
-    await api?.close();
-    await operator?.stop();
-    await kube?.cleanup();
+    await suite?.close();
   });
 
   it('restarts nothing when an edited template renders the same data', async () => {
@@ -183,7 +157,7 @@ describe('SecretSync: rollout restarts', () => {
       },
     });
 
-    operator = await startTestOperator({ api, kube, kubeConfig: kc });
+    operator = await suite.startOperator();
     await eventually('status caught up', async () => (await getSync()).status?.secretHash === fingerprint);
     const after = await eventually('restarted again', async () => {
       const at = await restartedAt();
