@@ -31,7 +31,7 @@ export function envInt(name: string, fallback: number, min = 1): number {
   return n;
 }
 
-export function apiLoadSettings(): ApiLoadSettings {
+function apiLoadSettings(): ApiLoadSettings {
   return {
     secrets: envInt('BENCH_SECRETS', 10_000),
     valueBytes: envInt('BENCH_VALUE_BYTES', 256),

@@ -19,7 +19,7 @@ export interface CmekRotationSettings {
   runs: number;
 }
 
-export function cmekRotationSettings(): CmekRotationSettings {
+function cmekRotationSettings(): CmekRotationSettings {
   return { secrets: envInt('BENCH_CMEK_SECRETS', 10_000), runs: envInt('BENCH_CMEK_RUNS', 3) };
 }
 

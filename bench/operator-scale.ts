@@ -67,7 +67,7 @@ export interface OperatorScaleSettings {
   rssSeconds: number;
 }
 
-export function operatorScaleSettings(): OperatorScaleSettings {
+function operatorScaleSettings(): OperatorScaleSettings {
   return {
     syncs: envInt('BENCH_SYNCS', 1000),
     namespaces: envInt('BENCH_SYNC_NAMESPACES', 10),

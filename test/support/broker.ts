@@ -30,7 +30,7 @@ const starters: { [N in SharedPeerName]: () => Promise<Peer<SharedPeers[N]>> } =
   gcpkms: startGcpKms,
 };
 
-export function isSharedPeerName(name: string): name is SharedPeerName {
+function isSharedPeerName(name: string): name is SharedPeerName {
   return Object.hasOwn(starters, name);
 }
 

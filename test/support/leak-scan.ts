@@ -239,7 +239,7 @@ type KubeObject = { metadata?: { namespace?: string; name?: string; resourceVers
 >;
 
 /** What a run showed of the Kubernetes objects where a value could leak, every version of each. */
-export const leakWatches = (): Watched[] => [
+const leakWatches = (): Watched[] => [
   { kind: 'OneclawVault', path: `/apis/${GROUP}/${VERSION}/${PLURAL_VAULTS}` },
   { kind: 'SecretSync', path: `/apis/${GROUP}/${VERSION}/${PLURAL_SYNCS}` },
   { kind: 'Event', path: '/api/v1/events' },

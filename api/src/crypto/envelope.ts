@@ -23,7 +23,7 @@ import { aesGcmOpen, aesGcmSeal, IV_BYTES, KEY_BYTES, TAG_BYTES, wipe } from './
 import { BlobReader, encodeFields, u32 } from './encoding.js';
 import { IntegrityError } from './errors.js';
 
-export const VALUE_FORMAT_V1 = 0x01;
+const VALUE_FORMAT_V1 = 0x01;
 export const DEK_FORMAT_KEK = 0x01;
 export const DEK_FORMAT_KMS = 0x02;
 
@@ -36,19 +36,19 @@ export interface ValueBinding {
   version: number;
 }
 
-export function valueAad(b: ValueBinding): Buffer {
+function valueAad(b: ValueBinding): Buffer {
   return encodeFields('oneclaw/value/v1', [b.orgId, b.vaultId, b.path, b.version]);
 }
 
-export function dekAad(vaultId: string, kekVersion: number): Buffer {
+function dekAad(vaultId: string, kekVersion: number): Buffer {
   return encodeFields('oneclaw/dek/v1', [vaultId, kekVersion]);
 }
 
-export function kekContext(orgId: string, vaultId: string, kekVersion: number): Record<string, string> {
+function kekContext(orgId: string, vaultId: string, kekVersion: number): Record<string, string> {
   return { purpose: 'kek', org_id: orgId, vault_id: vaultId, kek_version: String(kekVersion) };
 }
 
-export function dekContext(b: ValueBinding): Record<string, string> {
+function dekContext(b: ValueBinding): Record<string, string> {
   return { purpose: 'dek', org_id: b.orgId, vault_id: b.vaultId, path: b.path, version: String(b.version) };
 }
 

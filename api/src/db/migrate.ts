@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { runner } from 'node-pg-migrate';
 import type { Logger } from 'pino';
 
-export const migrationsDir = join(dirname(fileURLToPath(import.meta.url)), 'migrations');
+const migrationsDir = join(dirname(fileURLToPath(import.meta.url)), 'migrations');
 
 export async function migrate(databaseUrl: string, logger?: Logger): Promise<string[]> {
   const applied = await runner({

@@ -8,7 +8,7 @@ import { BlobReader, str16 } from '../crypto/encoding.js';
 import { IntegrityError } from '../crypto/errors.js';
 import { BACKENDS, type BackendName } from './types.js';
 
-export const KMS_BLOB_FORMAT = 0x4b;
+const KMS_BLOB_FORMAT = 0x4b;
 
 export interface KmsBlob {
   backend: BackendName;

@@ -242,7 +242,7 @@ export interface SignerTarget {
 }
 
 /** Verifies a JWS signature with nothing but node:crypto and the published JWK. */
-export function verifyJws(jwk: PublicJwk, data: Buffer, signature: Buffer): boolean {
+function verifyJws(jwk: PublicJwk, data: Buffer, signature: Buffer): boolean {
   const { kid: _kid, alg: _alg, use: _use, ...material } = jwk;
   const key = createPublicKey({ key: material as JsonWebKey, format: 'jwk' });
   return jwk.alg === 'EdDSA'

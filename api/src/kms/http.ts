@@ -2,7 +2,7 @@
 // (a KMS endpoint that redirects is misconfigured or hostile), and a cap on response size.
 import { KmsUnavailableError } from '../crypto/errors.js';
 
-export const MAX_RESPONSE_BYTES = 1 << 20;
+const MAX_RESPONSE_BYTES = 1 << 20;
 
 export interface BoundedResponse {
   status: number;

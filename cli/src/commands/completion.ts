@@ -31,7 +31,7 @@ function walk(n: Node, visit: (n: Node) => void): void {
   for (const c of n.subcommands) walk(c, visit);
 }
 
-export function bashScript(root: Node, name: string): string {
+function bashScript(root: Node, name: string): string {
   const paths: string[] = [];
   const cases: string[] = [];
   walk(root, (n) => {
@@ -66,14 +66,14 @@ complete -o default -F ${fn} ${name}
 `;
 }
 
-export function zshScript(root: Node, name: string): string {
+function zshScript(root: Node, name: string): string {
   return `#compdef ${name}
 # ${name} completion for zsh. Load it with: source <(${name} completion zsh)
 autoload -U +X bashcompinit && bashcompinit
 ${bashScript(root, name)}`;
 }
 
-export function fishScript(root: Node, name: string): string {
+function fishScript(root: Node, name: string): string {
   const lines = [`# ${name} completion for fish. Load it with: ${name} completion fish | source`];
   const q = (s: string) => `'${s.replace(/'/g, "\\'")}'`;
   walk(root, (n) => {

@@ -24,7 +24,7 @@ export async function waitForJob(
   }
 }
 
-export function printJob(ctx: Context, job: Job): void {
+function printJob(ctx: Context, job: Job): void {
   emit(ctx.format, job, () =>
     printFields([
       ['job', job.id],

@@ -47,7 +47,7 @@ export async function promptHidden(question: string): Promise<string> {
 }
 
 /** Drops one trailing newline (`echo value | …`), nothing else. */
-export function chompOne(bytes: Uint8Array): Uint8Array {
+function chompOne(bytes: Uint8Array): Uint8Array {
   let end = bytes.length;
   if (end > 0 && bytes[end - 1] === 0x0a) end--;
   if (end > 0 && bytes[end - 1] === 0x0d && end === bytes.length - 1) end--;

@@ -33,7 +33,7 @@ export function normalizeServer(url: string): string {
 }
 
 /** `user:<id>`-style subject and expiry from a JWT, without verifying it (the server does). */
-export function tokenClaims(token: string): { sub?: string; exp?: number } {
+function tokenClaims(token: string): { sub?: string; exp?: number } {
   try {
     const part = token.split('.')[1] ?? '';
     const json = Buffer.from(part, 'base64url').toString('utf8');

@@ -130,7 +130,7 @@ function requireId(id: string | undefined, field: string): string {
   return id;
 }
 
-export function toTimestamp(d: Date): Timestamp {
+function toTimestamp(d: Date): Timestamp {
   const ms = d.getTime();
   return { seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1_000_000 };
 }
@@ -172,7 +172,7 @@ function checkProtectionLevel(level: string | undefined): void {
   }
 }
 
-export function versionMessage(v: VersionRec): Record<string, unknown> {
+function versionMessage(v: VersionRec): Record<string, unknown> {
   return {
     name: v.name,
     state: v.state,

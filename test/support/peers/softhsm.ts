@@ -1,6 +1,6 @@
 // SoftHSM2: a token initialised in a temporary directory. There is no process; the PKCS#11
-// module reads SOFTHSM2_CONF when it is initialised, so a test process sets that variable
-// (see `useSoftHsmEnv`) before it loads the module.
+// module reads SOFTHSM2_CONF when it is initialised, so a test process sets that variable to the
+// returned `conf` before it loads the module.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -6,7 +6,7 @@ import { aesGcmOpen, aesGcmSeal, KEY_BYTES } from '../../crypto/aead.js';
 import { IntegrityError, KmsConfigError } from '../../crypto/errors.js';
 import type { KmsBackend } from '../types.js';
 
-export function localKeyId(masterKey: Buffer): string {
+function localKeyId(masterKey: Buffer): string {
   return createHash('sha256').update(masterKey).digest('hex');
 }
 
