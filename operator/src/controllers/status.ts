@@ -17,6 +17,31 @@ export interface StatusTarget {
 
 export type ConditionInput = Omit<Condition, 'lastTransitionTime' | 'observedGeneration'>;
 
+/** A custom resource of ours, as the cache holds it. */
+interface OwnObject {
+  metadata: { namespace?: string; name?: string; generation?: number };
+  status?: object;
+}
+
+/** writeStatus for an object of `plural` as last read: its place, generation and status. */
+export function writeObjectStatus(
+  kubeConfig: KubeConfig,
+  plural: string,
+  obj: OwnObject,
+  fields: Record<string, unknown>,
+  conditions: ConditionInput[],
+  signal: AbortSignal,
+): Promise<boolean> {
+  const target: StatusTarget = {
+    plural,
+    namespace: obj.metadata.namespace as string,
+    name: obj.metadata.name as string,
+    generation: obj.metadata.generation,
+    status: (obj.status ?? {}) as StatusTarget['status'],
+  };
+  return writeStatus(kubeConfig, target, fields, conditions, signal);
+}
+
 /**
  * Merges `fields` and the conditions into status; returns whether anything was written. The
  * write carries `signal`: a reconcile cancelled (leadership lost, shutdown) writes nothing more.

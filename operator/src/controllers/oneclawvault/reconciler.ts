@@ -21,7 +21,7 @@ import { addFinalizer, removeFinalizer } from '../../runtime/finalizers.js';
 import type { ObjectCache } from '../../runtime/informer-cache.js';
 import type { ObjectKey } from '../../runtime/keys.js';
 import { namespacedPath } from '../../runtime/kube-request.js';
-import { writeStatus } from '../status.js';
+import { writeObjectStatus } from '../status.js';
 import { findOwnedVault, resolveVault } from './ownership.js';
 
 export { vaultNameFor } from './ownership.js';
@@ -69,15 +69,10 @@ export function createVaultReconciler(deps: {
     ready: { status: 'True' | 'False' | 'Unknown'; reason: string; message: string },
     signal: AbortSignal,
   ) =>
-    writeStatus(
+    writeObjectStatus(
       kubeConfig,
-      {
-        plural: PLURAL_VAULTS,
-        namespace: v.metadata.namespace as string,
-        name: v.metadata.name as string,
-        generation: v.metadata.generation,
-        status: (v.status ?? {}) as never,
-      },
+      PLURAL_VAULTS,
+      v,
       fields,
       [{ type: ConditionType.Ready, ...ready }],
       signal,

@@ -6,30 +6,23 @@
 // reason AccessDenied, and spec.onAccessLoss decides whether the Secret is kept (Retain, the
 // default: running pods keep working) or deleted (Delete). A sync naming an org-admin account
 // is refused for good (AdminServiceAccount), with the same onAccessLoss treatment.
-import type { KubeConfig, V1Secret } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { matchesPath } from '../../../../common/src/path-glob.js';
 import { OneclawError } from '../../../../sdk/src/index.js';
 import {
-  API_VERSION,
-  CONTENT_HASH_ANNOTATION,
   ConditionType,
   DEFAULT_REFRESH_INTERVAL,
-  KIND_SYNC,
-  MANAGED_BY_LABEL,
-  MANAGED_BY_VALUE,
   type OneclawVault,
   PLURAL_SYNCS,
   Reason,
   type SecretSync,
-  SYNC_LABEL,
 } from '../../apis/v1alpha1/types.js';
 import { ADMIN_IDENTITY_REFUSED, AdminIdentityError, type Identities } from '../../identity.js';
 import { type Reconciler, TerminalError } from '../../runtime/controller.js';
 import type { EventRecorder } from '../../runtime/events.js';
 import type { ObjectCache } from '../../runtime/informer-cache.js';
-import { KubeApiError, kubeRequest, namespacedPath, statusCodeOf } from '../../runtime/kube-request.js';
-import { sameSecretData } from '../../runtime/semantic.js';
-import { type ConditionInput, writeStatus } from '../status.js';
+import { statusCodeOf } from '../../runtime/kube-request.js';
+import { type ConditionInput, writeObjectStatus } from '../status.js';
 import type { FeedFollowers } from './feed.js';
 import {
   contentFingerprint,
@@ -40,6 +33,7 @@ import {
   TemplateError,
 } from './render.js';
 import type { Restarter } from './restarts.js';
+import { applyTarget, removeTarget, SyncFailure } from './target.js';
 
 /** "1h30m" → ms. */
 export function parseInterval(s: string): number {
@@ -65,21 +59,6 @@ function classify(err: unknown): { reason: string; message: string } | undefined
   return undefined;
 }
 
-/** Whether two string maps hold the same keys and values, whatever the key order. */
-function sameMap(a: Record<string, string>, b: Record<string, string>): boolean {
-  const keys = Object.keys(a);
-  return keys.length === Object.keys(b).length && keys.every((k) => Object.hasOwn(b, k) && a[k] === b[k]);
-}
-
-class ReadFailure extends Error {
-  constructor(
-    readonly reason: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
 export function createSyncReconciler(deps: {
   kubeConfig: KubeConfig;
   identities: Identities;
@@ -98,20 +77,7 @@ export function createSyncReconciler(deps: {
     fields: Record<string, unknown>,
     conditions: ConditionInput[],
     signal: AbortSignal,
-  ) =>
-    writeStatus(
-      kubeConfig,
-      {
-        plural: PLURAL_SYNCS,
-        namespace: s.metadata.namespace as string,
-        name: s.metadata.name as string,
-        generation: s.metadata.generation,
-        status: (s.status ?? {}) as never,
-      },
-      fields,
-      conditions,
-      signal,
-    );
+  ) => writeObjectStatus(kubeConfig, PLURAL_SYNCS, s, fields, conditions, signal);
 
   const notReady = async (
     s: SecretSync,
@@ -154,115 +120,9 @@ export function createSyncReconciler(deps: {
         throw new AdminIdentityError(err.message);
       const why = classify(err);
       if (!why) throw err;
-      throw new ReadFailure(why.reason, why.message);
+      throw new SyncFailure(why.reason, why.message);
     }
     return { values, entries: [...entries.values()] };
-  };
-
-  const secretPath = (ns: string, name?: string) => namespacedPath('v1', 'secrets', ns, name);
-
-  /**
-   * Creates or converges the target Secret: whether it was written, whether its data differs
-   * from what it held (or it did not exist), and whether it was already written from
-   * `fingerprint` by an earlier reconcile.
-   */
-  const apply = async (
-    s: SecretSync,
-    name: string,
-    data: Map<string, string>,
-    fingerprint: string,
-    signal: AbortSignal,
-  ): Promise<{ changed: boolean; dataChanged: boolean; writtenBefore: boolean }> => {
-    const ns = s.metadata.namespace as string;
-    const target = s.spec.target ?? {};
-    const type = target.type ?? 'Opaque';
-    const desired: V1Secret = {
-      apiVersion: 'v1',
-      kind: 'Secret',
-      metadata: {
-        name,
-        namespace: ns,
-        labels: {
-          ...(target.labels ?? {}),
-          [MANAGED_BY_LABEL]: MANAGED_BY_VALUE,
-          [SYNC_LABEL]: s.metadata.name as string,
-        },
-        annotations: { ...(target.annotations ?? {}), [CONTENT_HASH_ANNOTATION]: fingerprint },
-        ownerReferences: [
-          {
-            apiVersion: API_VERSION,
-            kind: KIND_SYNC,
-            name: s.metadata.name as string,
-            uid: s.metadata.uid as string,
-            controller: true,
-            blockOwnerDeletion: true,
-          },
-        ],
-      },
-      type,
-      data: Object.fromEntries([...data].map(([k, v]) => [k, Buffer.from(v, 'utf8').toString('base64')])),
-    };
-    let current: V1Secret | undefined;
-    try {
-      current = await kubeRequest<V1Secret>(kubeConfig, { path: secretPath(ns, name), signal });
-    } catch (err) {
-      if (!(err instanceof KubeApiError && err.statusCode === 404)) throw err;
-    }
-    if (!current) {
-      await kubeRequest(kubeConfig, { method: 'POST', path: secretPath(ns), body: desired, signal });
-      return { changed: true, dataChanged: true, writtenBefore: false };
-    }
-    const ours = current.metadata?.ownerReferences?.some((r) => r.uid === s.metadata.uid && r.controller);
-    if (!ours) {
-      throw new ReadFailure(
-        Reason.SecretConflict,
-        `Secret ${name} exists and is not managed by this SecretSync`,
-      );
-    }
-    const dataChanged = !sameSecretData(current.data ?? {}, desired.data ?? {});
-    const writtenBefore = current.metadata?.annotations?.[CONTENT_HASH_ANNOTATION] === fingerprint;
-    const same =
-      current.type === type &&
-      !dataChanged &&
-      sameMap(current.metadata?.labels ?? {}, desired.metadata?.labels ?? {}) &&
-      sameMap(current.metadata?.annotations ?? {}, desired.metadata?.annotations ?? {});
-    if (same) return { changed: false, dataChanged, writtenBefore };
-    if (current.type !== type) {
-      // A Secret's type is immutable: replace the object.
-      await kubeRequest(kubeConfig, { method: 'DELETE', path: secretPath(ns, name), signal });
-      await kubeRequest(kubeConfig, { method: 'POST', path: secretPath(ns), body: desired, signal });
-      return { changed: true, dataChanged, writtenBefore };
-    }
-    const replacement = {
-      ...desired,
-      metadata: { ...desired.metadata, resourceVersion: current.metadata?.resourceVersion },
-    };
-    await kubeRequest(kubeConfig, {
-      method: 'PUT',
-      path: secretPath(ns, name),
-      body: replacement,
-      signal,
-    });
-    return { changed: true, dataChanged, writtenBefore };
-  };
-
-  const removeTarget = async (s: SecretSync, name: string, signal: AbortSignal) => {
-    const ns = s.metadata.namespace as string;
-    try {
-      const current = await kubeRequest<V1Secret>(kubeConfig, { path: secretPath(ns, name), signal });
-      if (current.metadata?.ownerReferences?.some((r) => r.uid === s.metadata.uid)) {
-        await kubeRequest(kubeConfig, { method: 'DELETE', path: secretPath(ns, name), signal });
-        await events.event(
-          s,
-          'Normal',
-          'SecretDeleted',
-          `deleted Secret ${name} (onAccessLoss Delete)`,
-          signal,
-        );
-      }
-    } catch (err) {
-      if (!(err instanceof KubeApiError && err.statusCode === 404)) throw err;
-    }
   };
 
   return {
@@ -315,20 +175,27 @@ export function createSyncReconciler(deps: {
           template,
           type: s.spec.target?.type ?? 'Opaque',
         });
-        ({ changed, dataChanged, writtenBefore } = await apply(s, targetName, data, fingerprint, signal));
+        ({ changed, dataChanged, writtenBefore } = await applyTarget(
+          kubeConfig,
+          s,
+          targetName,
+          data,
+          fingerprint,
+          signal,
+        ));
       } catch (err) {
         if (err instanceof TemplateError) {
           await notReady(s, signal, Reason.InvalidSpec, err.message);
           throw new TerminalError(err.message);
         }
         if (err instanceof AdminIdentityError) {
-          if (s.spec.onAccessLoss === 'Delete') await removeTarget(s, targetName, signal);
+          if (s.spec.onAccessLoss === 'Delete') await removeTarget(kubeConfig, events, s, targetName, signal);
           await notReady(s, signal, Reason.AdminServiceAccount, err.message);
           throw new TerminalError(err.message);
         }
-        if (err instanceof ReadFailure) {
+        if (err instanceof SyncFailure) {
           if (err.reason === Reason.AccessDenied && s.spec.onAccessLoss === 'Delete')
-            await removeTarget(s, targetName, signal);
+            await removeTarget(kubeConfig, events, s, targetName, signal);
           await notReady(s, signal, err.reason, err.message);
           log.info({ reason: err.reason }, 'sync not possible');
           return { requeueAfterMs: Math.min(refresh, 60_000) };
