@@ -23,16 +23,22 @@ function capture() {
 
 const localKey = randomBytes(32);
 
+/** Boots the local backend in `profile`, logging to a capture. */
+async function bootLocal(profile: 'dev' | 'production') {
+  const { logger, lines } = capture();
+  const kms = await bootKms({
+    keyUri: 'local://main',
+    settings: { local: { masterKeys: { main: localKey } } },
+    profile,
+    logger,
+    metrics: createKmsMetrics(new Registry()),
+  });
+  return { kms, lines };
+}
+
 describe('bootKms', () => {
   it('logs the resolved backend and key id, and warns about the local backend outside dev', async () => {
-    const { logger, lines } = capture();
-    const kms = await bootKms({
-      keyUri: 'local://main',
-      settings: { local: { masterKeys: { main: localKey } } },
-      profile: 'production',
-      logger,
-      metrics: createKmsMetrics(new Registry()),
-    });
+    const { kms, lines } = await bootLocal('production');
     const ready = lines.find((l) => l.msg === 'KMS ready');
     expect(ready).toMatchObject({ backend: 'local', keyId: kms.current.keyId });
     expect(lines.some((l) => l.level === 40 && /local KMS backend/.test(String(l.msg)))).toBe(true);
@@ -41,14 +47,7 @@ describe('bootKms', () => {
   });
 
   it('does not warn in the dev profile', async () => {
-    const { logger, lines } = capture();
-    const kms = await bootKms({
-      keyUri: 'local://main',
-      settings: { local: { masterKeys: { main: localKey } } },
-      profile: 'dev',
-      logger,
-      metrics: createKmsMetrics(new Registry()),
-    });
+    const { kms, lines } = await bootLocal('dev');
     expect(lines.filter((l) => l.level === 40)).toEqual([]);
     await kms.close();
   });
