@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateLocalSigningKeyPem } from '../../api/src/kms/backends/local-signer.js';
 import { generateApiKey } from '../../api/src/services/auth/api-keys.js';
@@ -13,7 +13,6 @@ import { startTestApi, type TestApi } from '../../test/support/api.js';
 import type { KubeIdentities } from '../../test/support/kube-identity.js';
 import { operatorApiEnv, startTestOperator } from '../../test/support/operator.js';
 import { freePort } from '../../test/support/ports.js';
-import { GROUP, type OneclawVault, PLURAL_VAULTS, VERSION } from './apis/v1alpha1/types.js';
 import type { RunningOperator } from './operator.js';
 import { eventually } from './runtime/test-helpers.js';
 import { type OperatorSuite, operatorSuite } from './test-helpers.js';
@@ -21,13 +20,11 @@ import { type OperatorSuite, operatorSuite } from './test-helpers.js';
 describe('operator replicas and API restarts', () => {
   let suite: OperatorSuite;
   let kc: KubeConfig;
-  let custom: CustomObjectsApi;
   let kube: KubeIdentities;
   let api: TestApi;
   let restarted: TestApi | undefined;
   let env: Record<string, string>;
   const replicas: RunningOperator[] = [];
-  let ns: string;
   let keyDir: string;
 
   const secretValue = async (name: string) => (await suite.readSecret(name))?.value;
@@ -63,7 +60,7 @@ describe('operator replicas and API restarts', () => {
         return env;
       },
     });
-    ({ kc, custom, kube, api, ns } = suite);
+    ({ kc, kube, api } = suite);
     for (const identity of ['replica-a', 'replica-b']) {
       replicas.push(await startTestOperator({ api, kube, kubeConfig: kc, identity, concurrency: 2 }));
     }
@@ -80,27 +77,8 @@ describe('operator replicas and API restarts', () => {
   let vaultId: string;
 
   it('exactly one replica leads and reconciles', async () => {
-    await custom.createNamespacedCustomObject({
-      group: GROUP,
-      version: VERSION,
-      namespace: ns,
-      plural: PLURAL_VAULTS,
-      body: {
-        apiVersion: `${GROUP}/${VERSION}`,
-        kind: 'OneclawVault',
-        metadata: { name: 'v', namespace: ns },
-        spec: { access: [{ serviceAccount: 'app', paths: ['app/*'], permissions: ['read'] }] },
-      },
-    });
-    vaultId = await eventually('vault id', async () => {
-      const v = (await custom.getNamespacedCustomObject({
-        group: GROUP,
-        version: VERSION,
-        namespace: ns,
-        plural: PLURAL_VAULTS,
-        name: 'v',
-      })) as OneclawVault;
-      return v.status?.vaultId;
+    vaultId = await suite.createReadyVault('v', {
+      access: [{ serviceAccount: 'app', paths: ['app/*'], permissions: ['read'] }],
     });
     await put(api, vaultId, 'one');
     await sync('first');

@@ -9,7 +9,7 @@ import type { TestApi } from '../../test/support/api.js';
 import type { KubeIdentities } from '../../test/support/kube-identity.js';
 import { OPERATOR_ACCOUNT, startTestOperator } from '../../test/support/operator.js';
 import { freePort } from '../../test/support/ports.js';
-import { GROUP, type OneclawVault, PLURAL_SYNCS, PLURAL_VAULTS, VERSION } from './apis/v1alpha1/types.js';
+import { GROUP, PLURAL_SYNCS, PLURAL_VAULTS, VERSION } from './apis/v1alpha1/types.js';
 import { RESTARTED_AT } from './controllers/secretsync/restarts.js';
 import { type RunningOperator, startOperator } from './operator.js';
 import { eventually } from './runtime/test-helpers.js';
@@ -24,12 +24,6 @@ describe('operator', () => {
   let operator: RunningOperator;
   let ns: string;
 
-  const vaultObj = (name: string, spec: OneclawVault['spec']) => ({
-    apiVersion: `${GROUP}/${VERSION}`,
-    kind: 'OneclawVault',
-    metadata: { name, namespace: ns },
-    spec,
-  });
   const getVault = (name: string) => suite.getVault(name);
   const getSync = (name: string) => suite.getSync(name);
   const createSync = (name: string, spec: Parameters<OperatorSuite['createSync']>[1]) =>
@@ -53,15 +47,9 @@ describe('operator', () => {
   let vaultId: string;
 
   it('turns a OneclawVault into a vault with grants for its service accounts', async () => {
-    await custom.createNamespacedCustomObject({
-      group: GROUP,
-      version: VERSION,
-      namespace: ns,
-      plural: PLURAL_VAULTS,
-      body: vaultObj('main', {
-        deletionPolicy: 'Delete',
-        access: [{ serviceAccount: 'app', paths: ['app/**'], permissions: ['read', 'list'] }],
-      }),
+    await suite.createVault('main', {
+      deletionPolicy: 'Delete',
+      access: [{ serviceAccount: 'app', paths: ['app/**'], permissions: ['read', 'list'] }],
     });
     const v = await eventually('vault Ready', async () => {
       const got = await getVault('main');
@@ -92,19 +80,7 @@ describe('operator', () => {
     await put(vaultId, 'app/db/password', 's3cret-1');
     await put(vaultId, 'app/env/LOG_LEVEL', 'debug');
     const apps = kc.makeApiClient(AppsV1Api);
-    await apps.createNamespacedDeployment({
-      namespace: ns,
-      body: {
-        metadata: { name: 'web' },
-        spec: {
-          selector: { matchLabels: { app: 'web' } },
-          template: {
-            metadata: { labels: { app: 'web' } },
-            spec: { containers: [{ name: 'web', image: 'busybox' }] },
-          },
-        },
-      },
-    });
+    await suite.createDeployment('web');
     await createSync('app', {
       vaultRef: { name: 'main' },
       serviceAccountName: 'app',

@@ -5,7 +5,7 @@
 import { createServer, type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { CustomObjectsApi, KubeConfig, type V1Secret } from '@kubernetes/client-node';
+import { AppsV1Api, CustomObjectsApi, KubeConfig, type V1Secret } from '@kubernetes/client-node';
 import { expect } from 'vitest';
 import { startTestApi, type TestApi } from '../../test/support/api.js';
 import { installCrds } from '../../test/support/crds.js';
@@ -45,6 +45,8 @@ export interface OperatorSuite {
   getSync(name: string): Promise<SecretSync>;
   /** The Secret's data decoded, or undefined when it does not exist. */
   readSecret(name: string): Promise<Record<string, string> | undefined>;
+  /** A Deployment to restart (there is no kubelet: its pods never run). */
+  createDeployment(name: string): Promise<unknown>;
   /** Writes a secret through the API as the admin. */
   put(vaultId: string, path: string, value: string, type?: string): Promise<void>;
   /** A replica serving the suite's namespace, stopped by close(). */
@@ -112,6 +114,20 @@ export async function operatorSuite(
         return undefined;
       }
     },
+    createDeployment: (name) =>
+      kc.makeApiClient(AppsV1Api).createNamespacedDeployment({
+        namespace: ns,
+        body: {
+          metadata: { name },
+          spec: {
+            selector: { matchLabels: { app: name } },
+            template: {
+              metadata: { labels: { app: name } },
+              spec: { containers: [{ name, image: 'busybox' }] },
+            },
+          },
+        },
+      }),
     async put(vaultId, path, value, type = 'password') {
       const res = await api.request({
         method: 'PUT',

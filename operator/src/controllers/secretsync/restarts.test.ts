@@ -4,7 +4,6 @@ import { AppsV1Api, type CustomObjectsApi } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KubeIdentities } from '../../../../test/support/kube-identity.js';
 import {
-  API_VERSION,
   CONTENT_HASH_ANNOTATION,
   GROUP,
   PLURAL_SYNCS,
@@ -71,35 +70,13 @@ describe('SecretSync: rollout restarts', () => {
       access: [{ serviceAccount: 'app', paths: ['app/**'], permissions: ['read'] }],
     });
     await put('pw-1');
-    await apps.createNamespacedDeployment({
-      namespace: ns,
-      body: {
-        metadata: { name: 'web' },
-        spec: {
-          selector: { matchLabels: { app: 'web' } },
-          template: {
-            metadata: { labels: { app: 'web' } },
-            spec: { containers: [{ name: 'web', image: 'busybox' }] },
-          },
-        },
-      },
-    });
-    await custom.createNamespacedCustomObject({
-      ...crd,
-      namespace: ns,
-      plural: PLURAL_SYNCS,
-      body: {
-        apiVersion: API_VERSION,
-        kind: 'SecretSync',
-        metadata: { name: 'db', namespace: ns },
-        spec: {
-          vaultRef: { name: 'main' },
-          serviceAccountName: 'app',
-          data: [{ secretKey: 'password', path: 'app/db/password' }],
-          target: { template: { data: { url: 'postgres://app:{{ .password }}@db/app' } } },
-          rolloutRestartTargets: [{ kind: 'Deployment', name: 'web' }],
-        },
-      },
+    await suite.createDeployment('web');
+    await suite.createSync('db', {
+      vaultRef: { name: 'main' },
+      serviceAccountName: 'app',
+      data: [{ secretKey: 'password', path: 'app/db/password' }],
+      target: { template: { data: { url: 'postgres://app:{{ .password }}@db/app' } } },
+      rolloutRestartTargets: [{ kind: 'Deployment', name: 'web' }],
     });
     expect(await eventually('first sync', () => secretUrl())).toBe('postgres://app:pw-1@db/app');
   });
