@@ -224,6 +224,20 @@ export async function call<T>(
   return (text ? JSON.parse(text) : undefined) as T;
 }
 
+/**
+ * A fresh database on the shared PostgreSQL and the environment of a production server on it,
+ * with the local KMS key every benchmark uses and `extra` on top.
+ */
+export async function benchServerEnv(
+  postgres: PostgresInfo,
+  database: string,
+  dir: string,
+  extra: Record<string, string> = {},
+): Promise<{ databaseUrl: string; env: Record<string, string>; adminKey: string }> {
+  const db = await createDatabase(postgres, database);
+  return { databaseUrl: db.url, ...serverEnv(dir, db.url, { ONECLAW_KMS_KEY: 'local://bench', ...extra }) };
+}
+
 /** The Authorization header of an admin token exchanged for `adminKey` at the server at `url`. */
 export async function adminAuth(url: string, adminKey: string): Promise<{ authorization: string }> {
   const t = await call<{ access_token: string }>('POST', `${url}/v1/auth/token`, {}, { api_key: adminKey });
@@ -327,9 +341,7 @@ export async function runApiLoad(opts: {
     return out;
   };
   try {
-    const db = await createDatabase(opts.postgres, 'bench');
-    const { env, adminKey } = serverEnv(work.dir, db.url, {
-      ONECLAW_KMS_KEY: 'local://bench',
+    const { databaseUrl, env, adminKey } = await benchServerEnv(opts.postgres, 'bench', work.dir, {
       ONECLAW_TOKEN_TTL_SECONDS: '3600',
       // One admin principal drives the whole load: the per-principal request limit (1000/s for
       // admins by default) would measure the limit, not the server.
@@ -397,7 +409,7 @@ export async function runApiLoad(opts: {
     );
     await timed('warm-up OpenBao KV v2: GET every path', () => cannon(opts.bao.address, bao, getKv, warm));
 
-    const postmaster = await postmasterPid(db.url);
+    const postmaster = await postmasterPid(databaseUrl);
     const postgres: ProcSet = postmaster === undefined ? undefined : { parent: postmaster };
     const baoPgrp = groupOf(`-dev-listen-address=${opts.bao.address.replace('http://', '')}`);
     const baoProcs: ProcSet = baoPgrp === undefined ? undefined : { pgrp: baoPgrp };
@@ -464,7 +476,7 @@ export async function runApiLoad(opts: {
         const sets = [sc.server, postgres];
         const before = setCpu(sets);
         const selfBefore = process.cpuUsage();
-        const sampler = sc.name.startsWith('oneclaw') ? await samplePgSessions(db.url) : undefined;
+        const sampler = sc.name.startsWith('oneclaw') ? await samplePgSessions(databaseUrl) : undefined;
         const r = await cannon(sc.url, sc.headers, sc.op, {
           connections: s.connections,
           durationS: s.durationS,

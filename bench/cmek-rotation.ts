@@ -10,9 +10,9 @@ import { cmekEncrypt, cmekFingerprint } from '../api/src/services/cmek/format.js
 import { createClient } from '../sdk/src/index.js';
 import { makeWorkDir } from '../test/support/peers/common.js';
 import type { OpenBaoInfo } from '../test/support/peers/openbao.js';
-import { createDatabase, type PostgresInfo } from '../test/support/peers/postgres.js';
-import { type OneclawServer, serverEnv, startOneclaw } from '../test/support/server-process.js';
-import { adminAuth, call, envInt, parallel } from './api-load.js';
+import type { PostgresInfo } from '../test/support/peers/postgres.js';
+import { type OneclawServer, startOneclaw } from '../test/support/server-process.js';
+import { adminAuth, benchServerEnv, call, envInt, parallel } from './api-load.js';
 
 export interface CmekRotationSettings {
   secrets: number;
@@ -58,9 +58,7 @@ export async function runCmekRotation(opts: {
   let server: OneclawServer | undefined;
   const rows: Row[] = [];
   try {
-    const db = await createDatabase(opts.postgres, 'bench_cmek');
-    const { env, adminKey } = serverEnv(work.dir, db.url, {
-      ONECLAW_KMS_KEY: 'local://bench',
+    const { env, adminKey } = await benchServerEnv(opts.postgres, 'bench_cmek', work.dir, {
       ONECLAW_TOKEN_TTL_SECONDS: '3600',
       ONECLAW_AUTH_RATE_LIMIT: '0',
     });

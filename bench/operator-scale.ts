@@ -34,19 +34,19 @@ import {
 import { installCrds } from '../test/support/crds.js';
 import { httpOk, makeWorkDir } from '../test/support/peers/common.js';
 import type { KubeInfo } from '../test/support/peers/kube.js';
-import { createDatabase, type PostgresInfo } from '../test/support/peers/postgres.js';
+import type { PostgresInfo } from '../test/support/peers/postgres.js';
 import { freePort } from '../test/support/ports.js';
 import { type ManagedProcess, waitFor } from '../test/support/proc.js';
 import {
   inheritedEnv,
   type OneclawServer,
-  serverEnv,
   spawnOneclaw,
   startOneclaw,
 } from '../test/support/server-process.js';
 import { repoRoot } from '../test/support/tools.js';
 import {
   adminAuth,
+  benchServerEnv,
   CLK_TCK,
   call,
   envInt,
@@ -711,9 +711,7 @@ export async function runOperatorScale(opts: {
       for (const ns of L.namespaces)
         await k.create(`/api/v1/namespaces/${ns}/serviceaccounts`, { metadata: { name: 'app' } });
     });
-    const db = await createDatabase(opts.postgres, 'bench_operator');
-    const { env, adminKey } = serverEnv(work.dir, db.url, {
-      ONECLAW_KMS_KEY: 'local://bench',
+    const { databaseUrl, env, adminKey } = await benchServerEnv(opts.postgres, 'bench_operator', work.dir, {
       ONECLAW_K8S_AUTH: 'tokenreview',
       ONECLAW_K8S_KUBECONFIG: opts.kube.kubeconfig,
       ONECLAW_K8S_ADMIN_SERVICE_ACCOUNTS: `system:serviceaccount:${OPERATOR_NS}:${OPERATOR_SA}`,
@@ -721,7 +719,7 @@ export async function runOperatorScale(opts: {
     api = await startOneclaw('oneclaw-api', env, work.dir);
     const apiUrl = api.url;
     const admin = await adminAuth(apiUrl, adminKey);
-    const postmaster = await postmasterPid(db.url);
+    const postmaster = await postmasterPid(databaseUrl);
     const groups = (op: OperatorProc) => ({
       operator: { pgrp: op.proc.pid } as ProcSet,
       api: { pgrp: (api as OneclawServer).proc.pid } as ProcSet,
