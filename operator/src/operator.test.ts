@@ -175,14 +175,7 @@ describe('operator', () => {
 
   it('follows a spec update: the denied sync, pointed at a granted account, becomes Synced', async () => {
     const before = await getSync('nobody');
-    await custom.replaceNamespacedCustomObject({
-      group: GROUP,
-      version: VERSION,
-      namespace: ns,
-      plural: PLURAL_SYNCS,
-      name: 'nobody',
-      body: { ...before, spec: { ...before.spec, serviceAccountName: 'app' } },
-    });
+    await suite.replace({ ...before, spec: { ...before.spec, serviceAccountName: 'app' } });
     const synced = await eventually('nobody synced', async () => {
       const got = await getSync('nobody');
       return condition(got, 'Ready')?.status === 'True' && got;
@@ -193,16 +186,9 @@ describe('operator', () => {
 
   it('turns a sync not-Ready when its grant is removed, keeping the Secret by default', async () => {
     const v = await getVault('main');
-    await custom.replaceNamespacedCustomObject({
-      group: GROUP,
-      version: VERSION,
-      namespace: ns,
-      plural: PLURAL_VAULTS,
-      name: 'main',
-      body: {
-        ...v,
-        spec: { ...v.spec, access: [{ serviceAccount: 'app', paths: ['other/**'], permissions: ['read'] }] },
-      },
+    await suite.replace({
+      ...v,
+      spec: { ...v.spec, access: [{ serviceAccount: 'app', paths: ['other/**'], permissions: ['read'] }] },
     });
     await eventually(
       'app AccessDenied',

@@ -21,6 +21,7 @@ import type { KubeInfo } from '../../test/support/peers/kube.js';
 import {
   API_VERSION,
   GROUP,
+  KIND_SYNC,
   type OneclawVault,
   type OneclawVaultSpec,
   PLURAL_SYNCS,
@@ -42,6 +43,8 @@ export interface OperatorSuite {
   createReadyVault(name: string, spec: OneclawVaultSpec): Promise<string>;
   createSync(name: string, spec: SecretSync['spec']): Promise<unknown>;
   getVault(name: string): Promise<OneclawVault>;
+  /** Replaces a OneclawVault or SecretSync of the namespace (optimistic: carries its resourceVersion). */
+  replace<T extends OneclawVault | SecretSync>(obj: T): Promise<T>;
   getSync(name: string): Promise<SecretSync>;
   /** The Secret's data decoded, or undefined when it does not exist. */
   readSecret(name: string): Promise<Record<string, string> | undefined>;
@@ -102,6 +105,12 @@ export async function operatorSuite(
       }),
     getVault: (name) =>
       custom.getNamespacedCustomObject({ ...crd(PLURAL_VAULTS), name }) as Promise<OneclawVault>,
+    replace: (obj) =>
+      custom.replaceNamespacedCustomObject({
+        ...crd(obj.kind === KIND_SYNC ? PLURAL_SYNCS : PLURAL_VAULTS),
+        name: obj.metadata.name as string,
+        body: obj,
+      }),
     getSync: (name) =>
       custom.getNamespacedCustomObject({ ...crd(PLURAL_SYNCS), name }) as Promise<SecretSync>,
     async readSecret(name) {

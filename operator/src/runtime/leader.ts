@@ -105,6 +105,10 @@ export function createLeaderElector(opts: LeaderElectorOptions): LeaderElector {
     }
   };
 
+  /** A PUT of the Lease as read with a new spec: a 409 when anyone wrote it since. */
+  const replaceSpec = (lease: Lease, spec: LeaseSpec) =>
+    kubeRequest<Lease>(kc, { method: 'PUT', path, timeoutMs: requestTimeoutMs, body: { ...lease, spec } });
+
   /** One attempt; true when this candidate holds the Lease afterwards. */
   const tryAcquireOrRenew = async (): Promise<boolean> => {
     const now = Date.now();
@@ -140,20 +144,12 @@ export function createLeaderElector(opts: LeaderElectorOptions): LeaderElector {
     const heldMs = (spec.leaseDurationSeconds ?? leaseDurationSeconds) * 1000;
     if (holder && holder !== opts.identity && now < observedAt + heldMs) return false;
     const mine = holder === opts.identity;
-    const updated = await kubeRequest<Lease>(kc, {
-      method: 'PUT',
-      path,
-      timeoutMs: requestTimeoutMs,
-      body: {
-        ...lease,
-        spec: {
-          holderIdentity: opts.identity,
-          leaseDurationSeconds,
-          acquireTime: mine && spec.acquireTime ? spec.acquireTime : stamp,
-          renewTime: stamp,
-          leaseTransitions: (spec.leaseTransitions ?? 0) + (mine ? 0 : 1),
-        },
-      },
+    const updated = await replaceSpec(lease, {
+      holderIdentity: opts.identity,
+      leaseDurationSeconds,
+      acquireTime: mine && spec.acquireTime ? spec.acquireTime : stamp,
+      renewTime: stamp,
+      leaseTransitions: (spec.leaseTransitions ?? 0) + (mine ? 0 : 1),
     });
     observe(updated, now);
     if (!mine) log.info({ previousHolder: holder || undefined }, 'acquired lease');
@@ -200,19 +196,11 @@ export function createLeaderElector(opts: LeaderElectorOptions): LeaderElector {
       const lease = await kubeRequest<Lease>(kc, { path, timeoutMs: requestTimeoutMs });
       if (lease.spec?.holderIdentity !== opts.identity) return;
       const stamp = microTime(new Date());
-      await kubeRequest<Lease>(kc, {
-        method: 'PUT',
-        path,
-        timeoutMs: requestTimeoutMs,
-        body: {
-          ...lease,
-          spec: {
-            leaseDurationSeconds: 1,
-            acquireTime: stamp,
-            renewTime: stamp,
-            leaseTransitions: lease.spec.leaseTransitions ?? 0,
-          },
-        },
+      await replaceSpec(lease, {
+        leaseDurationSeconds: 1,
+        acquireTime: stamp,
+        renewTime: stamp,
+        leaseTransitions: lease.spec.leaseTransitions ?? 0,
       });
       log.info('released lease');
     } catch (err) {

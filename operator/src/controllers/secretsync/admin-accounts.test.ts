@@ -135,13 +135,7 @@ describe('SecretSync: org-admin service accounts', () => {
     });
     await eventually('moved synced', () => secretExists('moved'));
     const before = await getSync('moved');
-    await custom.replaceNamespacedCustomObject({
-      ...crd,
-      namespace: ns,
-      plural: PLURAL_SYNCS,
-      name: 'moved',
-      body: { ...before, spec: { ...before.spec, serviceAccountName: 'listed-admin' } },
-    });
+    await suite.replace({ ...before, spec: { ...before.spec, serviceAccountName: 'listed-admin' } });
     await refused('moved');
     expect(await secretExists('moved')).toBe(false);
   });

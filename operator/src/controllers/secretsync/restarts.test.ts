@@ -47,13 +47,10 @@ describe('SecretSync: rollout restarts', () => {
   /** Replaces the sync's template; resolves once the operator has synced that generation. */
   const setTemplate = async (template: Record<string, string>) => {
     const current = await getSync();
-    const replaced = (await custom.replaceNamespacedCustomObject({
-      ...crd,
-      namespace: ns,
-      plural: PLURAL_SYNCS,
-      name: 'db',
-      body: { ...current, spec: { ...current.spec, target: { template: { data: template } } } },
-    })) as SecretSync;
+    const replaced = await suite.replace({
+      ...current,
+      spec: { ...current.spec, target: { template: { data: template } } },
+    });
     await eventually('the new generation synced', async () => {
       const s = await getSync();
       const synced = s.status?.conditions?.find((c) => c.type === 'Synced');
