@@ -6,7 +6,7 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApi, type TestApi } from '../../test/support/api.js';
+import { startTestApi, type TestApi, testApiForSuite } from '../../test/support/api.js';
 import { type CliResult, runCli, spawnCli } from '../../test/support/cli-run.js';
 
 let api: TestApi;
@@ -444,23 +444,17 @@ describe('oneclaw cmek', () => {
 });
 
 describe('oneclaw after login, on a 2-second token lifetime', () => {
-  let shortApi: TestApi;
-  beforeAll(async () => {
-    shortApi = await startTestApi(
-      { ONECLAW_AUTH_RATE_LIMIT: '0', ONECLAW_TOKEN_TTL_SECONDS: '2' },
-      { listen: true },
-    );
-  });
-  afterAll(async () => {
-    await shortApi?.close();
-  });
+  const shortApi = testApiForSuite(
+    { ONECLAW_AUTH_RATE_LIMIT: '0', ONECLAW_TOKEN_TTL_SECONDS: '2' },
+    { listen: true },
+  );
 
   it('a long `audit tail -f` renews its token with the stored key instead of failing with 401', async () => {
     const env = {
       ONECLAW_CONFIG_DIR: join(tmp('oneclaw-ttl-'), 'config'),
-      ONECLAW_API_URL: shortApi.server.url as string,
+      ONECLAW_API_URL: shortApi().server.url as string,
     };
-    const login = await runCli(['login'], { env, input: `${shortApi.adminKey}\n` });
+    const login = await runCli(['login'], { env, input: `${shortApi().adminKey}\n` });
     expect({ code: login.code, err: login.stderr }).toEqual({ code: 0, err: '' });
 
     // Spawned without waiting (runCli waits for the end): stopped with SIGTERM once it has run
@@ -490,6 +484,6 @@ describe('oneclaw after login, on a 2-second token lifetime', () => {
       .map((l) => JSON.parse(l) as { action: string; decision: string });
     const renewals = followed.filter((e) => e.action === 'auth.token' && e.decision === 'allow');
     expect(renewals.length).toBeGreaterThanOrEqual(2);
-    expect(stdout).not.toContain(shortApi.adminKey);
+    expect(stdout).not.toContain(shortApi().adminKey);
   });
 });

@@ -8,7 +8,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { inspect } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApi, type TestApi } from '../../test/support/api.js';
+import { startTestApi, type TestApi, testApiForSuite } from '../../test/support/api.js';
 import { rejectionOf } from '../../test/support/rejection.js';
 import { type ClientOptions, createClient, type OneclawClient } from './client.js';
 import { OneclawError } from './errors.js';
@@ -691,22 +691,16 @@ describe('SDK against a real API', () => {
 });
 
 describe('SDK token refresh on a 2-second token lifetime', () => {
-  let api: TestApi;
-  beforeAll(async () => {
-    api = await startTestApi(
-      { ONECLAW_AUTH_RATE_LIMIT: '0', ONECLAW_TOKEN_TTL_SECONDS: '2' },
-      { listen: true },
-    );
-  });
-  afterAll(async () => {
-    await api?.close();
-  });
+  const api = testApiForSuite(
+    { ONECLAW_AUTH_RATE_LIMIT: '0', ONECLAW_TOKEN_TTL_SECONDS: '2' },
+    { listen: true },
+  );
 
   it('exchanges again before the token expires, across the expiry', async () => {
     const log: string[] = [];
     const c = createClient({
-      baseUrl: api.server.url ?? '',
-      credentials: { apiKey: api.adminKey },
+      baseUrl: api().server.url ?? '',
+      credentials: { apiKey: api().adminKey },
       fetch: recordingFetch(log),
     });
     const v = await c.vaults.create({ name: vaultName() });
@@ -723,7 +717,7 @@ describe('SDK token refresh on a 2-second token lifetime', () => {
   });
 
   it('an agent key: exchanges again at /v1/auth/agent-token across the expiry', async () => {
-    const admin = createClient({ baseUrl: api.server.url ?? '', credentials: { apiKey: api.adminKey } });
+    const admin = createClient({ baseUrl: api().server.url ?? '', credentials: { apiKey: api().adminKey } });
     const vault = await admin.vaults.create({ name: vaultName() });
     await admin.secrets.put(vault.id, 'app/key', { type: 'api_key', value: 'for-the-agent' });
     const { agent, api_key } = await admin.agents.create({ name: vaultName('agent') });
@@ -742,7 +736,7 @@ describe('SDK token refresh on a 2-second token lifetime', () => {
       return res;
     };
     const asAgent = createClient({
-      baseUrl: api.server.url ?? '',
+      baseUrl: api().server.url ?? '',
       credentials: { agentId: agent.id, apiKey: api_key },
       fetch: recordingFetch(log, watching),
     });
@@ -763,16 +757,16 @@ describe('SDK token refresh on a 2-second token lifetime', () => {
 
   it('uses an initialToken until it is due, then exchanges the credentials', async () => {
     const { access_token, expires_in } = (await (
-      await fetch(`${api.server.url}/v1/auth/token`, {
+      await fetch(`${api().server.url}/v1/auth/token`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ api_key: api.adminKey }),
+        body: JSON.stringify({ api_key: api().adminKey }),
       })
     ).json()) as { access_token: string; expires_in: number };
     const log: string[] = [];
     const c = createClient({
-      baseUrl: api.server.url ?? '',
-      credentials: { apiKey: api.adminKey },
+      baseUrl: api().server.url ?? '',
+      credentials: { apiKey: api().adminKey },
       initialToken: { accessToken: access_token, expiresAt: new Date(Date.now() + expires_in * 1000) },
       fetch: recordingFetch(log),
     });
@@ -802,8 +796,8 @@ describe('SDK token refresh on a 2-second token lifetime', () => {
       });
     };
     const c = createClient({
-      baseUrl: api.server.url ?? '',
-      credentials: { apiKey: api.adminKey },
+      baseUrl: api().server.url ?? '',
+      credentials: { apiKey: api().adminKey },
       fetch: recordingFetch(log, lying),
     });
     const v = await c.vaults.create({ name: vaultName() });

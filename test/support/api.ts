@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import pino from 'pino';
+import { afterAll, beforeAll } from 'vitest';
 import { loadConfig } from '../../api/src/config.js';
 import { type RunningServer, startServer } from '../../api/src/server.js';
 import { generateApiKey } from '../../api/src/services/auth/api-keys.js';
@@ -101,5 +102,26 @@ export async function startTestApi(
       if (!opts.db) await db.drop();
       rmSync(dataDir, { recursive: true, force: true });
     },
+  };
+}
+
+/**
+ * A test API for the enclosing describe block: started before its tests, closed after them.
+ * The returned function gives it to the tests.
+ */
+export function testApiForSuite(
+  env: Record<string, string> = {},
+  opts: Parameters<typeof startTestApi>[1] = {},
+): () => TestApi {
+  let api: TestApi | undefined;
+  beforeAll(async () => {
+    api = await startTestApi(env, opts);
+  });
+  afterAll(async () => {
+    await api?.close();
+  });
+  return () => {
+    if (!api) throw new Error('the suite API is not started: use it inside a test');
+    return api;
   };
 }
