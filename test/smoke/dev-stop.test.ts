@@ -6,6 +6,7 @@ import { readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { captureOutput } from '../support/cli-run.js';
 import { repoRoot } from '../support/tools.js';
 
 const pidDir = join(tmpdir(), 'oneclaw-test-pids');
@@ -32,27 +33,23 @@ describe('make dev', () => {
       cwd: repoRoot,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-    });
+    const output = captureOutput(child);
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     const pid = child.pid as number;
     try {
       const ready = await Promise.race([
         new Promise<true>((resolve) => {
           const check = () => {
-            if (stdout.includes('Press Ctrl-C to stop.')) resolve(true);
+            if (output().stdout.includes('Press Ctrl-C to stop.')) resolve(true);
             else setTimeout(check, 200);
           };
           check();
         }),
         exited.then(
-          (code) => new Error(`make dev exited (${code}) before it was ready:\n${stdout}\n${stderr}`),
+          (code) =>
+            new Error(
+              `make dev exited (${code}) before it was ready:\n${output().stdout}\n${output().stderr}`,
+            ),
         ),
       ]);
       if (ready instanceof Error) throw ready;

@@ -17,14 +17,11 @@ export interface CliProcess {
   exited: Promise<number | null>;
 }
 
-export function spawnCli(args: string[], opts: { env?: Record<string, string> } = {}): CliProcess {
-  const clean = Object.fromEntries(
-    Object.entries(process.env).filter(([k]) => !k.startsWith('ONECLAW_') && k !== 'XDG_CONFIG_HOME'),
-  );
-  const child = spawn(join(repoRoot, 'bin/oneclaw'), args, {
-    env: { ...clean, ...opts.env },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
+/** Collects a child's stdout and stderr as text while it runs; the function returns them so far. */
+export function captureOutput(child: {
+  stdout: NodeJS.ReadableStream;
+  stderr: NodeJS.ReadableStream;
+}): () => { stdout: string; stderr: string } {
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => {
@@ -33,9 +30,21 @@ export function spawnCli(args: string[], opts: { env?: Record<string, string> } 
   child.stderr.on('data', (d: Buffer) => {
     stderr += d.toString();
   });
+  return () => ({ stdout, stderr });
+}
+
+export function spawnCli(args: string[], opts: { env?: Record<string, string> } = {}): CliProcess {
+  const clean = Object.fromEntries(
+    Object.entries(process.env).filter(([k]) => !k.startsWith('ONECLAW_') && k !== 'XDG_CONFIG_HOME'),
+  );
+  const child = spawn(join(repoRoot, 'bin/oneclaw'), args, {
+    env: { ...clean, ...opts.env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  const output = captureOutput(child);
   child.stdin.on('error', () => {}); // a command that does not read stdin may exit first
   const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
-  return { child, output: () => ({ stdout, stderr }), exited };
+  return { child, output, exited };
 }
 
 export async function runCli(
