@@ -92,7 +92,7 @@ export interface Controller {
   start(): Promise<void>;
   /**
    * Stops handing out keys, fires the reconciles' signal, waits for in-flight reconciles (up to
-   * stopTimeoutMs), stops watches.
+   * stopTimeoutMs), leaves its informers (and stops them when they are its own, not shared).
    */
   stop(): Promise<void>;
   /** Enqueues a key from outside the watches (e.g. a change feed), now or after afterMs. */
