@@ -55,6 +55,20 @@ async function fingerprintOf(opts: { keyFile?: string; fingerprint?: string }): 
   return cmekFingerprint(readKeyFile(opts.keyFile));
 }
 
+/** `cmek enable` and `cmek disable`: the same request but for the switch, naming the key by its fingerprint. */
+function switchCmek(on: boolean) {
+  return async (ref: string, opts: { keyFile?: string; fingerprint?: string }, cmd: Command) => {
+    const ctx = context(cmd);
+    const fp = await fingerprintOf(opts);
+    const client = await ctx.client();
+    const id = await vaultId(client, ref);
+    const v = on ? await client.cmek.enable(id, fp) : await client.cmek.disable(id, fp);
+    emit(ctx.format, v, () =>
+      printLine(on ? `CMEK on for ${v.name} (${v.id}), key ${fp}` : `CMEK off for ${v.name} (${v.id})`),
+    );
+  };
+}
+
 export function register(program: Command): void {
   const cmek = program.command('cmek').description('customer-managed keys: client-side encryption per vault');
 
@@ -94,26 +108,14 @@ export function register(program: Command): void {
     .description('turn CMEK on with a key (only its fingerprint is sent)')
     .option('--key-file <file>', 'the key')
     .option('--fingerprint <hex>', "the key's fingerprint, instead of the key")
-    .action(async (ref: string, opts: { keyFile?: string; fingerprint?: string }, cmd) => {
-      const ctx = context(cmd);
-      const fp = await fingerprintOf(opts);
-      const client = await ctx.client();
-      const v = await client.cmek.enable(await vaultId(client, ref), fp);
-      emit(ctx.format, v, () => printLine(`CMEK on for ${v.name} (${v.id}), key ${fp}`));
-    });
+    .action(switchCmek(true));
 
   cmek
     .command('disable <vault>')
     .description('turn CMEK off: new writes are server-encrypted only; CMEK versions stay CMEK')
     .option('--key-file <file>', 'the active key')
     .option('--fingerprint <hex>', "the active key's fingerprint, instead of the key")
-    .action(async (ref: string, opts: { keyFile?: string; fingerprint?: string }, cmd) => {
-      const ctx = context(cmd);
-      const fp = await fingerprintOf(opts);
-      const client = await ctx.client();
-      const v = await client.cmek.disable(await vaultId(client, ref), fp);
-      emit(ctx.format, v, () => printLine(`CMEK off for ${v.name} (${v.id})`));
-    });
+    .action(switchCmek(false));
 
   cmek
     .command('rotate <vault>')
