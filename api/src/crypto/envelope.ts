@@ -17,6 +17,7 @@
 //               0x02 | KMS blob (names backend, key id, key version)          [kms custody]
 //   wrapped KEK a KMS blob (see kms/blob.ts)
 import { randomBytes } from 'node:crypto';
+import type { Custody } from '../../../contract/src/vaults.js';
 import type { KekCache } from '../kms/cache.js';
 import type { Kms } from '../kms/kms.js';
 import { aesGcmOpen, aesGcmSeal, IV_BYTES, KEY_BYTES, TAG_BYTES, wipe } from './aead.js';
@@ -27,7 +28,7 @@ const VALUE_FORMAT_V1 = 0x01;
 export const DEK_FORMAT_KEK = 0x01;
 export const DEK_FORMAT_KMS = 0x02;
 
-export type Custody = 'wrapped' | 'kms';
+export type { Custody };
 
 export interface ValueBinding {
   orgId: string;

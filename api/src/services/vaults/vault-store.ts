@@ -1,6 +1,6 @@
 // SQL for vaults and their KEK versions. Functions take a Queryable so services decide the
 // transaction.
-import type { VaultOwner } from '../../../../contract/src/vaults.js';
+import type { Custody, VaultOwner } from '../../../../contract/src/vaults.js';
 import { type Queryable, query, queryRow, queryRows } from '../../db/pool.js';
 
 export interface VaultRow {
@@ -9,7 +9,7 @@ export interface VaultRow {
   name: string;
   description: string;
   kms_key_uri: string;
-  custody: 'wrapped' | 'kms';
+  custody: Custody;
   current_kek_version: number;
   cmek_fingerprint: string | null;
   owner_kind: string | null;

@@ -105,14 +105,15 @@ export type Reason = (typeof Reason)[keyof typeof Reason];
 /** metav1.Condition, as JSON (type: one of ConditionType; reason: one of Reason). */
 export type { Condition, ConditionStatus } from '../../runtime/conditions.js';
 
+import type { Custody, Permission } from '../../../../contract/src/index.js';
 import type { Condition } from '../../runtime/conditions.js';
 
 // ---------------------------------------------------------------------------------------------
 // OneclawVault
 
-export type Custody = 'wrapped' | 'kms';
+// The CRD's enums are the API's: a vault's custody and a grant's permissions pass through as is.
+export type { Custody, Permission };
 export type DeletionPolicy = 'Retain' | 'Delete';
-export type Permission = 'read' | 'list' | 'write' | 'delete';
 
 /** One entry of spec.access: a grant to a service account of the vault's namespace. */
 export interface VaultAccess {

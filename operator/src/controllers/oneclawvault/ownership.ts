@@ -6,7 +6,13 @@
 import { createHash } from 'node:crypto';
 import type { OneclawClient, Vault, VaultOwner } from '../../../../sdk/src/index.js';
 import { OneclawError } from '../../../../sdk/src/index.js';
-import { API_VERSION, KIND_VAULT, type OneclawVault, Reason } from '../../apis/v1alpha1/types.js';
+import {
+  API_VERSION,
+  type Custody,
+  KIND_VAULT,
+  type OneclawVault,
+  Reason,
+} from '../../apis/v1alpha1/types.js';
 
 /**
  * The API vault name of a OneclawVault: readable `<namespace>-<name>` (at most 50 characters)
@@ -69,7 +75,7 @@ const describeOwner = (o: VaultOwner | null) =>
 export async function resolveVault(
   api: OneclawClient,
   v: OneclawVault,
-  input: { description: string; kmsKey?: string | undefined; custody?: 'wrapped' | 'kms' | undefined },
+  input: { description: string; kmsKey?: string | undefined; custody?: Custody | undefined },
 ): Promise<Resolution> {
   const owner = ownerFor(v);
   const hint = v.status?.vaultId;
