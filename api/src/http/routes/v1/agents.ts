@@ -8,10 +8,10 @@ import {
   AgentUpdateInput,
   AgentWithKey,
 } from '../../../../../contract/src/agents.js';
-import { errorResponses } from '../../../../../contract/src/common.js';
 import type { AgentService } from '../../../services/agents/agent-service.js';
 import { authorize } from '../../auth.js';
 import { acceptJsonOnly } from '../../errors.js';
+import { routeSchema } from '../../route-schema.js';
 
 /** Agents are managed by org admins. */
 export const agentRoutes: FastifyPluginAsyncTypebox<{ agents: AgentService }> = async (app, { agents }) => {
@@ -21,12 +21,10 @@ export const agentRoutes: FastifyPluginAsyncTypebox<{ agents: AgentService }> = 
   app.post(
     '/v1/agents',
     {
-      schema: {
-        tags: ['agents'],
-        summary: 'Create an agent and its API key (ocv_…, shown once)',
+      schema: routeSchema('agents', 'Create an agent and its API key (ocv_…, shown once)', {
         body: AgentCreateInput,
-        response: { 201: AgentWithKey, ...errorResponses },
-      },
+        response: { 201: AgentWithKey },
+      }),
     },
     async (req, reply) => {
       const created = await agents.create(await admin(req), req.body, req.id);
@@ -37,42 +35,27 @@ export const agentRoutes: FastifyPluginAsyncTypebox<{ agents: AgentService }> = 
 
   app.get(
     '/v1/agents',
-    {
-      schema: {
-        tags: ['agents'],
-        summary: 'List agents',
-        response: { 200: AgentList, ...errorResponses },
-      },
-    },
+    { schema: routeSchema('agents', 'List agents', { response: { 200: AgentList } }) },
     async (req) => ({ agents: await agents.list(await admin(req)) }),
   );
 
   app.get(
     '/v1/agents/:id',
-    {
-      schema: {
-        tags: ['agents'],
-        summary: 'Get an agent',
-        params: AgentParams,
-        response: { 200: Agent, ...errorResponses },
-      },
-    },
+    { schema: routeSchema('agents', 'Get an agent', { params: AgentParams, response: { 200: Agent } }) },
     async (req) => agents.get(await admin(req), req.params.id),
   );
 
   app.patch(
     '/v1/agents/:id',
     {
-      schema: {
-        tags: ['agents'],
-        summary: 'Disable or enable an agent, set its expiry or description',
+      schema: routeSchema('agents', 'Disable or enable an agent, set its expiry or description', {
         description:
           'Disabling or expiring an agent suspends its key and live access tokens at once; enabling it again ' +
           'restores them. Rotate the key (or delete the agent) to revoke for good.',
         params: AgentParams,
         body: AgentUpdateInput,
-        response: { 200: Agent, ...errorResponses },
-      },
+        response: { 200: Agent },
+      }),
     },
     async (req) => agents.update(await admin(req), req.params.id, req.body, req.id),
   );
@@ -80,12 +63,10 @@ export const agentRoutes: FastifyPluginAsyncTypebox<{ agents: AgentService }> = 
   app.delete(
     '/v1/agents/:id',
     {
-      schema: {
-        tags: ['agents'],
-        summary: 'Delete an agent, its keys and its grants',
+      schema: routeSchema('agents', 'Delete an agent, its keys and its grants', {
         params: AgentParams,
-        response: { 204: Type.Null(), ...errorResponses },
-      },
+        response: { 204: Type.Null() },
+      }),
     },
     async (req, reply) => {
       await agents.remove(await admin(req), req.params.id, req.id);
@@ -97,12 +78,11 @@ export const agentRoutes: FastifyPluginAsyncTypebox<{ agents: AgentService }> = 
   app.post(
     '/v1/agents/:id/rotate-key',
     {
-      schema: {
-        tags: ['agents'],
-        summary: "Replace an agent's API key (the old key and its tokens stop working at once)",
-        params: AgentParams,
-        response: { 200: AgentWithKey, ...errorResponses },
-      },
+      schema: routeSchema(
+        'agents',
+        "Replace an agent's API key (the old key and its tokens stop working at once)",
+        { params: AgentParams, response: { 200: AgentWithKey } },
+      ),
     },
     async (req) => agents.rotateKey(await admin(req), req.params.id, req.id),
   );

@@ -8,10 +8,10 @@ import {
   AuditQuery,
   AuditVerifyResult,
 } from '../../../../../contract/src/audit.js';
-import { errorResponses } from '../../../../../contract/src/common.js';
 import { type AuditRecord, listAudit, verifyChain } from '../../../services/audit/audit-service.js';
 import { authorize } from '../../auth.js';
 import { parseCursor } from '../../cursor.js';
+import { routeSchema } from '../../route-schema.js';
 
 function toPublic(r: AuditRecord): AuditEvent {
   return {
@@ -35,12 +35,10 @@ export const auditRoutes: FastifyPluginAsyncTypebox<{ pool: pg.Pool }> = async (
   app.get(
     '/v1/audit',
     {
-      schema: {
-        tags: ['audit'],
-        summary: "List the org's audit records (admins)",
+      schema: routeSchema('audit', "List the org's audit records (admins)", {
         querystring: AuditQuery,
-        response: { 200: AuditPage, ...errorResponses },
-      },
+        response: { 200: AuditPage },
+      }),
     },
     async (req) => {
       const p = await authorize(req, undefined, undefined, 'admin');
@@ -58,11 +56,9 @@ export const auditRoutes: FastifyPluginAsyncTypebox<{ pool: pg.Pool }> = async (
   app.get(
     '/v1/audit/verify',
     {
-      schema: {
-        tags: ['audit'],
-        summary: "Verify the org's audit hash chain from its start (admins)",
-        response: { 200: AuditVerifyResult, ...errorResponses },
-      },
+      schema: routeSchema('audit', "Verify the org's audit hash chain from its start (admins)", {
+        response: { 200: AuditVerifyResult },
+      }),
     },
     async (req) => {
       const p = await authorize(req, undefined, undefined, 'admin');

@@ -5,9 +5,9 @@ import {
   TokenResponse,
   UserTokenRequest,
 } from '../../../../../contract/src/auth.js';
-import { errorResponses } from '../../../../../contract/src/common.js';
 import type { AuthService } from '../../../services/auth/auth-service.js';
 import { acceptJsonOnly } from '../../errors.js';
+import { routeSchema } from '../../route-schema.js';
 
 const bearer = (t: { token: string; expiresIn: number }): TokenResponse => ({
   access_token: t.token,
@@ -28,13 +28,11 @@ export const authRoutes: FastifyPluginAsyncTypebox<{
     '/v1/auth/token',
     {
       ...limited,
-      schema: {
-        tags: ['auth'],
+      schema: routeSchema('auth', 'Exchange a user API key (ocu_…) for a short-lived access token', {
         security: [],
-        summary: 'Exchange a user API key (ocu_…) for a short-lived access token',
         body: UserTokenRequest,
-        response: { 200: TokenResponse, ...errorResponses },
-      },
+        response: { 200: TokenResponse },
+      }),
     },
     async (req) => bearer(await auth.exchangeApiKey(req.body.api_key, ctx(req))),
   );
@@ -43,13 +41,11 @@ export const authRoutes: FastifyPluginAsyncTypebox<{
     '/v1/auth/agent-token',
     {
       ...limited,
-      schema: {
-        tags: ['auth'],
-        security: [],
-        summary: "Exchange an agent's id and API key (ocv_…) for a short-lived access token",
-        body: AgentTokenRequest,
-        response: { 200: TokenResponse, ...errorResponses },
-      },
+      schema: routeSchema(
+        'auth',
+        "Exchange an agent's id and API key (ocv_…) for a short-lived access token",
+        { security: [], body: AgentTokenRequest, response: { 200: TokenResponse } },
+      ),
     },
     async (req) => bearer(await auth.exchangeAgentKey(req.body.agent_id, req.body.api_key, ctx(req))),
   );
@@ -58,17 +54,19 @@ export const authRoutes: FastifyPluginAsyncTypebox<{
     '/v1/auth/k8s-token',
     {
       ...limited,
-      schema: {
-        tags: ['auth'],
-        security: [],
-        summary: 'Exchange a Kubernetes service-account token for a short-lived access token',
-        description:
-          'The token must be a projected service-account token whose audience includes the audience ' +
-          'this server is configured with (ONECLAW_K8S_AUDIENCE, default "oneclaw"). The access token ' +
-          'names the principal system:serviceaccount:<namespace>:<name>, which policies grant to.',
-        body: K8sTokenRequest,
-        response: { 200: TokenResponse, ...errorResponses },
-      },
+      schema: routeSchema(
+        'auth',
+        'Exchange a Kubernetes service-account token for a short-lived access token',
+        {
+          security: [],
+          description:
+            'The token must be a projected service-account token whose audience includes the audience ' +
+            'this server is configured with (ONECLAW_K8S_AUDIENCE, default "oneclaw"). The access token ' +
+            'names the principal system:serviceaccount:<namespace>:<name>, which policies grant to.',
+          body: K8sTokenRequest,
+          response: { 200: TokenResponse },
+        },
+      ),
     },
     async (req) => bearer(await auth.exchangeK8sToken(req.body.token, ctx(req))),
   );

@@ -12,12 +12,12 @@ import {
   CmekRotationList,
   CmekRotationParams,
 } from '../../../../../contract/src/cmek.js';
-import { errorResponses } from '../../../../../contract/src/common.js';
 import { Vault, VaultParams } from '../../../../../contract/src/vaults.js';
 import { type CmekService, parseKeyHeader } from '../../../services/cmek/cmek-service.js';
 import type { VaultService } from '../../../services/vaults/vault-service.js';
 import { authorize } from '../../auth.js';
 import { acceptJsonOnly } from '../../errors.js';
+import { routeSchema } from '../../route-schema.js';
 
 /**
  * Both key headers are required; the handler checks them itself (code invalid_cmek_key, and the
@@ -37,14 +37,11 @@ export const cmekRoutes: FastifyPluginAsyncTypebox<{ cmek: CmekService; vaults: 
   app.post(
     '/v1/vaults/:vault_id/cmek',
     {
-      schema: {
-        tags: ['cmek'],
-        summary:
-          'Enable a customer-managed key (by fingerprint), or switch to another one by naming the active one in previous_fingerprint',
-        params: VaultParams,
-        body: CmekEnableInput,
-        response: { 200: Vault, ...errorResponses },
-      },
+      schema: routeSchema(
+        'cmek',
+        'Enable a customer-managed key (by fingerprint), or switch to another one by naming the active one in previous_fingerprint',
+        { params: VaultParams, body: CmekEnableInput, response: { 200: Vault } },
+      ),
     },
     async (req) => {
       const p = await authorize(req, req.params.vault_id, undefined, 'admin');
@@ -56,14 +53,11 @@ export const cmekRoutes: FastifyPluginAsyncTypebox<{ cmek: CmekService; vaults: 
   app.delete(
     '/v1/vaults/:vault_id/cmek',
     {
-      schema: {
-        tags: ['cmek'],
-        summary:
-          'Disable the customer-managed key: new writes are protected by the KMS only; older versions stay CMEK-encrypted',
-        params: VaultParams,
-        body: CmekDisableInput,
-        response: { 200: Vault, ...errorResponses },
-      },
+      schema: routeSchema(
+        'cmek',
+        'Disable the customer-managed key: new writes are protected by the KMS only; older versions stay CMEK-encrypted',
+        { params: VaultParams, body: CmekDisableInput, response: { 200: Vault } },
+      ),
     },
     async (req) => {
       const p = await authorize(req, req.params.vault_id, undefined, 'admin');
@@ -76,15 +70,16 @@ export const cmekRoutes: FastifyPluginAsyncTypebox<{ cmek: CmekService; vaults: 
     '/v1/vaults/:vault_id/cmek-rotate',
     {
       config: { swaggerTransform: keyHeadersDoc },
-      schema: {
-        tags: ['cmek'],
-        summary:
-          'Re-encrypt every version under the old customer key with the new one (keys in x-cmek-old-key / x-cmek-new-key, base64); resumes an unfinished rotation',
-        params: VaultParams,
-        headers: CmekRotateHeaders,
-        body: CmekRotateInput,
-        response: { 202: CmekRotation, ...errorResponses },
-      },
+      schema: routeSchema(
+        'cmek',
+        'Re-encrypt every version under the old customer key with the new one (keys in x-cmek-old-key / x-cmek-new-key, base64); resumes an unfinished rotation',
+        {
+          params: VaultParams,
+          headers: CmekRotateHeaders,
+          body: CmekRotateInput,
+          response: { 202: CmekRotation },
+        },
+      ),
     },
     async (req, reply) => {
       const p = await authorize(req, req.params.vault_id, undefined, 'admin');
@@ -110,12 +105,10 @@ export const cmekRoutes: FastifyPluginAsyncTypebox<{ cmek: CmekService; vaults: 
   app.get(
     '/v1/vaults/:vault_id/cmek-rotate',
     {
-      schema: {
-        tags: ['cmek'],
-        summary: "The vault's CMEK rotations, newest first (at most 50)",
+      schema: routeSchema('cmek', "The vault's CMEK rotations, newest first (at most 50)", {
         params: VaultParams,
-        response: { 200: CmekRotationList, ...errorResponses },
-      },
+        response: { 200: CmekRotationList },
+      }),
     },
     async (req) => {
       const p = await authorize(req, req.params.vault_id, undefined, 'admin');
@@ -126,12 +119,10 @@ export const cmekRoutes: FastifyPluginAsyncTypebox<{ cmek: CmekService; vaults: 
   app.get(
     '/v1/vaults/:vault_id/cmek-rotate/:job_id',
     {
-      schema: {
-        tags: ['cmek'],
-        summary: 'Progress of a CMEK rotation',
+      schema: routeSchema('cmek', 'Progress of a CMEK rotation', {
         params: CmekRotationParams,
-        response: { 200: CmekRotation, ...errorResponses },
-      },
+        response: { 200: CmekRotation },
+      }),
     },
     async (req) => {
       const p = await authorize(req, req.params.vault_id, undefined, 'admin');

@@ -14,7 +14,6 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type pg from 'pg';
 import { matchesPath } from '../../../../../common/src/path-glob.js';
-import { errorResponses } from '../../../../../contract/src/common.js';
 import { EventsHeaders, EventsQuery, EventsResponse } from '../../../../../contract/src/events.js';
 import { VaultParams } from '../../../../../contract/src/vaults.js';
 import type { Principal } from '../../../services/auth/auth-service.js';
@@ -25,6 +24,7 @@ import { getVault } from '../../../services/vaults/vault-store.js';
 import { authorizeScope, reauthenticate } from '../../auth.js';
 import { parseCursor } from '../../cursor.js';
 import { principalKey } from '../../limits.js';
+import { routeSchema } from '../../route-schema.js';
 
 export interface EventRouteOptions {
   feed: Feed;
@@ -92,9 +92,7 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRouteOptions> = async (
   app.get(
     '/v1/vaults/:vault_id/events',
     {
-      schema: {
-        tags: ['events'],
-        summary: 'Follow the changes of a vault (server-sent events or long poll)',
+      schema: routeSchema('events', 'Follow the changes of a vault (server-sent events or long poll)', {
         description:
           'With `Accept: text/event-stream`: server-sent events (`id` = event id, `event` = kind, `data` = the ' +
           'event as JSON), resuming after `Last-Event-ID` (or `after`), with a comment heartbeat every 15 s. ' +
@@ -105,11 +103,8 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRouteOptions> = async (
         params: VaultParams,
         querystring: EventsQuery,
         headers: EventsHeaders,
-        response: {
-          200: EventsResponse,
-          ...errorResponses,
-        },
-      },
+        response: { 200: EventsResponse },
+      }),
     },
     async (req, reply) => {
       const vaultId = req.params.vault_id;

@@ -1,20 +1,19 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { errorResponses } from '../../../../../contract/src/common.js';
 import { Job, JobParams, KmsMigrateInput } from '../../../../../contract/src/jobs.js';
 import { VaultParams } from '../../../../../contract/src/vaults.js';
 import type { JobService } from '../../../services/jobs/job-service.js';
 import { authorize } from '../../auth.js';
+import { routeSchema } from '../../route-schema.js';
 
 export const jobRoutes: FastifyPluginAsyncTypebox<{ jobs: JobService }> = async (app, { jobs }) => {
   app.post(
     '/v1/vaults/:vault_id/rotate-kek',
     {
-      schema: {
-        tags: ['vaults'],
-        summary: 'Rotate the vault KEK: new writes use a new KEK version at once; a job re-wraps older DEKs',
-        params: VaultParams,
-        response: { 202: Job, ...errorResponses },
-      },
+      schema: routeSchema(
+        'vaults',
+        'Rotate the vault KEK: new writes use a new KEK version at once; a job re-wraps older DEKs',
+        { params: VaultParams, response: { 202: Job } },
+      ),
     },
     async (req, reply) => {
       const p = await authorize(req, req.params.vault_id, undefined, 'admin');
@@ -26,13 +25,11 @@ export const jobRoutes: FastifyPluginAsyncTypebox<{ jobs: JobService }> = async 
   app.post(
     '/v1/kms/migrate',
     {
-      schema: {
-        tags: ['jobs'],
-        summary:
-          'Move vaults (one, or all of the org) from previous KMS keys (ONECLAW_KMS_PREVIOUS_KEYS) to the current ONECLAW_KMS_KEY: a job re-wraps KEKs and kms-custody DEKs',
-        body: KmsMigrateInput,
-        response: { 202: Job, ...errorResponses },
-      },
+      schema: routeSchema(
+        'jobs',
+        'Move vaults (one, or all of the org) from previous KMS keys (ONECLAW_KMS_PREVIOUS_KEYS) to the current ONECLAW_KMS_KEY: a job re-wraps KEKs and kms-custody DEKs',
+        { body: KmsMigrateInput, response: { 202: Job } },
+      ),
     },
     async (req, reply) => {
       const vaultId = req.body?.vault_id;
@@ -44,14 +41,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox<{ jobs: JobService }> = async 
 
   app.get(
     '/v1/jobs/:job_id',
-    {
-      schema: {
-        tags: ['jobs'],
-        summary: 'Progress of a job',
-        params: JobParams,
-        response: { 200: Job, ...errorResponses },
-      },
-    },
+    { schema: routeSchema('jobs', 'Progress of a job', { params: JobParams, response: { 200: Job } }) },
     async (req) => jobs.get(await authorize(req, undefined, undefined, 'admin'), req.params.job_id),
   );
 };

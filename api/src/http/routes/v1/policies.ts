@@ -1,6 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
-import { errorResponses } from '../../../../../contract/src/common.js';
 import {
   Policy,
   PolicyCreateInput,
@@ -12,6 +11,7 @@ import { policyBodyDoc } from '../../../../../contract/src/policies-doc.js';
 import type { PolicyService } from '../../../services/policies/policy-service.js';
 import { authorize } from '../../auth.js';
 import { acceptJsonOnly } from '../../errors.js';
+import { routeSchema } from '../../route-schema.js';
 
 /** Grants are managed by org admins. */
 export const policyRoutes: FastifyPluginAsyncTypebox<{ policies: PolicyService }> = async (
@@ -26,17 +26,15 @@ export const policyRoutes: FastifyPluginAsyncTypebox<{ policies: PolicyService }
     '/v1/vaults/:vault_id/policies',
     {
       config: { swaggerTransform: policyBodyDoc },
-      schema: {
-        tags: ['policies'],
-        summary: 'Grant a principal permissions on the paths matching a pattern',
+      schema: routeSchema('policies', 'Grant a principal permissions on the paths matching a pattern', {
         description:
           'Patterns: `*` matches one path segment (or part of one, as in `db-*`), `**` any depth. ' +
           'Deny by default: a request is allowed when one unexpired grant names its permission, ' +
           'matches its path and meets its conditions.',
         params: PolicyVaultParams,
         body: PolicyCreateInput,
-        response: { 201: Policy, ...errorResponses },
-      },
+        response: { 201: Policy },
+      }),
     },
     async (req, reply) => {
       const p = await admin(req, req.params.vault_id);
@@ -49,12 +47,10 @@ export const policyRoutes: FastifyPluginAsyncTypebox<{ policies: PolicyService }
   app.get(
     '/v1/vaults/:vault_id/policies',
     {
-      schema: {
-        tags: ['policies'],
-        summary: "List a vault's grants",
+      schema: routeSchema('policies', "List a vault's grants", {
         params: PolicyVaultParams,
-        response: { 200: PolicyList, ...errorResponses },
-      },
+        response: { 200: PolicyList },
+      }),
     },
     async (req) => ({
       policies: await policies.list(await admin(req, req.params.vault_id), req.params.vault_id),
@@ -64,12 +60,10 @@ export const policyRoutes: FastifyPluginAsyncTypebox<{ policies: PolicyService }
   app.delete(
     '/v1/vaults/:vault_id/policies/:policy_id',
     {
-      schema: {
-        tags: ['policies'],
-        summary: 'Revoke a grant (effective at once, also for tokens already issued)',
+      schema: routeSchema('policies', 'Revoke a grant (effective at once, also for tokens already issued)', {
         params: PolicyParams,
-        response: { 204: Type.Null(), ...errorResponses },
-      },
+        response: { 204: Type.Null() },
+      }),
     },
     async (req, reply) => {
       await policies.remove(

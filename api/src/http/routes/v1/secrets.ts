@@ -2,7 +2,6 @@ import type { SwaggerTransform } from '@fastify/swagger';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import Type from 'typebox';
-import { errorResponses } from '../../../../../contract/src/common.js';
 import {
   SecretDeleteQuery,
   SecretList,
@@ -20,6 +19,7 @@ import { badRequest } from '../../../services/errors.js';
 import { type SecretService, validatePrefix } from '../../../services/secrets/secret-service.js';
 import { authorize, authorizeScope } from '../../auth.js';
 import { acceptJsonOnly } from '../../errors.js';
+import { routeSchema } from '../../route-schema.js';
 
 /**
  * The router's wildcard parameter `*` is documented as `{path}`, with the rule the service
@@ -58,13 +58,11 @@ export const secretRoutes: FastifyPluginAsyncTypebox<{
       bodyLimit: maxValueBytes * 6 + 256 * 1024,
       config: wildcardDoc,
       preValidation: explainAccessLimit,
-      schema: {
-        tags: ['secrets'],
-        summary: 'Write a new version of a secret',
+      schema: routeSchema('secrets', 'Write a new version of a secret', {
         params: SecretPathParams,
         body: SecretPutInput,
-        response: { 200: SecretWriteResult, ...errorResponses },
-      },
+        response: { 200: SecretWriteResult },
+      }),
     },
     async (req) => {
       const path = req.params['*'];
@@ -77,13 +75,11 @@ export const secretRoutes: FastifyPluginAsyncTypebox<{
     '/v1/vaults/:vault_id/secrets/*',
     {
       config: wildcardDoc,
-      schema: {
-        tags: ['secrets'],
-        summary: 'Read a secret (latest version, or ?version=N)',
+      schema: routeSchema('secrets', 'Read a secret (latest version, or ?version=N)', {
         params: SecretPathParams,
         querystring: SecretReadQuery,
-        response: { 200: SecretValue, ...errorResponses },
-      },
+        response: { 200: SecretValue },
+      }),
     },
     async (req) => {
       const path = req.params['*'];
@@ -95,13 +91,11 @@ export const secretRoutes: FastifyPluginAsyncTypebox<{
   app.get(
     '/v1/vaults/:vault_id/secrets',
     {
-      schema: {
-        tags: ['secrets'],
-        summary: 'List secrets (metadata only, never values)',
+      schema: routeSchema('secrets', 'List secrets (metadata only, never values)', {
         params: VaultParams,
         querystring: SecretListQuery,
-        response: { 200: SecretList, ...errorResponses },
-      },
+        response: { 200: SecretList },
+      }),
     },
     async (req) => {
       // A malformed prefix is the caller's mistake (400) whoever asks; then the grants decide.
@@ -120,12 +114,10 @@ export const secretRoutes: FastifyPluginAsyncTypebox<{
     '/v1/vaults/:vault_id/versions/*',
     {
       config: wildcardDoc,
-      schema: {
-        tags: ['secrets'],
-        summary: "List a secret's versions (metadata only)",
+      schema: routeSchema('secrets', "List a secret's versions (metadata only)", {
         params: SecretPathParams,
-        response: { 200: VersionList, ...errorResponses },
-      },
+        response: { 200: VersionList },
+      }),
     },
     async (req) => {
       const path = req.params['*'];
@@ -138,13 +130,11 @@ export const secretRoutes: FastifyPluginAsyncTypebox<{
     '/v1/vaults/:vault_id/secrets/*',
     {
       config: wildcardDoc,
-      schema: {
-        tags: ['secrets'],
-        summary: 'Delete a secret (soft); with destroy=true destroy every version irrecoverably',
-        params: SecretPathParams,
-        querystring: SecretDeleteQuery,
-        response: { 204: Type.Null(), ...errorResponses },
-      },
+      schema: routeSchema(
+        'secrets',
+        'Delete a secret (soft); with destroy=true destroy every version irrecoverably',
+        { params: SecretPathParams, querystring: SecretDeleteQuery, response: { 204: Type.Null() } },
+      ),
     },
     async (req, reply) => {
       const path = req.params['*'];

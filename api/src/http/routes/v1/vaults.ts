@@ -1,6 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
-import { errorResponses } from '../../../../../contract/src/common.js';
 import {
   Vault,
   VaultCreateInput,
@@ -15,6 +14,7 @@ import type { PolicyService } from '../../../services/policies/policy-service.js
 import type { VaultService } from '../../../services/vaults/vault-service.js';
 import { authorize, principalOf, requestEnv } from '../../auth.js';
 import { acceptJsonOnly } from '../../errors.js';
+import { routeSchema } from '../../route-schema.js';
 
 export const vaultRoutes: FastifyPluginAsyncTypebox<{
   vaults: VaultService;
@@ -24,14 +24,7 @@ export const vaultRoutes: FastifyPluginAsyncTypebox<{
 
   app.post(
     '/v1/vaults',
-    {
-      schema: {
-        tags: ['vaults'],
-        summary: 'Create a vault',
-        body: VaultCreateInput,
-        response: { 201: Vault, ...errorResponses },
-      },
-    },
+    { schema: routeSchema('vaults', 'Create a vault', { body: VaultCreateInput, response: { 201: Vault } }) },
     async (req, reply) => {
       const p = await authorize(req, undefined, undefined, 'admin');
       reply.status(201);
@@ -42,12 +35,11 @@ export const vaultRoutes: FastifyPluginAsyncTypebox<{
   app.get(
     '/v1/vaults',
     {
-      schema: {
-        tags: ['vaults'],
-        summary: 'List vaults; with owner_uid, the one vault that Kubernetes object owns (if any)',
-        querystring: VaultListQuery,
-        response: { 200: VaultList, ...errorResponses },
-      },
+      schema: routeSchema(
+        'vaults',
+        'List vaults; with owner_uid, the one vault that Kubernetes object owns (if any)',
+        { querystring: VaultListQuery, response: { 200: VaultList } },
+      ),
     },
     async (req) => {
       const p = principalOf(req);
@@ -59,14 +51,7 @@ export const vaultRoutes: FastifyPluginAsyncTypebox<{
 
   app.get(
     '/v1/vaults/:vault_id',
-    {
-      schema: {
-        tags: ['vaults'],
-        summary: 'Get a vault',
-        params: VaultParams,
-        response: { 200: Vault, ...errorResponses },
-      },
-    },
+    { schema: routeSchema('vaults', 'Get a vault', { params: VaultParams, response: { 200: Vault } }) },
     async (req) =>
       vaults.get(await authorize(req, req.params.vault_id, undefined, 'list'), req.params.vault_id),
   );
@@ -74,13 +59,11 @@ export const vaultRoutes: FastifyPluginAsyncTypebox<{
   app.patch(
     '/v1/vaults/:vault_id',
     {
-      schema: {
-        tags: ['vaults'],
-        summary: 'Rename or describe a vault',
+      schema: routeSchema('vaults', 'Rename or describe a vault', {
         params: VaultParams,
         body: VaultUpdateInput,
-        response: { 200: Vault, ...errorResponses },
-      },
+        response: { 200: Vault },
+      }),
     },
     async (req) =>
       vaults.update(
@@ -94,14 +77,11 @@ export const vaultRoutes: FastifyPluginAsyncTypebox<{
   app.put(
     '/v1/vaults/:vault_id/owner',
     {
-      schema: {
-        tags: ['vaults'],
-        summary:
-          'Record the Kubernetes object that owns a vault that has no owner (a vault made before owners were recorded); an owner never changes',
-        params: VaultParams,
-        body: VaultOwner,
-        response: { 200: Vault, ...errorResponses },
-      },
+      schema: routeSchema(
+        'vaults',
+        'Record the Kubernetes object that owns a vault that has no owner (a vault made before owners were recorded); an owner never changes',
+        { params: VaultParams, body: VaultOwner, response: { 200: Vault } },
+      ),
     },
     async (req) =>
       vaults.recordOwner(
@@ -115,13 +95,11 @@ export const vaultRoutes: FastifyPluginAsyncTypebox<{
   app.delete(
     '/v1/vaults/:vault_id',
     {
-      schema: {
-        tags: ['vaults'],
-        summary: 'Delete a vault; with purge=true destroy its keys so no secret in it can ever be decrypted',
-        params: VaultParams,
-        querystring: VaultDeleteQuery,
-        response: { 204: Type.Null(), ...errorResponses },
-      },
+      schema: routeSchema(
+        'vaults',
+        'Delete a vault; with purge=true destroy its keys so no secret in it can ever be decrypted',
+        { params: VaultParams, querystring: VaultDeleteQuery, response: { 204: Type.Null() } },
+      ),
     },
     async (req, reply) => {
       const p = await authorize(req, req.params.vault_id, undefined, 'admin');
