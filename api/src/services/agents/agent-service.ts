@@ -12,12 +12,18 @@ import {
   type AgentUpdateInput,
   type AgentWithKey,
 } from '../../../../contract/src/agents.js';
-import { type Queryable, UniqueViolationError } from '../../db/pool.js';
-import { appendAudit } from '../audit/audit-service.js';
+import type { Queryable } from '../../db/pool.js';
 import type { Principal } from '../auth/auth-service.js';
 import type { AuthInvalidation, Stale } from '../auth/invalidation.js';
-import { issueApiKey, replaceApiKeys, revokeApiKeys } from '../auth/key-store.js';
-import { badRequest, conflict, notFound } from '../errors.js';
+import { revokeApiKeys } from '../auth/key-store.js';
+import {
+  auditKeyedChange,
+  createWithKey,
+  type KeyedPrincipals,
+  rotateKey,
+  updateAction,
+} from '../auth/keyed-principal.js';
+import { badRequest, notFound } from '../errors.js';
 import { deletePoliciesOfPrincipal } from '../policies/policy-store.js';
 import * as store from './agent-store.js';
 
@@ -64,15 +70,12 @@ export function createAgentService(deps: { pool: pg.Pool; invalidation: AuthInva
     return row;
   };
 
-  const audit = (tx: Queryable, p: Principal, action: string, agentId: string, requestId?: string) =>
-    appendAudit(tx, {
-      orgId: p.orgId,
-      actor: p.subject,
-      action,
-      decision: 'allow',
-      requestId,
-      details: { agent: agentId },
-    });
+  const keyed: KeyedPrincipals<store.AgentRow> = {
+    kind: 'agent',
+    pool,
+    invalidation,
+    lock: (tx, p, id) => load(tx, p, id, true),
+  };
 
   return {
     async create(p, input, requestId) {
@@ -83,25 +86,17 @@ export function createAgentService(deps: { pool: pg.Pool; invalidation: AuthInva
       // Creating an agent that is already expired is a mistake; PATCH may expire one at once.
       if (expiresAt && expiresAt.getTime() <= Date.now())
         throw badRequest('expires_at: must be in the future');
-      try {
-        return await invalidation.change(pool, [], async (tx) => {
-          const row = await store.insertAgent(tx, {
-            id: randomUUID(),
-            org_id: p.orgId,
-            name: input.name,
-            description: input.description ?? '',
-            created_by: p.subject,
-            expires_at: expiresAt,
-          });
-          const apiKey = await issueApiKey(tx, p.orgId, 'agent', row.id);
-          await audit(tx, p, 'agent.create', row.id, requestId);
-          return { agent: toApi(row), api_key: apiKey };
+      const insert = (tx: Queryable) =>
+        store.insertAgent(tx, {
+          id: randomUUID(),
+          org_id: p.orgId,
+          name: input.name,
+          description: input.description ?? '',
+          created_by: p.subject,
+          expires_at: expiresAt,
         });
-      } catch (err) {
-        if (err instanceof UniqueViolationError)
-          throw conflict(`an agent named ${input.name} already exists`);
-        throw err;
-      }
+      const { row, apiKey } = await createWithKey(keyed, p, input.name, insert, requestId);
+      return { agent: toApi(row), api_key: apiKey };
     },
 
     async list(p) {
@@ -121,13 +116,7 @@ export function createAgentService(deps: { pool: pg.Pool; invalidation: AuthInva
           disabled: patch.disabled,
           expires_at: expiresAt,
         });
-        const action =
-          patch.disabled === true
-            ? 'agent.disable'
-            : patch.disabled === false
-              ? 'agent.enable'
-              : 'agent.update';
-        await audit(tx, p, action, id, requestId);
+        await auditKeyedChange(tx, 'agent', p, updateAction(patch.disabled), id, requestId);
         return updated;
       });
       return toApi(row);
@@ -141,24 +130,13 @@ export function createAgentService(deps: { pool: pg.Pool; invalidation: AuthInva
         // Its grants go with it, and so do the cached copies of those vaults' grants.
         const removed = await deletePoliciesOfPrincipal(tx, p.orgId, 'agent', id);
         for (const { vault_id } of removed) mark({ vault: vault_id });
-        await appendAudit(tx, {
-          orgId: p.orgId,
-          actor: p.subject,
-          action: 'agent.delete',
-          decision: 'allow',
-          requestId,
-          details: { agent: id, grants_removed: removed.length },
-        });
+        await auditKeyedChange(tx, 'agent', p, 'delete', id, requestId, { grants_removed: removed.length });
       });
     },
 
     async rotateKey(p, id, requestId) {
-      return invalidation.change(pool, stale(id), async (tx) => {
-        const row = await load(tx, p, id, true);
-        const apiKey = await replaceApiKeys(tx, p.orgId, 'agent', id);
-        await audit(tx, p, 'agent.rotate_key', id, requestId);
-        return { agent: toApi(row), api_key: apiKey };
-      });
+      const { row, apiKey } = await rotateKey(keyed, p, id, requestId);
+      return { agent: toApi(row), api_key: apiKey };
     },
   };
 }

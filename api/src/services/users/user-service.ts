@@ -11,11 +11,16 @@ import {
   type UserUpdateInput,
   type UserWithKey,
 } from '../../../../contract/src/users.js';
-import { type Queryable, UniqueViolationError } from '../../db/pool.js';
-import { appendAudit } from '../audit/audit-service.js';
+import type { Queryable } from '../../db/pool.js';
 import type { Principal } from '../auth/auth-service.js';
 import type { AuthInvalidation } from '../auth/invalidation.js';
-import { issueApiKey, replaceApiKeys } from '../auth/key-store.js';
+import {
+  auditKeyedChange,
+  createWithKey,
+  type KeyedPrincipals,
+  rotateKey,
+  updateAction,
+} from '../auth/keyed-principal.js';
 import { badRequest, conflict, notFound } from '../errors.js';
 import * as store from './user-store.js';
 
@@ -43,37 +48,17 @@ export function createUserService(deps: { pool: pg.Pool; invalidation: AuthInval
     if (!row) throw notFound('user');
     return row;
   };
-  const audit = (tx: Queryable, p: Principal, action: string, userId: string, requestId?: string) =>
-    appendAudit(tx, {
-      orgId: p.orgId,
-      actor: p.subject,
-      action,
-      decision: 'allow',
-      requestId,
-      details: { user: userId },
-    });
+  const keyed: KeyedPrincipals<store.UserRow> = { kind: 'user', pool, invalidation, lock };
 
   return {
     async create(p, input, requestId) {
       if (!USER_NAME.test(input.name)) {
         throw badRequest(USER_NAME_RULE);
       }
-      try {
-        return await invalidation.change(pool, [], async (tx) => {
-          const row = await store.insertUser(tx, {
-            id: randomUUID(),
-            org_id: p.orgId,
-            name: input.name,
-            role: input.role,
-          });
-          const apiKey = await issueApiKey(tx, p.orgId, 'user', row.id);
-          await audit(tx, p, 'user.create', row.id, requestId);
-          return { user: toApi(row), api_key: apiKey };
-        });
-      } catch (err) {
-        if (err instanceof UniqueViolationError) throw conflict(`a user named ${input.name} already exists`);
-        throw err;
-      }
+      const insert = (tx: Queryable) =>
+        store.insertUser(tx, { id: randomUUID(), org_id: p.orgId, name: input.name, role: input.role });
+      const { row, apiKey } = await createWithKey(keyed, p, input.name, insert, requestId);
+      return { user: toApi(row), api_key: apiKey };
     },
 
     async list(p) {
@@ -88,21 +73,15 @@ export function createUserService(deps: { pool: pg.Pool; invalidation: AuthInval
       const row = await invalidation.change(pool, [{ principal: id }], async (tx) => {
         await lock(tx, p, id);
         const updated = await store.updateUser(tx, id, patch);
-        const action =
-          patch.disabled === true ? 'user.disable' : patch.disabled === false ? 'user.enable' : 'user.update';
-        await audit(tx, p, action, id, requestId);
+        await auditKeyedChange(tx, 'user', p, updateAction(patch.disabled), id, requestId);
         return updated;
       });
       return toApi(row);
     },
 
     async rotateKey(p, id, requestId) {
-      return invalidation.change(pool, [{ principal: id }], async (tx) => {
-        const row = await lock(tx, p, id);
-        const apiKey = await replaceApiKeys(tx, p.orgId, 'user', id);
-        await audit(tx, p, 'user.rotate_key', id, requestId);
-        return { user: toApi(row), api_key: apiKey };
-      });
+      const { row, apiKey } = await rotateKey(keyed, p, id, requestId);
+      return { user: toApi(row), api_key: apiKey };
     },
   };
 }
