@@ -19,6 +19,25 @@ import { recordEvent } from '../events/events-store.js';
 import { destroyVersions } from '../secrets/secret-store.js';
 import * as store from './vault-store.js';
 
+/** Every vault change is audited as allowed, by the caller, on the vault. */
+const auditVault = (
+  tx: Queryable,
+  p: Principal,
+  action: string,
+  vaultId: string,
+  requestId?: string,
+  details?: Record<string, string | number | boolean>,
+) =>
+  appendAudit(tx, {
+    orgId: p.orgId,
+    actor: p.subject,
+    action,
+    decision: 'allow',
+    vaultId,
+    requestId,
+    details,
+  });
+
 const sameOwner = (a: VaultOwner, b: VaultOwner) =>
   a.kind === b.kind &&
   a.api_version === b.api_version &&
@@ -130,19 +149,11 @@ export function createVaultService(deps: {
           );
           const kek = { version: 1, wrapped_kek: wrapped, kms_backend: ref.backend, kms_key_id: ref.keyId };
           await store.insertKek(tx, id, kek);
-          await appendAudit(tx, {
-            orgId: p.orgId,
-            actor: p.subject,
-            action: 'vault.create',
-            decision: 'allow',
-            vaultId: id,
-            requestId,
-            details: {
-              custody: v.custody,
-              kms_backend: ref.backend,
-              kek_version: 1,
-              ...(input.owner ? ownerDetails(input.owner) : {}),
-            },
+          await auditVault(tx, p, 'vault.create', id, requestId, {
+            custody: v.custody,
+            kms_backend: ref.backend,
+            kek_version: 1,
+            ...(input.owner ? ownerDetails(input.owner) : {}),
           });
           await recordEvent(tx, { vaultId: id, kind: 'vault.created' });
           return toApi(v, kek);
@@ -169,14 +180,7 @@ export function createVaultService(deps: {
         return await withTransaction(pool, async (tx) => {
           const v = await store.updateVault(tx, p.orgId, id, patch);
           if (!v) throw notFound('vault');
-          await appendAudit(tx, {
-            orgId: p.orgId,
-            actor: p.subject,
-            action: 'vault.update',
-            decision: 'allow',
-            vaultId: id,
-            requestId,
-          });
+          await auditVault(tx, p, 'vault.update', id, requestId);
           return toApi(v, await currentKek(tx, v));
         });
       } catch (err) {
@@ -197,15 +201,14 @@ export function createVaultService(deps: {
           await store.destroyKeks(tx, id);
           await destroyVersions(tx, { vaultId: id });
         }
-        await appendAudit(tx, {
-          orgId: p.orgId,
-          actor: p.subject,
-          action: purge ? 'vault.purge' : 'vault.delete',
-          decision: 'allow',
-          vaultId: id,
+        await auditVault(
+          tx,
+          p,
+          purge ? 'vault.purge' : 'vault.delete',
+          id,
           requestId,
-          details: purge ? { keks_destroyed: keks.length } : {},
-        });
+          purge ? { keks_destroyed: keks.length } : {},
+        );
         if (!v.deleted_at) await recordEvent(tx, { vaultId: id, kind: 'vault.deleted' });
         return keks;
       });
@@ -229,15 +232,7 @@ export function createVaultService(deps: {
           }
           const v = await store.recordOwner(tx, p.orgId, id, owner);
           if (!v) throw notFound('vault');
-          await appendAudit(tx, {
-            orgId: p.orgId,
-            actor: p.subject,
-            action: 'vault.owner.record',
-            decision: 'allow',
-            vaultId: id,
-            requestId,
-            details: ownerDetails(owner),
-          });
+          await auditVault(tx, p, 'vault.owner.record', id, requestId, ownerDetails(owner));
           return toApi(v, await currentKek(tx, v));
         });
       } catch (err) {
@@ -259,14 +254,9 @@ export function createVaultService(deps: {
         kms_key_id: ref.keyId,
       });
       await store.setCurrentKekVersion(tx, id, version);
-      await appendAudit(tx, {
-        orgId: p.orgId,
-        actor: p.subject,
-        action: 'vault.kek.rotate',
-        decision: 'allow',
-        vaultId: id,
-        requestId,
-        details: { kek_version: version, kms_backend: ref.backend },
+      await auditVault(tx, p, 'vault.kek.rotate', id, requestId, {
+        kek_version: version,
+        kms_backend: ref.backend,
       });
       return version;
     },
