@@ -41,6 +41,16 @@ export interface PublicJwk {
   use: 'sig';
 }
 
+/** The public JWK of an Ed25519 signing key; `x` is the raw public key in base64url. */
+export const ed25519Jwk = (x: string, kid: string): PublicJwk => ({
+  kty: 'OKP',
+  crv: 'Ed25519',
+  x,
+  kid,
+  alg: 'EdDSA',
+  use: 'sig',
+});
+
 export interface KmsSigner {
   readonly alg: JwsAlgorithm;
   /** Releases the client or session behind the signer, if any. */

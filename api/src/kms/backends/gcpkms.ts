@@ -11,7 +11,7 @@ import { KeyManagementServiceClient } from '@google-cloud/kms';
 import { credentials as grpcCredentials } from '@grpc/grpc-js';
 import { encodeFields } from '../../crypto/encoding.js';
 import { IntegrityError, KmsConfigError, KmsUnavailableError } from '../../crypto/errors.js';
-import type { KmsBackend, KmsSettings, KmsSigner, PublicJwk } from '../types.js';
+import { ed25519Jwk, type KmsBackend, type KmsSettings, type KmsSigner, type PublicJwk } from '../types.js';
 import type { KeyUri } from '../uri.js';
 import { derToJose } from './awskms.js';
 
@@ -186,7 +186,7 @@ export async function openGcpKmsSigner(parsed: GcpUri, settings: KmsSettings): P
     const jwk = createPublicKey(pub.pem).export({ format: 'jwk' });
     const publicJwk: PublicJwk =
       alg === 'EdDSA'
-        ? { kty: 'OKP', crv: 'Ed25519', x: jwk.x as string, kid: name, alg, use: 'sig' }
+        ? ed25519Jwk(jwk.x as string, name)
         : { kty: 'EC', crv: 'P-256', x: jwk.x as string, y: jwk.y as string, kid: name, alg, use: 'sig' };
     return {
       alg,

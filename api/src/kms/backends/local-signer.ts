@@ -9,7 +9,7 @@ import {
   sign,
 } from 'node:crypto';
 import { KmsConfigError } from '../../crypto/errors.js';
-import type { KmsSigner, PublicJwk } from '../types.js';
+import { ed25519Jwk, type KmsSigner } from '../types.js';
 
 export function generateLocalSigningKeyPem(): string {
   return generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
@@ -28,7 +28,7 @@ export function createLocalSigner(privateKeyPem: string): KmsSigner {
     .update(pub.x as string)
     .digest('base64url')
     .slice(0, 22)}`;
-  const jwk: PublicJwk = { kty: 'OKP', crv: 'Ed25519', x: pub.x as string, kid, alg: 'EdDSA', use: 'sig' };
+  const jwk = ed25519Jwk(pub.x as string, kid);
   return {
     alg: 'EdDSA',
     kid,

@@ -3,7 +3,7 @@
 // under another vault's context fails inside Vault. The key must be aes256-gcm96.
 import { IntegrityError, KmsConfigError, KmsUnavailableError } from '../../crypto/errors.js';
 import { boundedFetch } from '../http.js';
-import type { KmsBackend, KmsSettings, KmsSigner, PublicJwk } from '../types.js';
+import { ed25519Jwk, type KmsBackend, type KmsSettings, type KmsSigner } from '../types.js';
 import type { KeyUri } from '../uri.js';
 
 type TransitUri = Extract<KeyUri, { backend: 'transit' }>;
@@ -110,14 +110,7 @@ export async function openTransitSigner(parsed: TransitUri, settings: KmsSetting
   if (!publicKey)
     throw new KmsConfigError(`transit key ${mount}/${key} has no public key for version ${version}`);
   const kid = `transit:${mount}/${key}/v${version}`;
-  const jwk: PublicJwk = {
-    kty: 'OKP',
-    crv: 'Ed25519',
-    x: Buffer.from(publicKey, 'base64').toString('base64url'),
-    kid,
-    alg: 'EdDSA',
-    use: 'sig',
-  };
+  const jwk = ed25519Jwk(Buffer.from(publicKey, 'base64').toString('base64url'), kid);
   return {
     alg: 'EdDSA',
     kid,

@@ -3,7 +3,7 @@
 // looks its key version up again after the session was reopened (object handles are then stale).
 import pkcs11js from 'pkcs11js';
 import { KmsConfigError } from '../../../crypto/errors.js';
-import type { KmsSigner, PublicJwk } from '../../types.js';
+import { ed25519Jwk, type KmsSigner } from '../../types.js';
 import type { KeyUri } from '../../uri.js';
 import { kmsError } from './errors.js';
 import { findObjects, signingKey } from './objects.js';
@@ -32,14 +32,7 @@ export async function createSigner(
   let handle = found.handle;
   let generation = ts.generation;
   const kid = `pkcs11:${parsed.token}/${label}/${version}`;
-  const jwk: PublicJwk = {
-    kty: 'OKP',
-    crv: 'Ed25519',
-    x: x.toString('base64url'),
-    kid,
-    alg: 'EdDSA',
-    use: 'sig',
-  };
+  const jwk = ed25519Jwk(x.toString('base64url'), kid);
   return {
     alg: 'EdDSA',
     kid,
