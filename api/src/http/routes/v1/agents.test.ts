@@ -16,11 +16,11 @@ import {
   createVault,
   expectError,
   expectStoredNowhere,
-  orgId,
   principalName,
   tokenFor,
 } from '../../../../../test/support/api-helpers.js';
 import { generateApiKey, verifyApiKey } from '../../../services/auth/api-keys.js';
+import { bootstrapAdminId, principalAudit } from './test-helpers.js';
 
 const AGENT_FIELDS = [
   'created_at',
@@ -49,12 +49,7 @@ describe('agents', () => {
   beforeAll(async () => {
     // Many token exchanges from one client address: no rate limit in this suite.
     api = await startTestApi({ ONECLAW_AUTH_RATE_LIMIT: '0' });
-    const org = await orgId(api);
-    const { rows } = await api.db.pool.query<{ id: string }>(
-      `SELECT id FROM users WHERE org_id = $1 AND role = 'admin'`,
-      [org],
-    );
-    adminId = (rows[0] as { id: string }).id;
+    adminId = await bootstrapAdminId(api);
     vaultId = (await createVault(api)).id;
     memberToken = await tokenFor(api, (await createUser(api, 'member')).apiKey);
     // Last, because createUser/orgId expect a single organization.
@@ -88,14 +83,7 @@ describe('agents', () => {
     const res = await probe(token);
     expect({ status: res.statusCode, body: res.json() }).toEqual({ status: 200, body: { vaults: [] } });
   };
-  const auditOf = async (agentId: string) =>
-    (
-      await api.db.pool.query<{ action: string; actor: string; request_id: string; details: unknown }>(
-        `SELECT action, actor, request_id, details FROM audit_events
-          WHERE action LIKE 'agent.%' AND details->>'agent' = $1 ORDER BY seq`,
-        [agentId],
-      )
-    ).rows;
+  const auditOf = (agentId: string) => principalAudit(api, 'agent', agentId);
 
   describe('create', () => {
     it('answers 201 with the agent and an ocv_ key that exchanges for a working token', async () => {

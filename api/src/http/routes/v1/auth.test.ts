@@ -21,6 +21,7 @@ import { createLocalSigner, generateLocalSigningKeyPem } from '../../../kms/back
 import type { KmsSigner } from '../../../kms/types.js';
 import { generateApiKey } from '../../../services/auth/api-keys.js';
 import { AUDIENCE, createTokenService, ISSUER } from '../../../services/auth/tokens.js';
+import { bootstrapAdminId } from './test-helpers.js';
 
 const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
 
@@ -54,8 +55,7 @@ describe('auth', () => {
     serverSigner = createLocalSigner(pem);
     api = await startTestApi({ ONECLAW_SIGNING_KEY_FILE: join(keyDir, 'jwt.pem') });
     org = await orgId(api);
-    const { rows } = await api.db.pool.query<{ id: string }>(`SELECT id FROM users WHERE role = 'admin'`);
-    adminId = (rows[0] as { id: string }).id;
+    adminId = await bootstrapAdminId(api);
     const keys = await api.db.pool.query<{ id: string }>('SELECT id FROM api_keys WHERE principal_id = $1', [
       adminId,
     ]);

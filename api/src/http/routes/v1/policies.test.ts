@@ -20,6 +20,7 @@ import {
   tokenFor,
   writeSecret,
 } from '../../../../../test/support/api-helpers.js';
+import { bootstrapAdminId } from './test-helpers.js';
 
 const POLICY_FIELDS = [
   'conditions',
@@ -52,11 +53,7 @@ describe('policies', () => {
   beforeAll(async () => {
     api = await startTestApi({ ONECLAW_AUTH_RATE_LIMIT: '0' });
     org = await orgId(api);
-    const { rows } = await api.db.pool.query<{ id: string }>(
-      `SELECT id FROM users WHERE org_id = $1 AND name = 'admin'`,
-      [org],
-    );
-    adminId = (rows[0] as { id: string }).id;
+    adminId = await bootstrapAdminId(api);
     vaultId = (await createVault(api)).id;
     for (const path of ['app/x', 'app/y', 'app/x/y', 'other/x']) {
       await writeSecret(api, vaultId, path, `${SECRET_VALUE}-${path}`);

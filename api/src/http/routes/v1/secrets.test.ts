@@ -11,6 +11,7 @@ import {
   secretUrl,
   writeSecret,
 } from '../../../../../test/support/api-helpers.js';
+import { bootstrapAdminId } from './test-helpers.js';
 
 describe('secrets', () => {
   let api: TestApi;
@@ -20,8 +21,7 @@ describe('secrets', () => {
   beforeAll(async () => {
     api = await startTestApi();
     vaultId = (await createVault(api)).id;
-    const { rows } = await api.db.pool.query<{ id: string }>(`SELECT id FROM users WHERE role = 'admin'`);
-    adminSubject = `user:${rows[0]?.id}`;
+    adminSubject = `user:${await bootstrapAdminId(api)}`;
   });
   afterAll(async () => {
     await api?.close();

@@ -18,6 +18,7 @@ import {
   vaultName,
 } from '../../../../../test/support/api-helpers.js';
 import { verifyApiKey } from '../../../services/auth/api-keys.js';
+import { bootstrapAdminId, principalAudit } from './test-helpers.js';
 
 const USER_FIELDS = ['created_at', 'disabled', 'id', 'name', 'role'];
 const NAME_RULE = 'name: lowercase letters, digits, . _ @ - (1-128), starting and ending alphanumeric';
@@ -37,8 +38,7 @@ describe('users', () => {
     // Many token exchanges from one client address: no rate limit in this suite.
     api = await startTestApi({ ONECLAW_AUTH_RATE_LIMIT: '0' });
     org = await orgId(api);
-    const { rows } = await api.db.pool.query<{ id: string }>(`SELECT id FROM users WHERE name = 'admin'`);
-    adminId = (rows[0] as { id: string }).id;
+    adminId = await bootstrapAdminId(api);
     member = await createUser(api, 'member');
     memberToken = await tokenFor(api, member.apiKey);
     // Last, because createUser/orgId expect a single organization.
@@ -71,14 +71,7 @@ describe('users', () => {
   const createVaultAs = (token: string) =>
     api.request({ method: 'POST', url: '/v1/vaults', payload: { name: vaultName('by-user') }, token });
   const listVaults = (token: string) => api.request({ method: 'GET', url: '/v1/vaults', token });
-  const auditOf = async (userId: string) =>
-    (
-      await api.db.pool.query<{ action: string; actor: string; request_id: string; details: unknown }>(
-        `SELECT action, actor, request_id, details FROM audit_events
-          WHERE action LIKE 'user.%' AND details->>'user' = $1 ORDER BY seq`,
-        [userId],
-      )
-    ).rows;
+  const auditOf = (userId: string) => principalAudit(api, 'user', userId);
 
   describe('create', () => {
     it('answers 201 with the user and an ocu_ key that exchanges for a token with that role', async () => {
