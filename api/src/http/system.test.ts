@@ -1,8 +1,8 @@
 // The service around the API: health and readiness, Prometheus metrics by route template,
 // the OpenAPI document and docs UI, request ids, and the JSON 404.
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApi, type TestApi } from '../../../test/support/api.js';
+import { describe, expect, it } from 'vitest';
+import { testApiForSuite } from '../../../test/support/api.js';
 import { createVault, expectError, secretUrl, writeSecret } from '../../../test/support/api-helpers.js';
 
 interface OpenApiOperation {
@@ -14,17 +14,10 @@ interface OpenApi {
 }
 
 describe('system endpoints', () => {
-  let api: TestApi;
-
-  beforeAll(async () => {
-    api = await startTestApi();
-  });
-  afterAll(async () => {
-    await api?.close();
-  });
+  const api = testApiForSuite();
 
   const anon = (url: string, headers: Record<string, string> = {}) =>
-    api.request({ method: 'GET', url, token: null, headers });
+    api().request({ method: 'GET', url, token: null, headers });
 
   it('/healthz and /readyz answer 200 without a token', async () => {
     const health = await anon('/healthz');
@@ -36,10 +29,10 @@ describe('system endpoints', () => {
   });
 
   it('/metrics labels requests by route template, never by the raw path', async () => {
-    const v = await createVault(api);
+    const v = await createVault(api());
     const path = `metrics/distinct-${randomBytes(6).toString('hex')}`;
-    await writeSecret(api, v.id, path, 'metered');
-    expect((await api.request({ method: 'GET', url: secretUrl(v.id, path) })).statusCode).toBe(200);
+    await writeSecret(api(), v.id, path, 'metered');
+    expect((await api().request({ method: 'GET', url: secretUrl(v.id, path) })).statusCode).toBe(200);
     const stray = `/no-such-route-${randomBytes(4).toString('hex')}`;
     expect((await anon(stray)).statusCode).toBe(404);
 
@@ -161,7 +154,7 @@ describe('system endpoints', () => {
 
   describe('request ids', () => {
     it('every response carries x-request-id, including errors', async () => {
-      const v = await createVault(api);
+      const v = await createVault(api());
       const responses = await Promise.all([
         anon('/healthz'),
         anon('/readyz'),
@@ -169,10 +162,10 @@ describe('system endpoints', () => {
         anon('/openapi.json'),
         anon('/nope'),
         anon('/v1/vaults'),
-        api.request({ method: 'GET', url: '/v1/vaults' }),
-        api.request({ method: 'GET', url: secretUrl(v.id, 'missing/one') }),
-        api.request({ method: 'POST', url: '/v1/vaults', payload: { name: 'Bad Name' } }),
-        api.request({ method: 'POST', url: '/v1/auth/token', payload: { api_key: 'x' }, token: null }),
+        api().request({ method: 'GET', url: '/v1/vaults' }),
+        api().request({ method: 'GET', url: secretUrl(v.id, 'missing/one') }),
+        api().request({ method: 'POST', url: '/v1/vaults', payload: { name: 'Bad Name' } }),
+        api().request({ method: 'POST', url: '/v1/auth/token', payload: { api_key: 'x' }, token: null }),
       ]);
       const ids = responses.map((r) => r.headers['x-request-id']);
       for (const id of ids) expect(id).toMatch(/^[0-9a-f-]{36}$/);
@@ -182,17 +175,17 @@ describe('system endpoints', () => {
 
     it('echoes a valid incoming x-request-id in the header, the error body and the logs', async () => {
       const id = `trace-${randomBytes(6).toString('hex')}:1.a_b`;
-      const ok = await api.request({ method: 'GET', url: '/v1/vaults', headers: { 'x-request-id': id } });
+      const ok = await api().request({ method: 'GET', url: '/v1/vaults', headers: { 'x-request-id': id } });
       expect(ok.headers['x-request-id']).toBe(id);
       const id2 = `${id}-err`;
-      const err = await api.request({
+      const err = await api().request({
         method: 'GET',
         url: '/v1/vaults/00000000-0000-4000-8000-000000000000',
         headers: { 'x-request-id': id2 },
       });
       expectError(err, 404, 'not_found', 'vault not found');
       expect(err.headers['x-request-id']).toBe(id2);
-      expect(api.logs.some((l) => l.reqId === id)).toBe(true);
+      expect(api().logs.some((l) => l.reqId === id)).toBe(true);
     });
 
     it.each([
@@ -213,9 +206,9 @@ describe('system endpoints', () => {
     const res = await anon('/v2/secrets/x?token=abc');
     expectError(res, 404, 'not_found', 'no route GET /v2/secrets/x');
     expect(res.headers['content-type']).toMatch(/^application\/json/);
-    const v1 = await api.request({ method: 'DELETE', url: '/v1/nothing-here' });
+    const v1 = await api().request({ method: 'DELETE', url: '/v1/nothing-here' });
     expectError(v1, 404, 'not_found', 'no route DELETE /v1/nothing-here');
-    const wrongMethod = await api.request({
+    const wrongMethod = await api().request({
       method: 'POST',
       url: '/v1/vaults/00000000-0000-4000-8000-000000000000',
     });

@@ -1,8 +1,8 @@
 // Vault CRUD over the API: create, validation, conflicts, list, get, patch and soft delete.
 // Crypto-shredding (purge) and kms custody are in vaults-purge.test.ts.
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApi, type TestApi } from '../../../../../test/support/api.js';
+import { describe, expect, it } from 'vitest';
+import { testApiForSuite } from '../../../../../test/support/api.js';
 import {
   type ApiVault,
   createVault,
@@ -31,19 +31,12 @@ const NAME_RULE =
   'name must be 1-63 lowercase letters, digits or dashes, starting and ending with a letter or digit';
 
 describe('vaults', () => {
-  let api: TestApi;
+  const api = testApiForSuite();
 
-  beforeAll(async () => {
-    api = await startTestApi();
-  });
-  afterAll(async () => {
-    await api?.close();
-  });
-
-  const post = (payload: object) => api.request({ method: 'POST', url: '/v1/vaults', payload });
-  const get = (id: string) => api.request({ method: 'GET', url: `/v1/vaults/${id}` });
+  const post = (payload: object) => api().request({ method: 'POST', url: '/v1/vaults', payload });
+  const get = (id: string) => api().request({ method: 'GET', url: `/v1/vaults/${id}` });
   const patch = (id: string, payload: object) =>
-    api.request({ method: 'PATCH', url: `/v1/vaults/${id}`, payload });
+    api().request({ method: 'PATCH', url: `/v1/vaults/${id}`, payload });
 
   describe('create', () => {
     it('answers 201 with the vault, and stores it with a KMS-wrapped KEK version 1', async () => {
@@ -68,7 +61,7 @@ describe('vaults', () => {
       expect(Date.parse(v.created_at)).toBeGreaterThanOrEqual(before - 1000);
       expect(v.updated_at).toBe(v.created_at);
 
-      const keks = await api.db.pool.query(
+      const keks = await api().db.pool.query(
         'SELECT version, wrapped_kek, kms_backend, kms_key_id, destroyed_at FROM vault_keks WHERE vault_id = $1',
         [v.id],
       );
@@ -82,17 +75,17 @@ describe('vaults', () => {
     });
 
     it('creates a vault in kms custody when asked', async () => {
-      const v = await createVault(api, { custody: 'kms' });
+      const v = await createVault(api(), { custody: 'kms' });
       expect(v.custody).toBe('kms');
-      const row = await api.db.pool.query('SELECT custody FROM vaults WHERE id = $1', [v.id]);
+      const row = await api().db.pool.query('SELECT custody FROM vaults WHERE id = $1', [v.id]);
       expect(row.rows).toEqual([{ custody: 'kms' }]);
     });
 
     it('answers 409 to a duplicate name and creates nothing', async () => {
       const name = vaultName('dup');
-      await createVault(api, { name });
+      await createVault(api(), { name });
       expectError(await post({ name }), 409, 'conflict', `a vault named ${name} already exists`);
-      const n = await api.db.pool.query('SELECT count(*)::int AS n FROM vaults WHERE name = $1', [name]);
+      const n = await api().db.pool.query('SELECT count(*)::int AS n FROM vaults WHERE name = $1', [name]);
       expect(n.rows).toEqual([{ n: 1 }]);
     });
 
@@ -100,7 +93,7 @@ describe('vaults', () => {
       const name = vaultName('race');
       const results = await Promise.all(Array.from({ length: 8 }, () => post({ name })));
       expect(results.map((r) => r.statusCode).sort()).toEqual([201, 409, 409, 409, 409, 409, 409, 409]);
-      const n = await api.db.pool.query('SELECT count(*)::int AS n FROM vaults WHERE name = $1', [name]);
+      const n = await api().db.pool.query('SELECT count(*)::int AS n FROM vaults WHERE name = $1', [name]);
       expect(n.rows).toEqual([{ n: 1 }]);
     });
 
@@ -143,7 +136,7 @@ describe('vaults', () => {
     it('records vault.create in the audit log', async () => {
       const res = await post({ name: vaultName() });
       const v = res.json() as ApiVault;
-      const audit = await api.db.pool.query(
+      const audit = await api().db.pool.query(
         'SELECT actor, action, decision, request_id, details FROM audit_events WHERE vault_id = $1',
         [v.id],
       );
@@ -161,9 +154,9 @@ describe('vaults', () => {
 
   describe('list and get', () => {
     it('lists live vaults by name, with the same fields as get', async () => {
-      const b = await createVault(api, { name: vaultName('list-b') });
-      const a = await createVault(api, { name: vaultName('list-a') });
-      const res = await api.request({ method: 'GET', url: '/v1/vaults' });
+      const b = await createVault(api(), { name: vaultName('list-b') });
+      const a = await createVault(api(), { name: vaultName('list-a') });
+      const res = await api().request({ method: 'GET', url: '/v1/vaults' });
       expect(res.statusCode).toBe(200);
       const body = res.json() as { vaults: ApiVault[] };
       expect(Object.keys(body)).toEqual(['vaults']);
@@ -175,7 +168,7 @@ describe('vaults', () => {
     });
 
     it('gets a vault by id', async () => {
-      const v = await createVault(api, { description: 'get me' });
+      const v = await createVault(api(), { description: 'get me' });
       const res = await get(v.id);
       expect(res.statusCode).toBe(200);
       expect(res.json()).toEqual(v);
@@ -190,7 +183,7 @@ describe('vaults', () => {
         'params/vault_id must match format "uuid"',
       );
       expectError(
-        await api.request({ method: 'GET', url: secretUrl('12345', 'a/b') }),
+        await api().request({ method: 'GET', url: secretUrl('12345', 'a/b') }),
         400,
         'invalid_request',
         'params/vault_id must match format "uuid"',
@@ -200,7 +193,7 @@ describe('vaults', () => {
 
   describe('patch', () => {
     it('renames and describes a vault, and audits it', async () => {
-      const v = await createVault(api);
+      const v = await createVault(api());
       const name = vaultName('renamed');
       const res = await patch(v.id, { name, description: 'new words' });
       expect(res.statusCode).toBe(200);
@@ -211,7 +204,7 @@ describe('vaults', () => {
       // Only the fields given change.
       const again = (await patch(v.id, { description: 'only this' })).json() as ApiVault;
       expect(again).toMatchObject({ name, description: 'only this' });
-      const audit = await api.db.pool.query(
+      const audit = await api().db.pool.query(
         `SELECT count(*)::int AS n FROM audit_events WHERE vault_id = $1 AND action = 'vault.update'`,
         [v.id],
       );
@@ -219,8 +212,8 @@ describe('vaults', () => {
     });
 
     it('answers 409 when renaming onto another vault, 400 to bad input and 404 to an unknown id', async () => {
-      const taken = await createVault(api);
-      const v = await createVault(api);
+      const taken = await createVault(api());
+      const v = await createVault(api());
       expectError(
         await patch(v.id, { name: taken.name }),
         409,
@@ -242,22 +235,22 @@ describe('vaults', () => {
 
   describe('soft delete', () => {
     it('hides the vault and its secrets (404) but keeps its keys and data', async () => {
-      const v = await createVault(api);
-      await writeSecret(api, v.id, 'app/key', 'kept-after-soft-delete');
-      const del = await api.request({ method: 'DELETE', url: `/v1/vaults/${v.id}` });
+      const v = await createVault(api());
+      await writeSecret(api(), v.id, 'app/key', 'kept-after-soft-delete');
+      const del = await api().request({ method: 'DELETE', url: `/v1/vaults/${v.id}` });
       expect(del.statusCode).toBe(204);
       expect(del.body).toBe('');
 
       expectError(await get(v.id), 404, 'not_found', 'vault not found');
       expectError(await patch(v.id, { description: 'x' }), 404, 'not_found', 'vault not found');
       expectError(
-        await api.request({ method: 'GET', url: secretUrl(v.id, 'app/key') }),
+        await api().request({ method: 'GET', url: secretUrl(v.id, 'app/key') }),
         404,
         'not_found',
         'vault not found',
       );
       expectError(
-        await api.request({
+        await api().request({
           method: 'PUT',
           url: secretUrl(v.id, 'app/key'),
           payload: { type: 'note', value: 'x' },
@@ -266,17 +259,22 @@ describe('vaults', () => {
         'not_found',
         'vault not found',
       );
-      const list = (await api.request({ method: 'GET', url: '/v1/vaults' })).json() as { vaults: ApiVault[] };
+      const list = (await api().request({ method: 'GET', url: '/v1/vaults' })).json() as {
+        vaults: ApiVault[];
+      };
       expect(list.vaults.map((x) => x.id)).not.toContain(v.id);
-      expectError(await api.request({ method: 'DELETE', url: `/v1/vaults/${v.id}` }), 404, 'not_found');
+      expectError(await api().request({ method: 'DELETE', url: `/v1/vaults/${v.id}` }), 404, 'not_found');
 
-      const keks = await api.db.pool.query('SELECT wrapped_kek FROM vault_keks WHERE vault_id = $1', [v.id]);
-      expect(keks.rows[0].wrapped_kek).not.toBeNull();
-      const versions = await api.db.pool.query('SELECT ciphertext FROM secret_versions WHERE vault_id = $1', [
+      const keks = await api().db.pool.query('SELECT wrapped_kek FROM vault_keks WHERE vault_id = $1', [
         v.id,
       ]);
+      expect(keks.rows[0].wrapped_kek).not.toBeNull();
+      const versions = await api().db.pool.query(
+        'SELECT ciphertext FROM secret_versions WHERE vault_id = $1',
+        [v.id],
+      );
       expect(versions.rows[0].ciphertext).not.toBeNull();
-      const audit = await api.db.pool.query(
+      const audit = await api().db.pool.query(
         `SELECT action FROM audit_events WHERE vault_id = $1 AND action LIKE 'vault.%' ORDER BY seq`,
         [v.id],
       );
@@ -284,16 +282,16 @@ describe('vaults', () => {
     });
 
     it('frees the name for a new vault', async () => {
-      const v = await createVault(api);
-      expect((await api.request({ method: 'DELETE', url: `/v1/vaults/${v.id}` })).statusCode).toBe(204);
-      const again = await createVault(api, { name: v.name });
+      const v = await createVault(api());
+      expect((await api().request({ method: 'DELETE', url: `/v1/vaults/${v.id}` })).statusCode).toBe(204);
+      const again = await createVault(api(), { name: v.name });
       expect(again.id).not.toBe(v.id);
     });
 
     it('answers 400 to an unknown query parameter', async () => {
-      const v = await createVault(api);
+      const v = await createVault(api());
       expectError(
-        await api.request({ method: 'DELETE', url: `/v1/vaults/${v.id}?force=true` }),
+        await api().request({ method: 'DELETE', url: `/v1/vaults/${v.id}?force=true` }),
         400,
         'invalid_request',
         'querystring must NOT have additional properties',
