@@ -2,8 +2,8 @@
 // another member is unaffected; a member over its KMS budget gets 429 in a kms-custody vault
 // (every read and write there is a KMS call) but not in a wrapped one. The change feed's
 // subscription cap is tested with the feed (routes/v1/events-access.test.ts).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApi, type TestApi } from '../../../test/support/api.js';
+import { describe, expect, it } from 'vitest';
+import { type TestApi, testApiForSuite } from '../../../test/support/api.js';
 import {
   createPolicy,
   createUser,
@@ -46,22 +46,16 @@ describe('token bucket', () => {
 });
 
 describe('per-principal request rate', () => {
-  let api: TestApi;
-  beforeAll(async () => {
-    api = await startTestApi({ ONECLAW_RATE_LIMIT: '5', ONECLAW_AUTH_RATE_LIMIT: '0' });
-  });
-  afterAll(async () => {
-    await api?.close();
-  });
+  const api = testApiForSuite({ ONECLAW_RATE_LIMIT: '5', ONECLAW_AUTH_RATE_LIMIT: '0' });
 
   it('refuses a member over its limit with 429 and retry-after; another member is unaffected', async () => {
-    const vault = await createVault(api);
-    const a = await member(api);
-    const b = await member(api);
-    await grantAll(api, vault.id, a.userId);
-    await grantAll(api, vault.id, b.userId);
+    const vault = await createVault(api());
+    const a = await member(api());
+    const b = await member(api());
+    await grantAll(api(), vault.id, a.userId);
+    await grantAll(api(), vault.id, b.userId);
     const list = (token: string) =>
-      api.request({ method: 'GET', url: `/v1/vaults/${vault.id}/secrets`, token });
+      api().request({ method: 'GET', url: `/v1/vaults/${vault.id}/secrets`, token });
 
     // A burst of two seconds' worth (10) passes; 30 at once cannot.
     const statuses: number[] = [];
@@ -78,10 +72,10 @@ describe('per-principal request rate', () => {
     expect(Number(refused.headers['retry-after'])).toBeGreaterThanOrEqual(1);
 
     // Every authenticated route counts, a denied one too.
-    expect((await api.request({ method: 'GET', url: '/v1/agents', token: a.token })).statusCode).toBe(429);
+    expect((await api().request({ method: 'GET', url: '/v1/agents', token: a.token })).statusCode).toBe(429);
     // b has its own budget; the admin has another.
     expect((await list(b.token)).statusCode).toBe(200);
-    expect((await api.request({ method: 'GET', url: '/v1/vaults' })).statusCode).toBe(200);
+    expect((await api().request({ method: 'GET', url: '/v1/vaults' })).statusCode).toBe(200);
     // And a's refills.
     await new Promise((r) => setTimeout(r, 1_100));
     expect((await list(a.token)).statusCode).toBe(200);
@@ -89,33 +83,27 @@ describe('per-principal request rate', () => {
 });
 
 describe('per-principal KMS budget', () => {
-  let api: TestApi;
-  beforeAll(async () => {
-    api = await startTestApi({ ONECLAW_KMS_BUDGET: '2', ONECLAW_RATE_LIMIT: '0' });
-  });
-  afterAll(async () => {
-    await api?.close();
-  });
+  const api = testApiForSuite({ ONECLAW_KMS_BUDGET: '2', ONECLAW_RATE_LIMIT: '0' });
 
   it('is spent by reads and writes in a kms-custody vault only', async () => {
-    const kmsVault = await createVault(api, { custody: 'kms' });
-    const wrapped = await createVault(api);
-    const a = await member(api);
-    const b = await member(api);
+    const kmsVault = await createVault(api(), { custody: 'kms' });
+    const wrapped = await createVault(api());
+    const a = await member(api());
+    const b = await member(api());
     for (const v of [kmsVault, wrapped]) {
-      await grantAll(api, v.id, a.userId);
-      await grantAll(api, v.id, b.userId);
+      await grantAll(api(), v.id, a.userId);
+      await grantAll(api(), v.id, b.userId);
     }
     const secretMaxAccess = 'kms/limited';
     for (const v of [kmsVault, wrapped])
-      await writeSecret(api, v.id, secretMaxAccess, 'v', { max_access_count: 100 });
+      await writeSecret(api(), v.id, secretMaxAccess, 'v', { max_access_count: 100 });
 
     const run = async (vaultId: string) => {
       const statuses: number[] = [];
       for (let i = 0; i < 12; i++) {
-        const w = await putSecret(api, vaultId, `kms/p${i}`, { value: `v${i}` }, a.token);
+        const w = await putSecret(api(), vaultId, `kms/p${i}`, { value: `v${i}` }, a.token);
         statuses.push(w.statusCode);
-        const r = await api.request({
+        const r = await api().request({
           method: 'GET',
           url: secretUrl(vaultId, secretMaxAccess),
           token: a.token,
@@ -136,7 +124,7 @@ describe('per-principal KMS budget', () => {
     expect(kms.every((s) => s === 200 || s === 429)).toBe(true);
 
     // A refused write stored nothing; a refused read used no access.
-    const { rows } = await api.db.pool.query<{ n: number; access: number }>(
+    const { rows } = await api().db.pool.query<{ n: number; access: number }>(
       `SELECT (SELECT count(*)::int FROM secrets WHERE vault_id = $1 AND path LIKE 'kms/p%') AS n,
               (SELECT v.access_count FROM secret_versions v JOIN secrets s ON s.id = v.secret_id
                 WHERE s.vault_id = $1 AND s.path = $2) AS access`,
@@ -147,7 +135,7 @@ describe('per-principal KMS budget', () => {
     expect(rows[0]).toEqual({ n: served, access: reads });
 
     // Another principal's budget is its own.
-    const r = await api.request({
+    const r = await api().request({
       method: 'GET',
       url: secretUrl(kmsVault.id, secretMaxAccess),
       token: b.token,
@@ -156,7 +144,7 @@ describe('per-principal KMS budget', () => {
 
     // An org admin (a bulk import, `kms migrate`) is not charged.
     for (let i = 0; i < 10; i++) {
-      const w = await putSecret(api, kmsVault.id, `kms/admin${i}`, { value: `a${i}` });
+      const w = await putSecret(api(), kmsVault.id, `kms/admin${i}`, { value: `a${i}` });
       expect(w.statusCode).toBe(200);
     }
   });

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApi, type TestApi } from '../../../../test/support/api.js';
+import { startTestApi, type TestApi, testApiForSuite } from '../../../../test/support/api.js';
 import {
   createUser,
   createVault,
@@ -140,17 +140,11 @@ describe('verified-token cache', () => {
 });
 
 describe('token endpoint rate limit', () => {
-  let api: TestApi;
-  beforeAll(async () => {
-    api = await startTestApi({ ONECLAW_AUTH_RATE_LIMIT: '5' });
-  });
-  afterAll(async () => {
-    await api?.close();
-  });
+  const api = testApiForSuite({ ONECLAW_AUTH_RATE_LIMIT: '5' });
 
   it('answers 429 with the error envelope past the limit, per client address', async () => {
     const attempt = (remoteAddress: string) =>
-      api.app.inject({
+      api().app.inject({
         method: 'POST',
         url: '/v1/auth/token',
         payload: { api_key: generateApiKey('user') },
@@ -162,7 +156,7 @@ describe('token endpoint rate limit', () => {
     expect(limited.headers['retry-after']).toBeDefined();
     // Another client is not affected; each token endpoint has its own budget.
     expect((await attempt('192.0.2.11')).statusCode).toBe(401);
-    const agent = await api.app.inject({
+    const agent = await api().app.inject({
       method: 'POST',
       url: '/v1/auth/agent-token',
       payload: { agent_id: '00000000-0000-4000-8000-000000000000', api_key: generateApiKey('agent') },
