@@ -56,24 +56,15 @@ describe('confidentiality and audit', () => {
     record('extra', await putSecret(api, vaultId, path, { value: secret, [secret]: 1 }));
     record('badpath', await putSecret(api, vaultId, 'bad//path', { value: secret }));
     record('toolarge', await putSecret(api, vaultId, path, { value: `${secret}${'x'.repeat(70_000)}` }));
-    record(
-      'json',
-      await api.request({
+    const putRaw = (contentType: string, payload: string) =>
+      api.request({
         method: 'PUT',
         url: secretUrl(vaultId, path),
-        headers: { 'content-type': 'application/json' },
-        payload: `{"type":"password","value":"${secret}"`,
-      }),
-    );
-    record(
-      'ctype',
-      await api.request({
-        method: 'PUT',
-        url: secretUrl(vaultId, path),
-        headers: { 'content-type': 'text/plain' },
-        payload: secret,
-      }),
-    );
+        headers: { 'content-type': contentType },
+        payload,
+      });
+    record('json', await putRaw('application/json', `{"type":"password","value":"${secret}"`));
+    record('ctype', await putRaw('text/plain', secret));
     record('limit', await putSecret(api, vaultId, 'app/once', { value: secret, max_access_count: 1 }));
     record('limit.read1', await api.request({ method: 'GET', url: secretUrl(vaultId, 'app/once') }));
     record('limit.read2', await api.request({ method: 'GET', url: secretUrl(vaultId, 'app/once') }));
