@@ -6,6 +6,7 @@ import Fastify from 'fastify';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApi, type TestApi } from '../../../../../test/support/api.js';
+import { eventually } from '../../../../../test/support/eventually.js';
 import { type FeedEvent, openStream } from '../../../../../test/support/sse.js';
 import { withTransaction } from '../../../db/pool.js';
 import type { AuthService, Principal } from '../../../services/auth/auth-service.js';
@@ -13,16 +14,6 @@ import { listEvents, recordEvent } from '../../../services/events/events-store.j
 import { createFeedHub, createPollingFeed, parseNotification } from '../../../services/events/feed.js';
 import type { PolicyService } from '../../../services/policies/policy-service.js';
 import { eventRoutes } from './events.js';
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 describe('change feed', () => {
   let api: TestApi;
@@ -279,7 +270,7 @@ describe('change feed', () => {
       const during = await s.next(5_000);
       expect(during.data).toMatchObject({ path: 'listen/during', kind: 'secret.written' });
 
-      const after = await until('a new LISTEN connection', async () => {
+      const after = await eventually('a new LISTEN connection', async () => {
         const now = await listenPids();
         return now.length === 1 && now[0] !== before[0] ? now : undefined;
       });
