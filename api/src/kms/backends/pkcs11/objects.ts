@@ -17,6 +17,13 @@ const ED25519_OID = Buffer.from('06032b6570', 'hex');
 const ED25519_NAME = Buffer.concat([Buffer.from([0x13, 12]), Buffer.from('edwards25519', 'latin1')]);
 
 const AES_KEY_BYTES = 32;
+/** A key stored on the token, usable after login only, whose value never leaves it. */
+const KEPT_IN_TOKEN: Template = [
+  { type: pkcs11js.CKA_TOKEN, value: true },
+  { type: pkcs11js.CKA_PRIVATE, value: true },
+  { type: pkcs11js.CKA_SENSITIVE, value: true },
+  { type: pkcs11js.CKA_EXTRACTABLE, value: false },
+];
 const ID_BYTES = 8;
 
 // ---------------------------------------------------------------------------------------------
@@ -142,10 +149,7 @@ export function generateAesKey(p11: PKCS11, session: Handle, label: string): str
     { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
     { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_AES },
     { type: pkcs11js.CKA_VALUE_LEN, value: AES_KEY_BYTES },
-    { type: pkcs11js.CKA_TOKEN, value: true },
-    { type: pkcs11js.CKA_PRIVATE, value: true },
-    { type: pkcs11js.CKA_SENSITIVE, value: true },
-    { type: pkcs11js.CKA_EXTRACTABLE, value: false },
+    ...KEPT_IN_TOKEN,
     { type: pkcs11js.CKA_ENCRYPT, value: true },
     { type: pkcs11js.CKA_DECRYPT, value: true },
     { type: pkcs11js.CKA_WRAP, value: false },
@@ -226,10 +230,7 @@ export function generateEd25519KeyPair(p11: PKCS11, session: Handle, label: stri
     [
       { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PRIVATE_KEY },
       { type: pkcs11js.CKA_KEY_TYPE, value: CKK_EC_EDWARDS },
-      { type: pkcs11js.CKA_TOKEN, value: true },
-      { type: pkcs11js.CKA_PRIVATE, value: true },
-      { type: pkcs11js.CKA_SENSITIVE, value: true },
-      { type: pkcs11js.CKA_EXTRACTABLE, value: false },
+      ...KEPT_IN_TOKEN,
       { type: pkcs11js.CKA_SIGN, value: true },
       { type: pkcs11js.CKA_LABEL, value: label },
       { type: pkcs11js.CKA_ID, value: id },
