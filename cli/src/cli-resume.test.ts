@@ -4,7 +4,6 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { afterAll, expect, it } from 'vitest';
 import {
   cmekEncrypt,
@@ -14,7 +13,7 @@ import {
   toBase64,
 } from '../../sdk/src/index.js';
 import { runCli } from '../../test/support/cli-run.js';
-import { migratedDatabase, type TestDatabase } from '../../test/support/db.js';
+import { holdVersionLock, migratedDatabase, type TestDatabase } from '../../test/support/db.js';
 import { waitFor } from '../../test/support/proc.js';
 import { type OneclawServer, serverEnv, startOneclaw } from '../../test/support/server-process.js';
 
@@ -59,14 +58,7 @@ it('resumes an interrupted server-side rotation with --job after kill -9', async
   writeFileSync(newFile, toBase64(newKey), { mode: 0o600 });
 
   // A writer holding the last row keeps the job from finishing before the kill.
-  const holder = new pg.Client({ connectionString: db.url });
-  await holder.connect();
-  await holder.query('BEGIN');
-  await holder.query(
-    `SELECT 1 FROM secret_versions v JOIN secrets s ON s.id = v.secret_id
-      WHERE s.vault_id = $1 AND s.path = 's/149' FOR UPDATE OF v`,
-    [vault.id],
-  );
+  const holder = await holdVersionLock(db.url, vault.id, 's/149');
   const args = [
     'cmek',
     'rotate',
@@ -94,8 +86,7 @@ it('resumes an interrupted server-side rotation with --job after kill -9', async
     { intervalMs: 20, timeoutMs: 60_000 },
   );
   await first.proc.stop('SIGKILL');
-  await holder.query('ROLLBACK');
-  await holder.end();
+  await holder.release();
 
   const cut = await running;
   expect(cut.code).toBe(7);

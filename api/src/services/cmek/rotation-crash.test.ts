@@ -6,9 +6,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { migratedDatabase, type TestDatabase } from '../../../../test/support/db.js';
+import { holdVersionLock, migratedDatabase, type TestDatabase } from '../../../../test/support/db.js';
 import { waitFor } from '../../../../test/support/proc.js';
 import { type OneclawServer, serverEnv, startOneclaw } from '../../../../test/support/server-process.js';
 import { cmekDecrypt, cmekEncrypt, cmekFingerprint } from './format.js';
@@ -96,14 +95,7 @@ describe('CMEK rotation across a server crash', () => {
     }
 
     // A writer holding a row keeps the job from finishing before the kill, however fast it is.
-    const holder = new pg.Client({ connectionString: db.url });
-    await holder.connect();
-    await holder.query('BEGIN');
-    await holder.query(
-      `SELECT 1 FROM secret_versions v JOIN secrets s ON s.id = v.secret_id
-        WHERE s.vault_id = $1 AND s.path = 'app/s1049' FOR UPDATE OF v`,
-      [v],
-    );
+    const holder = await holdVersionLock(db.url, v, 'app/s1049');
 
     const keyHeaders = {
       ...auth,
@@ -126,8 +118,7 @@ describe('CMEK rotation across a server crash', () => {
       { intervalMs: 10, timeoutMs: 60_000 },
     );
     await server.proc.stop('SIGKILL');
-    await holder.query('ROLLBACK');
-    await holder.end();
+    await holder.release();
     expect(before.processed).toBeLessThan(SECRETS);
 
     // Batches are atomic: each version is under exactly one key, and the committed progress
