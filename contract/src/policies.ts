@@ -11,7 +11,6 @@ export const PERMISSIONS: readonly Permission[] = Permission.anyOf.map((p) => p.
 
 export const PrincipalType = Type.Union([L('user'), L('agent'), L('k8s_service_account')]);
 export type PrincipalType = Static<typeof PrincipalType>;
-export const PRINCIPAL_TYPES: readonly PrincipalType[] = PrincipalType.anyOf.map((p) => p.const);
 
 export const Day = Type.Union([L('mon'), L('tue'), L('wed'), L('thu'), L('fri'), L('sat'), L('sun')]);
 export type Day = Static<typeof Day>;

@@ -9,7 +9,6 @@ export const CMEK_KEY_BYTES = 32;
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
 export const CMEK_MIN_BLOB = 1 + IV_BYTES + TAG_BYTES;
-export const FINGERPRINT = /^[0-9a-f]{64}$/;
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 

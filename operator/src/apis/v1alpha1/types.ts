@@ -15,16 +15,12 @@ export const CATEGORY = 'oneclaw';
 
 export const KIND_VAULT = 'OneclawVault';
 export const PLURAL_VAULTS = 'oneclawvaults';
-export const CRD_VAULTS = 'oneclawvaults.oneclaw.dev';
 
 export const KIND_SYNC = 'SecretSync';
 export const PLURAL_SYNCS = 'secretsyncs';
-export const CRD_SYNCS = 'secretsyncs.oneclaw.dev';
 
 /** Held on a OneclawVault while its vault and grants exist in oneclaw. */
 export const VAULT_FINALIZER = 'oneclaw.dev/vault-protection';
-/** Held on a SecretSync while the operator has state for it outside its own Secret. */
-export const SYNC_FINALIZER = 'oneclaw.dev/secretsync';
 
 /** Put on every Secret the operator writes, with MANAGED_BY_VALUE. */
 export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
@@ -38,14 +34,8 @@ export const SYNC_LABEL = 'oneclaw.dev/secretsync';
  */
 export const CONTENT_HASH_ANNOTATION = 'oneclaw.dev/secret-hash';
 
-/** Schema defaults, for objects that did not come from the apiserver. */
-export const DEFAULT_CUSTODY: Custody = 'wrapped';
-export const DEFAULT_DELETION_POLICY: DeletionPolicy = 'Retain';
-export const DEFAULT_ON_ACCESS_LOSS: OnAccessLoss = 'Retain';
-export const DEFAULT_SECRET_TYPE = 'Opaque';
+/** The schema's default refresh interval, for objects that did not come from the apiserver. */
 export const DEFAULT_REFRESH_INTERVAL = '1h';
-/** The schema refuses a shorter spec.refreshInterval. */
-export const MIN_REFRESH_INTERVAL_SECONDS = 10;
 
 /**
  * A placeholder in spec.target.template.data: `{{ .KEY }}`, spaces inside the braces optional;
