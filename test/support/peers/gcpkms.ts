@@ -5,10 +5,9 @@
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { gcpKmsTestClient } from '../gcp-kms-emulator/client.js';
-import { freePort } from '../ports.js';
 import { spawnManaged, waitFor } from '../proc.js';
 import { repoRoot } from '../tools.js';
-import { makeWorkDir, type Peer } from './common.js';
+import { type Peer, startProcessPeer } from './common.js';
 
 export interface GcpKmsInfo {
   host: string;
@@ -28,39 +27,31 @@ function tcpOpen(host: string, port: number): Promise<true | undefined> {
   });
 }
 
-export async function startGcpKms(): Promise<Peer<GcpKmsInfo>> {
-  const work = makeWorkDir('gcpkms');
-  const port = await freePort();
+export function startGcpKms(): Promise<Peer<GcpKmsInfo>> {
   const host = '127.0.0.1';
-  const proc = spawnManaged({
-    name: 'gcp-kms-emulator',
-    command: process.execPath,
-    args: [
-      '--import',
-      'tsx',
-      join(repoRoot, 'test/support/gcp-kms-emulator/main.ts'),
-      '--host',
-      host,
-      '--port',
-      String(port),
-    ],
-    logFile: join(work.dir, 'gcpkms.log'),
-    cwd: repoRoot,
+  return startProcessPeer('gcpkms', (dir, port) => {
+    const proc = spawnManaged({
+      name: 'gcp-kms-emulator',
+      command: process.execPath,
+      args: [
+        '--import',
+        'tsx',
+        join(repoRoot, 'test/support/gcp-kms-emulator/main.ts'),
+        '--host',
+        host,
+        '--port',
+        String(port),
+      ],
+      logFile: join(dir, 'gcpkms.log'),
+      cwd: repoRoot,
+    });
+    return {
+      proc,
+      info: { host, port, projectId: 'oneclaw-test', location: 'global' },
+      ready: () =>
+        waitFor(`GCP KMS emulator on ${host}:${port}`, () => tcpOpen(host, port), { process: proc }),
+    };
   });
-  try {
-    await waitFor(`GCP KMS emulator on ${host}:${port}`, () => tcpOpen(host, port), { process: proc });
-  } catch (err) {
-    await proc.stop();
-    work.remove();
-    throw err;
-  }
-  return {
-    info: { host, port, projectId: 'oneclaw-test', location: 'global' },
-    async stop() {
-      await proc.stop();
-      work.remove();
-    },
-  };
 }
 
 /**
