@@ -8,17 +8,16 @@ import { readKeyFile } from '../lib/input.js';
 import { emit, printFields, printLine, progressReporter } from '../lib/output.js';
 import { vaultId } from '../lib/resolve.js';
 import { type Context, context, intOption } from './context.js';
+import { jobErrorField, jobStateFields } from './jobs.js';
 
 function printRotation(ctx: Context, job: CmekRotation): void {
   emit(ctx.format, job, () =>
     printFields([
       ['rotation', job.id],
-      ['vault', job.vault_id],
-      ['status', job.status],
-      ['progress', `${job.processed}/${job.total_secrets}`],
+      ...jobStateFields(job, job.total_secrets),
       ['old key', job.old_fingerprint],
       ['new key', job.new_fingerprint],
-      ...(job.error ? ([['error', job.error]] as Array<[string, string]>) : []),
+      ...jobErrorField(job),
     ]),
   );
 }

@@ -24,15 +24,30 @@ export async function waitForJob(
   }
 }
 
+/** Where a server job runs, its state and how far it got, as `printFields` shows them. */
+export function jobStateFields(
+  job: { vault_id: string | null; status: string; processed: number },
+  total: number,
+): Array<[string, string | null]> {
+  return [
+    ['vault', job.vault_id],
+    ['status', job.status],
+    ['progress', `${job.processed}/${total}`],
+  ];
+}
+
+/** The `error` field of a job that failed; none for one that did not. */
+export function jobErrorField(job: { error: string | null }): Array<[string, string]> {
+  return job.error ? [['error', job.error]] : [];
+}
+
 function printJob(ctx: Context, job: Job): void {
   emit(ctx.format, job, () =>
     printFields([
       ['job', job.id],
       ['kind', job.kind],
-      ['vault', job.vault_id],
-      ['status', job.status],
-      ['progress', `${job.processed}/${job.total}`],
-      ...(job.error ? ([['error', job.error]] as Array<[string, string]>) : []),
+      ...jobStateFields(job, job.total),
+      ...jobErrorField(job),
     ]),
   );
 }
