@@ -12,7 +12,7 @@ import { makeWorkDir } from '../test/support/peers/common.js';
 import type { OpenBaoInfo } from '../test/support/peers/openbao.js';
 import { createDatabase, type PostgresInfo } from '../test/support/peers/postgres.js';
 import { type OneclawServer, serverEnv, startOneclaw } from '../test/support/server-process.js';
-import { type LoadMeasurement, loadTable } from './lib.js';
+import { type LoadMeasurement, loadTable, type SectionOptions, sectionLog } from './lib.js';
 
 export interface ApiLoadSettings {
   secrets: number;
@@ -314,15 +314,12 @@ interface Scenario {
   server: ProcSet;
 }
 
-export async function runApiLoad(opts: {
-  bao: OpenBaoInfo;
-  postgres: PostgresInfo;
-  settings?: ApiLoadSettings;
-  log?: (line: string) => void;
-}): Promise<ApiLoadData> {
+export async function runApiLoad(
+  opts: { bao: OpenBaoInfo; postgres: PostgresInfo } & SectionOptions<ApiLoadSettings>,
+): Promise<ApiLoadData> {
   const t0 = Date.now();
   const s = opts.settings ?? apiLoadSettings();
-  const log = opts.log ?? ((line: string) => console.error(`[api-load] ${line}`));
+  const log = sectionLog('api-load', opts.log);
   const work = makeWorkDir('bench-api');
   const servers: OneclawServer[] = [];
   const prep: ApiLoadData['prep'] = {};

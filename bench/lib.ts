@@ -51,6 +51,19 @@ export function table(rows: Measurement[], baseline?: Measurement): string {
   return [head, sep, ...lines].join('\n');
 }
 
+/** What a section is given besides its peers: its settings and where its progress lines go. */
+export interface SectionOptions<S> {
+  /** Default: read from the environment. */
+  settings?: S;
+  /** Default: stderr, each line tagged with the section. */
+  log?: (line: string) => void;
+}
+
+/** Where a section's progress lines go: the caller's `log`, else stderr tagged `[tag]`. */
+export function sectionLog(tag: string, log: SectionOptions<unknown>['log']): (line: string) => void {
+  return log ?? ((line: string) => console.error(`[${tag}] ${line}`));
+}
+
 /** One fixed-duration HTTP load run (autocannon), or the median of several rounds of it. */
 export interface LoadMeasurement {
   name: string;

@@ -56,6 +56,7 @@ import {
   postmasterPid,
   setCpu,
 } from './api-load.js';
+import { type SectionOptions, sectionLog } from './lib.js';
 
 export interface OperatorScaleSettings {
   syncs: number;
@@ -667,18 +668,15 @@ function watchManagedSecrets(kc: KubeConfig, k: Kube, onSecret: (s: V1Secret, at
 
 // ── the benchmark ──
 
-export async function runOperatorScale(opts: {
-  kube: KubeInfo;
-  postgres: PostgresInfo;
-  settings?: OperatorScaleSettings;
-  log?: (line: string) => void;
-}): Promise<OperatorScaleData> {
+export async function runOperatorScale(
+  opts: { kube: KubeInfo; postgres: PostgresInfo } & SectionOptions<OperatorScaleSettings>,
+): Promise<OperatorScaleData> {
   const t0 = Date.now();
   const loadStart = loadavg()[0] ?? 0;
   // Before any process starts: what they load is what is checked out now.
   const commit = measuredCommit();
   const s = opts.settings ?? operatorScaleSettings();
-  const log = opts.log ?? ((line: string) => console.error(`[operator] ${line}`));
+  const log = sectionLog('operator', opts.log);
   const work = makeWorkDir('bench-operator');
   const prep: Record<string, number> = {};
   const timed = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
