@@ -28,6 +28,22 @@ function killGroup(pid: number, signal: NodeJS.Signals): void {
   }
 }
 
+/**
+ * Waits (boundedly) until no process of the group is left: the leader's exit only starts the
+ * SIGKILL of what else the group holds, and a stopped peer must not outlive its stop().
+ */
+async function groupGone(pgid: number, timeoutMs = 2_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      process.kill(-pgid, 0);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ESRCH') return;
+    }
+    await sleep(20);
+  }
+}
+
 process.on('exit', () => {
   for (const [pid, file] of live) {
     killGroup(pid, 'SIGKILL');
@@ -136,6 +152,7 @@ export function spawnManaged(opts: SpawnManagedOptions): ManagedProcess {
         killGroup(pid, 'SIGKILL');
         await exited;
       }
+      await groupGone(pid);
     },
   };
 }
