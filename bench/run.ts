@@ -9,7 +9,7 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { Registry } from 'prom-client';
-import { createEnvelope, type VaultKeys } from '../api/src/crypto/envelope.js';
+import { createEnvelope } from '../api/src/crypto/envelope.js';
 import { createKekCache } from '../api/src/kms/cache.js';
 import { createKms, type Kms } from '../api/src/kms/kms.js';
 import { createKmsMetrics } from '../api/src/kms/metrics.js';
@@ -23,6 +23,7 @@ import { type OpenBaoInfo, startOpenBao } from '../test/support/peers/openbao.js
 import { startPostgres } from '../test/support/peers/postgres.js';
 import { startSoftHsm } from '../test/support/peers/softhsm.js';
 import { reapOrphans } from '../test/support/proc.js';
+import { vaultWithNewKek } from '../test/support/vault-keys.js';
 import { type ApiLoadData, renderApiLoad, runApiLoad } from './api-load.js';
 import { type CmekRotationData, renderCmekRotation, runCmekRotation } from './cmek-rotation.js';
 import { type Measurement, measure, table } from './lib.js';
@@ -112,14 +113,7 @@ async function envelopeSection(bao: BaoInfo, metrics: Metrics): Promise<Measurem
     kms: local,
     cache: createKekCache({ maxEntries: 1000, ttlMs: 600_000, metrics }),
   });
-  const wrappedKek = await env.createKek('org', 'vault', 1);
-  const vault: VaultKeys = {
-    orgId: 'org',
-    vaultId: 'vault',
-    custody: 'wrapped',
-    currentKekVersion: 1,
-    wrappedKek: () => wrappedKek,
-  };
+  const vault = await vaultWithNewKek(env, 'org', 'vault');
   const value = randomBytes(256);
   const sealed = await env.seal(vault, 'app/db/password', 1, value);
   await transitCall(bao.address, bao.token, 'transit/keys/bench', { type: 'aes256-gcm96' });

@@ -3,6 +3,7 @@
 import { createPublicKey, type JsonWebKey, verify } from 'node:crypto';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { vaultWithNewKek } from '../../../test/support/vault-keys.js';
 import { type Custody, createEnvelope, type VaultKeys } from '../crypto/envelope.js';
 import { IntegrityError, KmsConfigError, KmsUnavailableError } from '../crypto/errors.js';
 import { createLocalBackend } from './backends/local.js';
@@ -185,14 +186,7 @@ export function kmsConformance(target: ConformanceTarget): void {
       const k = createKms({ current: backend, metrics: m });
       const cache = createKekCache({ maxEntries: 100, ttlMs: 60_000, metrics: m });
       const env = createEnvelope({ kms: k, cache });
-      const wrappedKek = await env.createKek('org-1', 'hot', 1);
-      const vault: VaultKeys = {
-        orgId: 'org-1',
-        vaultId: 'hot',
-        custody: 'wrapped',
-        currentKekVersion: 1,
-        wrappedKek: (v) => (v === 1 ? wrappedKek : undefined),
-      };
+      const vault = await vaultWithNewKek(env, 'org-1', 'hot');
       // Seal through a separate cache so the read cache starts cold.
       const writer = createEnvelope({ kms: k, cache: createKekCache({ maxEntries: 10, ttlMs: 60_000 }) });
       const secrets = await Promise.all(
