@@ -1,18 +1,17 @@
 // SQL for CMEK rotations: the rotation jobs of a vault, and the versions still under a
 // customer key. The vault's active key is written through the vault store.
-import { type Queryable, query } from '../../db/pool.js';
+import { type Queryable, query, queryRow, queryRows } from '../../db/pool.js';
 import { JOB_COLUMNS as COLUMNS, type JobRow } from '../jobs/job-store.js';
 
 export const CMEK_ROTATE = 'cmek-rotate';
 
 /** The vault's newest rotation, locked so two requests cannot both start or resume one. */
 export async function lockLatestRotation(tx: Queryable, vaultId: string): Promise<JobRow | undefined> {
-  const { rows } = await query<JobRow>(
+  return queryRow<JobRow>(
     tx,
     `SELECT ${COLUMNS} FROM jobs WHERE vault_id = $1 AND kind = $2 ORDER BY created_at DESC LIMIT 1 FOR UPDATE`,
     [vaultId, CMEK_ROTATE],
   );
-  return rows[0];
 }
 
 export async function getRotation(
@@ -21,12 +20,11 @@ export async function getRotation(
   vaultId: string,
   id: string,
 ): Promise<JobRow | undefined> {
-  const { rows } = await query<JobRow>(
+  return queryRow<JobRow>(
     db,
     `SELECT ${COLUMNS} FROM jobs WHERE id = $1 AND org_id = $2 AND vault_id = $3 AND kind = $4`,
     [id, orgId, vaultId, CMEK_ROTATE],
   );
-  return rows[0];
 }
 
 export async function listRotations(
@@ -35,13 +33,12 @@ export async function listRotations(
   vaultId: string,
   limit: number,
 ): Promise<JobRow[]> {
-  const { rows } = await query<JobRow>(
+  return queryRows<JobRow>(
     db,
     `SELECT ${COLUMNS} FROM jobs WHERE org_id = $1 AND vault_id = $2 AND kind = $3
       ORDER BY created_at DESC LIMIT $4`,
     [orgId, vaultId, CMEK_ROTATE, limit],
   );
-  return rows;
 }
 
 export async function countUnderKey(db: Queryable, vaultId: string, fingerprint: string): Promise<number> {
@@ -69,7 +66,7 @@ export async function lockUnderKey(
   fingerprint: string,
   limit: number,
 ): Promise<CmekVersionRow[]> {
-  const { rows } = await query<CmekVersionRow>(
+  return queryRows<CmekVersionRow>(
     tx,
     `SELECT v.secret_id, v.version, v.ciphertext, v.wrapped_dek, s.path
        FROM secret_versions v JOIN secrets s ON s.id = v.secret_id
@@ -77,5 +74,4 @@ export async function lockUnderKey(
       ORDER BY v.secret_id, v.version LIMIT $3 FOR UPDATE OF v SKIP LOCKED`,
     [vaultId, fingerprint, limit],
   );
-  return rows;
 }

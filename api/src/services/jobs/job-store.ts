@@ -4,7 +4,7 @@
 // the re-wrap jobs walk (KEK rotation, `kms migrate`) are selected and counted here too.
 import { randomUUID } from 'node:crypto';
 import type { JobStatus } from '../../../../contract/src/jobs.js';
-import { type Queryable, query } from '../../db/pool.js';
+import { type Queryable, query, queryRow, queryRows } from '../../db/pool.js';
 
 export interface JobRow {
   id: string;
@@ -42,11 +42,7 @@ export async function createJob(
 }
 
 export async function getJob(db: Queryable, orgId: string, id: string): Promise<JobRow | undefined> {
-  const { rows } = await query<JobRow>(db, `SELECT ${JOB_COLUMNS} FROM jobs WHERE id = $1 AND org_id = $2`, [
-    id,
-    orgId,
-  ]);
-  return rows[0];
+  return queryRow<JobRow>(db, `SELECT ${JOB_COLUMNS} FROM jobs WHERE id = $1 AND org_id = $2`, [id, orgId]);
 }
 
 /** Takes the next runnable job (new, or running with an expired lease) for `leaseMs`. */
@@ -56,7 +52,7 @@ export async function claimJob(
   kinds: string[],
   leaseMs: number,
 ): Promise<JobRow | undefined> {
-  const { rows } = await query<JobRow>(
+  return queryRow<JobRow>(
     db,
     `UPDATE jobs SET status = 'running', lease_owner = $1, lease_until = now() + make_interval(secs => $2::double precision / 1000), updated_at = now()
       WHERE id = (
@@ -66,7 +62,6 @@ export async function claimJob(
       RETURNING ${JOB_COLUMNS}`,
     [owner, leaseMs, kinds],
   );
-  return rows[0];
 }
 
 /** Records a batch's progress and extends the lease; false if another runner took the job over. */
@@ -145,13 +140,12 @@ export async function lockUnderOlderKek(
   target: number,
   limit: number,
 ): Promise<WrappedDekRow[]> {
-  const { rows } = await query<WrappedDekRow>(
+  return queryRows<WrappedDekRow>(
     tx,
     `SELECT secret_id, version, wrapped_dek FROM secret_versions WHERE ${UNDER_OLDER_KEK}
       ORDER BY secret_id, version LIMIT $3 FOR UPDATE SKIP LOCKED`,
     [vaultId, target, limit],
   );
-  return rows;
 }
 
 // `kms migrate`: KEK versions wrapped by another KMS key than the current one, and the DEKs of
@@ -195,7 +189,7 @@ export async function lockKeksUnderOtherKeys(
   current: KmsKeyRef,
   limit: number,
 ): Promise<ForeignKekRow[]> {
-  const { rows } = await query<ForeignKekRow>(
+  return queryRows<ForeignKekRow>(
     tx,
     `SELECT k.vault_id, k.version, k.wrapped_kek FROM vault_keks k JOIN vaults v ON v.id = k.vault_id
       WHERE v.org_id = $1 AND ($2::uuid IS NULL OR v.id = $2) AND k.wrapped_kek IS NOT NULL
@@ -203,7 +197,6 @@ export async function lockKeksUnderOtherKeys(
       ORDER BY k.vault_id, k.version LIMIT $5 FOR UPDATE OF k SKIP LOCKED`,
     [orgId, vaultId, current.backend, current.keyId, limit],
   );
-  return rows;
 }
 
 /** A position in (secret_id, version) order. */
@@ -231,7 +224,7 @@ export async function lockKmsDeksAfter(
   after: VersionCursor,
   limit: number,
 ): Promise<KmsDekRow[]> {
-  const { rows } = await query<KmsDekRow>(
+  return queryRows<KmsDekRow>(
     tx,
     `SELECT s.secret_id, s.version, s.vault_id, p.path, s.wrapped_dek, s.kek_version
        FROM secret_versions s JOIN vaults v ON v.id = s.vault_id JOIN secrets p ON p.id = s.secret_id
@@ -240,5 +233,4 @@ export async function lockKmsDeksAfter(
       ORDER BY s.secret_id, s.version LIMIT $5 FOR UPDATE OF s`,
     [orgId, vaultId, after.secret_id, after.version, limit],
   );
-  return rows;
 }
