@@ -44,8 +44,14 @@ export function followRetries(err: OneclawError): boolean {
   );
 }
 
+export interface Deadline {
+  signal: AbortSignal;
+  timedOut(): boolean;
+  done(): void;
+}
+
 /** An abort signal that fires after `ms` or when `caller` aborts; `done()` releases both. */
-export function deadline(ms: number, caller: AbortSignal | undefined) {
+export function deadline(ms: number, caller: AbortSignal | undefined): Deadline {
   const ac = new AbortController();
   let timedOut = false;
   const timer = setTimeout(() => {
