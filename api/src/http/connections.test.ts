@@ -67,4 +67,20 @@ describe('trackConnections: closing does not wait on idle clients', () => {
     expect(await closing).not.toBe('still open');
     agent.destroy();
   });
+
+  it('forgets a connection whose client aborted its request', async () => {
+    const { tracker, port } = await listen((_req, res) => {
+      setTimeout(() => res.end('late'), 200);
+    });
+    for (let i = 0; i < 5; i++) {
+      const req = request({ port, host: '127.0.0.1' });
+      req.on('error', () => {});
+      req.end();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      req.destroy();
+    }
+    // Every aborted request's response closes after its socket; none may be tracked again.
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect(tracker.openConnections()).toBe(0);
+  });
 });

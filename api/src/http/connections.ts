@@ -10,6 +10,8 @@ import type { Socket } from 'node:net';
 export interface ConnectionTracker {
   /** Ends the connections without a request in progress now, and the others when theirs end. */
   closeWhenIdle(): void;
+  /** The connections open now. */
+  openConnections(): number;
 }
 
 export function trackConnections(server: Server): ConnectionTracker {
@@ -23,6 +25,8 @@ export function trackConnections(server: Server): ConnectionTracker {
     const socket = req.socket;
     inProgress.set(socket, (inProgress.get(socket) ?? 0) + 1);
     res.once('close', () => {
+      // A client that aborts closes the socket before its response: nothing left to track.
+      if (!inProgress.has(socket)) return;
       const left = Math.max(0, (inProgress.get(socket) ?? 1) - 1);
       inProgress.set(socket, left);
       // end(), not destroy(): the response may still be in the socket's write buffer.
@@ -34,5 +38,6 @@ export function trackConnections(server: Server): ConnectionTracker {
       closing = true;
       for (const [socket, n] of inProgress) if (n === 0) socket.destroy();
     },
+    openConnections: () => inProgress.size,
   };
 }
