@@ -17,6 +17,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   return async () => {
     const started = broker.started();
     await broker.close();
-    if (started.length > 0) console.log(`[peers] stopped: ${started.join(', ')}`);
+    // stderr: the closing summary line on stdout stays the run's last counted line.
+    if (started.length > 0) console.error(`[peers] stopped: ${started.join(', ')}`);
   };
 }
