@@ -45,7 +45,7 @@ image: ## Build the container image (IMAGE=oneclaw:dev) with docker or podman; n
 	  echo "make image: neither docker nor podman is installed; install one, or build the Dockerfile elsewhere" >&2; exit 1; }; \
 	echo "$$engine build -t $(IMAGE) ."; "$$engine" build -t $(IMAGE) .
 
-bench: setup ## Run the benchmarks and write bench/results/
+bench: setup build ## Build, run the benchmarks (the API's on the compiled server) and write bench/results/
 	@$(TSX) bench/run.ts
 
 clean-cache: ## Remove the tool cache (the next setup rebuilds it)

@@ -67,7 +67,12 @@ export function sectionLog(tag: string, log: SectionOptions<unknown>['log']): (l
 /** One fixed-duration HTTP load run (autocannon), or the median of several rounds of it. */
 export interface LoadMeasurement {
   name: string;
-  /** Row whose req/s and p99 the ratio columns divide by (the peer doing the same operation). */
+  /**
+   * Rows whose req/s and p99 the ratio columns divide by, by column label (the peers doing the
+   * same operation).
+   */
+  baselines?: Record<string, string>;
+  /** The one peer row of reports written before `baselines`. */
   baseline?: string;
   connections: number;
   duration_s: number;
@@ -85,25 +90,36 @@ export interface LoadMeasurement {
   statuses: Record<string, number>;
 }
 
-const ratio = (a: number, b: number | undefined) =>
+export const ratio = (a: number, b: number | undefined) =>
   b === undefined || !b ? '—' : String(Number((a / b).toPrecision(3)));
 
-/** The load table: per row, req/s and latency percentiles, and both against the row's baseline. */
+const baselinesOf = (r: LoadMeasurement): Record<string, string> =>
+  r.baselines ?? (r.baseline ? { peer: r.baseline } : {});
+
+/**
+ * The load table: per row, req/s and latency percentiles, and both against each of the row's
+ * baselines (one pair of ratio columns per baseline label).
+ */
 export function loadTable(rows: LoadMeasurement[]): string {
   const byName = new Map(rows.map((r) => [r.name, r]));
+  const labels = [...new Set(rows.flatMap((r) => Object.keys(baselinesOf(r))))];
   const head =
-    '| benchmark | conns | rounds × s | req/s (2xx) | p50 ms | p99 ms | p99.9 ms | errors | non-2xx | × peer req/s | × peer p99 | peer |';
-  const sep = '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|';
+    '| benchmark | conns | rounds × s | req/s (2xx) | p50 ms | p99 ms | p99.9 ms | errors | non-2xx |' +
+    labels.map((l) => ` × ${l} req/s | × ${l} p99 |`).join('');
+  const sep = `|---|---:|---:|---:|---:|---:|---:|---:|---:|${labels.map(() => '---:|---:|').join('')}`;
   const lines = rows.map((r) => {
-    const b = r.baseline ? byName.get(r.baseline) : undefined;
     const codes = Object.entries(r.statuses)
       .filter(([code]) => !code.startsWith('2'))
       .map(([code, n]) => `${code}: ${n}`)
       .join(', ');
+    const ratios = labels.map((l) => {
+      const name = baselinesOf(r)[l];
+      const b = name === undefined || name === r.name ? undefined : byName.get(name);
+      return ` ${ratio(r.req_per_s, b?.req_per_s)} | ${ratio(r.p99_ms, b?.p99_ms)} |`;
+    });
     return (
       `| ${r.name} | ${r.connections} | ${r.rounds} × ${r.duration_s} | ${r.req_per_s} | ${r.p50_ms} | ${r.p99_ms} | ${r.p99_9_ms} | ` +
-      `${r.errors} | ${r.non2xx}${codes ? ` (${codes})` : ''} | ${ratio(r.req_per_s, b?.req_per_s)} | ` +
-      `${ratio(r.p99_ms, b?.p99_ms)} | ${b ? b.name : '—'} |`
+      `${r.errors} | ${r.non2xx}${codes ? ` (${codes})` : ''} |${ratios.join('')}`
     );
   });
   return [head, sep, ...lines].join('\n');

@@ -20,11 +20,12 @@ import { createGcpKey, startGcpKms } from '../test/support/peers/gcpkms.js';
 import { startKube } from '../test/support/peers/kube.js';
 import { startMoto } from '../test/support/peers/moto.js';
 import { type OpenBaoInfo, startOpenBao } from '../test/support/peers/openbao.js';
+import { startDurableOpenBao } from '../test/support/peers/openbao-durable.js';
 import { startPostgres } from '../test/support/peers/postgres.js';
 import { startSoftHsm } from '../test/support/peers/softhsm.js';
 import { reapOrphans } from '../test/support/proc.js';
 import { vaultWithNewKek } from '../test/support/vault-keys.js';
-import { type ApiLoadData, renderApiLoad, runApiLoad } from './api-load.js';
+import { type ApiLoadData, assertDistCurrent, renderApiLoad, runApiLoad } from './api-load.js';
 import { type CmekRotationData, renderCmekRotation, runCmekRotation } from './cmek-rotation.js';
 import { type Measurement, measure, table } from './lib.js';
 import { type OperatorScaleData, renderOperatorScale, runOperatorScale } from './operator-scale.js';
@@ -241,8 +242,10 @@ async function main(): Promise<void> {
     if (section === 'envelope') json.envelope = await envelopeSection(await openBao(), metrics);
     if (section === 'kms') json.kms = await kmsSection(await openBao(), metrics);
     if (section === 'api-load') {
+      assertDistCurrent();
       const postgres = await up(() => startPostgres({ fsync: true }));
-      json['api-load'] = await runApiLoad({ bao: await openBao(), postgres });
+      const durableBao = await up(startDurableOpenBao);
+      json['api-load'] = await runApiLoad({ bao: await openBao(), durableBao, postgres });
     }
     if (section === 'operator') {
       // A PostgreSQL of its own, so the api-load run's data and WAL do not weigh on it.
