@@ -77,9 +77,11 @@ function apiLoadSettings(): ApiLoadSettings {
  * The bench measures the server as production runs it, the compiled JavaScript; `bin/oneclaw`
  * falls back to TypeScript through tsx whenever dist/ is older than the sources.
  */
-export function assertDistCurrent(): void {
+export function assertDistCurrent(root = repoRoot): void {
   try {
-    execFileSync('bash', ['-c', 'source hack/dist-current.sh && dist_current "$PWD"'], { cwd: repoRoot });
+    execFileSync('bash', ['-c', 'source "$0/hack/dist-current.sh" && dist_current "$1"', repoRoot, root], {
+      stdio: 'ignore',
+    });
   } catch {
     throw new Error(
       'api-load: dist/ is not a build of the current sources, so `bin/oneclaw server` would run the ' +
