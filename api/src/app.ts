@@ -31,6 +31,7 @@ import { userRoutes } from './http/routes/v1/users.js';
 import { vaultRoutes } from './http/routes/v1/vaults.js';
 import type { Kms } from './kms/kms.js';
 import type { AgentService } from './services/agents/agent-service.js';
+import type { AuditWriter } from './services/audit/audit-writer.js';
 import type { AuthService } from './services/auth/auth-service.js';
 import type { TokenService } from './services/auth/tokens.js';
 import type { CmekService } from './services/cmek/cmek-service.js';
@@ -45,6 +46,8 @@ import type { VaultService } from './services/vaults/vault-service.js';
 export interface AppDeps {
   logger: Logger;
   pool: pg.Pool;
+  /** Group commit for audit records of requests that change nothing else (denials). */
+  audit: AuditWriter;
   kms: Kms;
   registry: Registry;
   auth: AuthService;
@@ -123,7 +126,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
-  registerAuth(app, { auth: deps.auth, policies: deps.policies, pool: deps.pool });
+  registerAuth(app, { auth: deps.auth, policies: deps.policies, audit: deps.audit });
   const limits = deps.limits ?? DEFAULT_LIMITS;
   registerRequestRateLimits(app, {
     memberPerSecond: limits.requestsPerSecond,

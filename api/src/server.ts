@@ -23,6 +23,7 @@ import { openSigner } from './kms/registry.js';
 import type { KmsSettings } from './kms/types.js';
 import { createAgentService } from './services/agents/agent-service.js';
 import { startAuditChainer } from './services/audit/audit-service.js';
+import { createAuditWriter } from './services/audit/audit-writer.js';
 import { createAuthService } from './services/auth/auth-service.js';
 import { createAuthInvalidation } from './services/auth/invalidation.js';
 import { createK8sValidator } from './services/auth/k8s-validator.js';
@@ -164,8 +165,10 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     });
     const k8s = createK8sValidator(config.k8s);
     if (k8s) logger.info({ mode: k8s.mode }, 'Kubernetes service-account authentication enabled');
+    const audit = createAuditWriter({ db: pool });
     const auth = createAuthService({
       pool,
+      audit,
       tokens,
       logger,
       invalidation,
@@ -179,7 +182,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     const secrets = createSecretService({
       pool,
       envelope,
-      vaults,
+      audit,
       maxValueBytes: config.maxSecretBytes,
       kmsCalls: createLimiter({ perSecond: config.limits.kmsCallsPerSecond }),
     });
@@ -212,6 +215,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     const app = await buildApp({
       logger,
       pool,
+      audit,
       kms,
       registry,
       auth,

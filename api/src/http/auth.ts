@@ -3,9 +3,7 @@
 // `authorizeScope` (a listing) before they touch any data, so a denial is the same whether or
 // not the vault or secret exists. Every denial is audited with its reason.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type pg from 'pg';
-import { withTransaction } from '../db/pool.js';
-import { appendAudit } from '../services/audit/audit-service.js';
+import type { AuditWriter } from '../services/audit/audit-writer.js';
 import type { AuthService, Principal } from '../services/auth/auth-service.js';
 import type { DenyReason } from '../services/errors.js';
 import { unauthenticated } from '../services/errors.js';
@@ -31,7 +29,7 @@ export type Permission = GrantPermission | 'admin';
 interface Authz {
   auth: AuthService;
   policies: PolicyService;
-  pool: pg.Pool;
+  audit: AuditWriter;
 }
 
 function bearerOf(req: FastifyRequest): string {
@@ -41,12 +39,9 @@ function bearerOf(req: FastifyRequest): string {
   return m[1];
 }
 
-export function registerAuth(
-  app: FastifyInstance,
-  deps: { auth: AuthService; policies: PolicyService; pool: pg.Pool },
-): void {
+export function registerAuth(app: FastifyInstance, deps: Authz): void {
   app.decorateRequest('principal', null);
-  app.decorate('authz', { auth: deps.auth, policies: deps.policies, pool: deps.pool });
+  app.decorate('authz', deps);
   app.addHook('onRequest', async (req) => {
     if (!req.url.startsWith('/v1/') || req.url.startsWith('/v1/auth/')) return;
     req.principal = await deps.auth.authenticate(bearerOf(req));
@@ -78,19 +73,17 @@ async function refuse(
   reason: DenyReason,
   what: { permission: Permission; vaultId?: string | undefined; path?: string | undefined },
 ): Promise<never> {
-  await withTransaction(req.server.authz.pool, (tx) =>
-    appendAudit(tx, {
-      orgId: p.orgId,
-      actor: p.subject,
-      action: `authz.${what.permission}`,
-      decision: 'deny',
-      reason,
-      vaultId: what.vaultId,
-      path: what.path,
-      requestId: req.id,
-      details: { ip: req.ip },
-    }),
-  );
+  await req.server.authz.audit.write({
+    orgId: p.orgId,
+    actor: p.subject,
+    action: `authz.${what.permission}`,
+    decision: 'deny',
+    reason,
+    vaultId: what.vaultId,
+    path: what.path,
+    requestId: req.id,
+    details: { ip: req.ip },
+  });
   const target = what.path ? `${what.permission} on ${what.path}` : `${what.permission} in this vault`;
   throw denial(reason, what.permission === 'admin' ? 'administer the organization' : target);
 }

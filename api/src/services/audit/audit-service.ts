@@ -2,8 +2,9 @@
 // record's hash and every field of its own, so editing, deleting or reordering any record
 // breaks the chain from that point on, which `verifyChain` finds.
 //
-// Appends happen inside the caller's transaction (the change and its record commit together)
-// and take no lock, so audited requests do not queue behind each other. Records are sealed into
+// Appends happen inside the caller's transaction (the change and its record commit together),
+// or, for a request that changes nothing else (a read, a denial), through the group-committing
+// audit writer (audit-writer.ts); either way they take no lock, so audited requests do not queue behind each other. Records are sealed into
 // their org's chain shortly after commit by `sealAudit` — run by a background chainer in every
 // replica (every 250 ms), one at a time per org under an advisory lock — and before any listing
 // or verification. A record's chain position (`chain_seq`, the public `seq`) is the order in
@@ -61,9 +62,9 @@ function chainHash(prev: Buffer, r: store.NewAuditRow): Buffer {
   return createHash('sha256').update(prev).update(canonical(r)).digest();
 }
 
-/** Appends one record inside the caller's transaction; it is sealed into the chain after commit. */
-export async function appendAudit(tx: Queryable, entry: AuditEntry): Promise<void> {
-  await store.insertAuditRow(tx, {
+/** The row a record is stored as, unsealed. */
+export function auditRow(entry: AuditEntry): store.NewAuditRow {
+  return {
     org_id: entry.orgId,
     // Millisecond precision: what the hash covers.
     at: new Date(),
@@ -76,7 +77,12 @@ export async function appendAudit(tx: Queryable, entry: AuditEntry): Promise<voi
     reason: entry.reason ?? null,
     request_id: entry.requestId ?? null,
     details: entry.details ?? {},
-  });
+  };
+}
+
+/** Appends one record inside the caller's transaction; it is sealed into the chain after commit. */
+export async function appendAudit(tx: Queryable, entry: AuditEntry): Promise<void> {
+  await store.insertAuditRow(tx, auditRow(entry));
 }
 
 /** Seals an org's committed, unsealed records into its chain; returns how many. */

@@ -27,22 +27,29 @@ export type ChainedRow = AuditRow & { chain_seq: string; prev_hash: Buffer; hash
 export type NewAuditRow = Omit<AuditRow, 'seq' | 'chain_seq' | 'prev_hash' | 'hash'>;
 
 export async function insertAuditRow(tx: Queryable, r: NewAuditRow): Promise<void> {
+  await insertAuditRows(tx, [r]);
+}
+
+/** Many records in one statement: with the pool as `db`, one commit makes them all durable. */
+export async function insertAuditRows(db: Queryable, rows: NewAuditRow[]): Promise<void> {
+  if (!rows.length) return;
   await query(
-    tx,
+    db,
     `INSERT INTO audit_events (org_id, at, actor, action, vault_id, path, version, decision, reason, request_id, details)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+     SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::uuid[], $6::text[],
+                          $7::int[], $8::text[], $9::text[], $10::text[], $11::jsonb[])`,
     [
-      r.org_id,
-      r.at,
-      r.actor,
-      r.action,
-      r.vault_id,
-      r.path,
-      r.version,
-      r.decision,
-      r.reason,
-      r.request_id,
-      JSON.stringify(r.details),
+      rows.map((r) => r.org_id),
+      rows.map((r) => r.at),
+      rows.map((r) => r.actor),
+      rows.map((r) => r.action),
+      rows.map((r) => r.vault_id),
+      rows.map((r) => r.path),
+      rows.map((r) => r.version),
+      rows.map((r) => r.decision),
+      rows.map((r) => r.reason),
+      rows.map((r) => r.request_id),
+      rows.map((r) => JSON.stringify(r.details)),
     ],
   );
 }

@@ -11,6 +11,7 @@ import type { Role } from '../../../../contract/src/users.js';
 import { withTransaction } from '../../db/pool.js';
 import { activeAgentWithKey, isAgentActive } from '../agents/agent-store.js';
 import { type AuditEntry, appendAudit } from '../audit/audit-service.js';
+import type { AuditWriter } from '../audit/audit-writer.js';
 import { type AuthFailure, ServiceError, unauthenticated } from '../errors.js';
 import { activeUserRole, activeUserWithKey, insertUser } from '../users/user-store.js';
 import { generateApiKey, parseApiKey, verifyApiKey } from './api-keys.js';
@@ -64,6 +65,8 @@ interface Status {
 
 export function createAuthService(deps: {
   pool: pg.Pool;
+  /** Group commit for the records of token exchanges. */
+  audit: AuditWriter;
   tokens: TokenService;
   logger: Logger;
   invalidation: AuthInvalidation;
@@ -77,14 +80,18 @@ export function createAuthService(deps: {
   const { pool, tokens, invalidation } = deps;
   const log = deps.logger.child({ component: 'auth' });
   const statuses = new LRUCache<string, Status>({ max: 50_000, ttl: STATUS_TTL_MS });
+  // Bumped by every invalidation: a status read while one arrived may predate the change, so it
+  // answers its own request but is not cached.
+  let generation = 0;
   invalidation.subscribe((stale) => {
+    generation++;
     if (stale === 'all') statuses.clear();
     else if ('principal' in stale) {
       for (const key of statuses.keys()) if (key.split('|')[1] === stale.principal) statuses.delete(key);
     }
   });
 
-  const audit = (entry: AuditEntry) => withTransaction(pool, (tx) => appendAudit(tx, entry));
+  const audit = (entry: AuditEntry) => deps.audit.write(entry);
   const refuse = async (
     code: AuthFailure,
     message: string,
@@ -126,6 +133,7 @@ export function createAuthService(deps: {
     const key = `${kind}|${id}|${keyId}`;
     const cached = statuses.get(key);
     if (cached) return cached;
+    const loadedAt = generation;
     const user = kind === 'user' ? await activeUserWithKey(pool, claims.org, id, keyId) : undefined;
     const agent = kind === 'agent' ? await activeAgentWithKey(pool, claims.org, id, keyId) : undefined;
     const status: Status = { active: !!(user ?? agent), role: user?.role ?? 'member' };
@@ -133,7 +141,7 @@ export function createAuthService(deps: {
     const ttl = agent?.expires_at
       ? Math.min(STATUS_TTL_MS, agent.expires_at.getTime() - Date.now())
       : STATUS_TTL_MS;
-    if (ttl > 0) statuses.set(key, status, { ttl });
+    if (ttl > 0 && loadedAt === generation) statuses.set(key, status, { ttl });
     return status;
   };
 

@@ -158,7 +158,11 @@ export function createPolicyService(deps: {
     max: deps.cache?.maxVaults ?? 10_000,
     ttl: deps.cache?.ttlMs ?? 60_000,
   });
+  // Bumped by every invalidation: a load that was under way when one arrived may have read the
+  // grants from before the change, so its result is used once but not cached.
+  let generation = 0;
   invalidation.subscribe((stale) => {
+    generation++;
     if (stale === 'all') grants.clear();
     else if ('vault' in stale) grants.delete(stale.vault);
   });
@@ -166,12 +170,13 @@ export function createPolicyService(deps: {
   const grantsOf = async (p: Principal, vaultId: string): Promise<PolicyRow[]> => {
     let byPrincipal = grants.get(vaultId);
     if (!byPrincipal) {
+      const loadedAt = generation;
       byPrincipal = new Map();
       for (const row of await store.listPolicies(pool, vaultId)) {
         const key = `${row.principal_type}|${row.principal_id}`;
         byPrincipal.set(key, [...(byPrincipal.get(key) ?? []), row]);
       }
-      grants.set(vaultId, byPrincipal);
+      if (loadedAt === generation) grants.set(vaultId, byPrincipal);
     }
     // A vault's grants all belong to its org; the check keeps another org's caller out regardless.
     return (byPrincipal.get(`${principalType(p)}|${p.id}`) ?? []).filter((g) => g.org_id === p.orgId);

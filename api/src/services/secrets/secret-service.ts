@@ -2,7 +2,9 @@
 // version) and appends version n+1 under a row lock on the path, so concurrent writers never
 // lose or duplicate a version; the audit record and the change-feed event commit with it.
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
+import { backoffDelay, EQUAL_JITTER } from '../../../../common/src/backoff.js';
 import {
   MAX_PATH,
   SECRET_PATH,
@@ -13,15 +15,16 @@ import {
   type SecretWriteResult,
   type VersionMeta,
 } from '../../../../contract/src/secrets.js';
-import type { Envelope } from '../../crypto/envelope.js';
+import type { Custody } from '../../../../contract/src/vaults.js';
+import type { Envelope, VaultKeys } from '../../crypto/envelope.js';
 import { type Queryable, withTransaction } from '../../db/pool.js';
-import { appendAudit } from '../audit/audit-service.js';
+import { appendAudit, auditRow } from '../audit/audit-service.js';
+import type { AuditWriter } from '../audit/audit-writer.js';
 import type { Principal } from '../auth/auth-service.js';
 import { checkCmekValue } from '../cmek/format.js';
 import { badRequest, conflict, gone, notFound, rateLimited, ServiceError, tooLarge } from '../errors.js';
-import { recordEvent } from '../events/events-store.js';
+import { EVENTS_CHANNEL, recordEvent } from '../events/events-store.js';
 import { type Limiter, UNLIMITED } from '../limits/limiter.js';
-import type { VaultService } from '../vaults/vault-service.js';
 import { getVault, type VaultRow } from '../vaults/vault-store.js';
 import * as store from './secret-store.js';
 
@@ -102,27 +105,50 @@ function validateMetadata(m: Record<string, string> | undefined): void {
  * name the vault's active key (a client still on the old key during a rotation is refused
  * instead of storing a value the new key cannot open).
  */
-function checkCmekWrite(vault: VaultRow, input: SecretPutInput): void {
+function checkCmekWrite(active: string | null, input: SecretPutInput): void {
   const named = input.cmek_fingerprint;
-  if (vault.cmek_fingerprint === null) {
+  if (active === null) {
     if (named !== undefined)
       throw new ServiceError(409, 'cmek_not_enabled', 'this vault has no customer-managed key');
     return;
   }
-  if (named !== undefined && named !== vault.cmek_fingerprint) {
+  if (named !== undefined && named !== active) {
     throw new ServiceError(
       409,
       'cmek_fingerprint_mismatch',
-      `value was encrypted under key ${named.slice(0, 12)}…, but the vault's active customer-managed key is ${vault.cmek_fingerprint.slice(0, 12)}…`,
+      `value was encrypted under key ${named.slice(0, 12)}…, but the vault's active customer-managed key is ${active.slice(0, 12)}…`,
     );
   }
   checkCmekValue(input.value);
 }
 
+/** Attempts of a write that keeps losing its path to concurrent writers, and the pause between them. */
+const MAX_WRITE_ATTEMPTS = 100;
+const WRITE_RETRY = { baseMs: 2, maxMs: 100, jitter: EQUAL_JITTER };
+
+/** The keys to seal or open with when the one KEK version needed is known (from the same read). */
+function keysOf(
+  p: Principal,
+  vaultId: string,
+  custody: Custody,
+  currentKekVersion: number,
+  wrappedKek: Buffer | null,
+  kekVersion = currentKekVersion,
+): VaultKeys {
+  return {
+    orgId: p.orgId,
+    vaultId,
+    custody,
+    currentKekVersion,
+    wrappedKek: (v) => (v === kekVersion ? (wrappedKek ?? undefined) : undefined),
+  };
+}
+
 export function createSecretService(deps: {
   pool: pg.Pool;
   envelope: Envelope;
-  vaults: VaultService;
+  /** Group commit for the records of reads. */
+  audit: AuditWriter;
   maxValueBytes: number;
   /**
    * KMS calls per principal. In `kms` custody every read and write is a KMS call of its own
@@ -134,8 +160,8 @@ export function createSecretService(deps: {
   const kmsCalls = deps.kmsCalls ?? UNLIMITED;
   // Admins are not charged: the budget keeps one tenant from spending a quota every vault
   // shares, and an admin (an operator's bulk import, `kms migrate`) acts for the whole org.
-  const chargeKms = (p: Principal, vault: VaultRow) => {
-    if (vault.custody !== 'kms' || p.role === 'admin') return;
+  const chargeKms = (p: Principal, custody: Custody) => {
+    if (custody !== 'kms' || p.role === 'admin') return;
     const wait = kmsCalls.take(`${p.orgId}|${p.subject}`);
     if (wait) {
       throw rateLimited(
@@ -145,13 +171,8 @@ export function createSecretService(deps: {
     }
   };
 
-  const vaultOf = async (
-    db: Queryable,
-    p: Principal,
-    vaultId: string,
-    forShare = false,
-  ): Promise<VaultRow> => {
-    const v = await getVault(db, p.orgId, vaultId, { forShare });
+  const vaultOf = async (db: Queryable, p: Principal, vaultId: string): Promise<VaultRow> => {
+    const v = await getVault(db, p.orgId, vaultId);
     if (!v) throw notFound('vault');
     return v;
   };
@@ -174,45 +195,55 @@ export function createSecretService(deps: {
         if (expiresAt.getTime() <= Date.now()) throw badRequest('expires_at must be in the future');
       }
       try {
-        return await withTransaction(pool, async (tx) => {
-          const vault = await vaultOf(tx, p, vaultId, true);
-          checkCmekWrite(vault, input);
-          chargeKms(p, vault);
-          const secret = await store.lockSecret(tx, vaultId, path, randomUUID());
-          const current = secret.is_new ? 0 : secret.current_version;
+        // Optimistic: read the state, seal against it, and write only if it still holds (one
+        // statement, one commit); a concurrent writer of the same path makes the loser retry.
+        for (let attempt = 0; ; attempt++) {
+          const state = await store.writeState(pool, p.orgId, vaultId, path);
+          if (!state) throw notFound('vault');
+          checkCmekWrite(state.cmek_fingerprint, input);
+          if (attempt === 0) chargeKms(p, state.custody);
+          const current = state.current_version ?? 0;
           if (input.cas !== undefined && input.cas !== current) {
             throw conflict(`check-and-set failed: current version is ${current}, expected ${input.cas}`);
           }
           const version = current + 1;
-          const sealed = await envelope.seal(await deps.vaults.keys(tx, vault), path, version, value);
-          const row = await store.insertVersion(tx, {
-            secret_id: secret.id,
-            version,
-            vault_id: vaultId,
-            type: input.type,
-            ciphertext: sealed.ciphertext,
-            wrapped_dek: sealed.wrappedDek,
-            kek_version: sealed.kekVersion,
-            metadata: input.metadata ?? {},
-            expires_at: expiresAt,
-            max_access_count: input.max_access_count ?? null,
-            cmek_fingerprint: vault.cmek_fingerprint,
-            created_by: p.subject,
-          });
-          await store.setCurrentVersion(tx, secret.id, version);
-          await appendAudit(tx, {
+          const keys = keysOf(p, vaultId, state.custody, state.current_kek_version, state.wrapped_kek);
+          const sealed = await envelope.seal(keys, path, version, value);
+          const written = await store.writeVersion(pool, {
             orgId: p.orgId,
-            actor: p.subject,
-            action: 'secret.write',
-            decision: 'allow',
             vaultId,
             path,
+            newSecretId: randomUUID(),
+            expectedVersion: current,
             version,
-            requestId,
+            vaultKekVersion: state.current_kek_version,
+            cmekFingerprint: state.cmek_fingerprint,
+            kekVersion: sealed.kekVersion,
+            type: input.type,
+            ciphertext: sealed.ciphertext,
+            wrappedDek: sealed.wrappedDek,
+            metadata: input.metadata ?? {},
+            expiresAt,
+            maxAccessCount: input.max_access_count ?? null,
+            createdBy: p.subject,
+            audit: auditRow({
+              orgId: p.orgId,
+              actor: p.subject,
+              action: 'secret.write',
+              decision: 'allow',
+              vaultId,
+              path,
+              version,
+              requestId,
+            }),
+            eventChannel: EVENTS_CHANNEL,
           });
-          await recordEvent(tx, { vaultId, kind: 'secret.written', path, version });
-          return { path, version, created_at: row.created_at.toISOString() };
-        });
+          if (written) return { path, version, created_at: written.created_at.toISOString() };
+          if (attempt + 1 >= MAX_WRITE_ATTEMPTS) {
+            throw conflict('this path is being written by too many clients at once; retry');
+          }
+          await sleep(backoffDelay(attempt, WRITE_RETRY));
+        }
       } finally {
         value.fill(0);
       }
@@ -220,51 +251,67 @@ export function createSecretService(deps: {
 
     async get(p, vaultId, path, version, requestId) {
       validatePath(path);
-      return withTransaction(pool, async (tx) => {
-        const vault = await vaultOf(tx, p, vaultId);
-        const secret = await store.getSecret(tx, vaultId, path);
-        if (!secret || secret.deleted_at) throw notFound('secret');
-        const v = await store.getVersion(tx, secret.id, version ?? secret.current_version);
-        if (!v) throw notFound('secret version');
-        if (v.destroyed_at || !v.ciphertext || !v.wrapped_dek)
-          throw gone('this secret version was destroyed');
-        if (v.expires_at && v.expires_at.getTime() <= Date.now())
-          throw gone('this secret version has expired');
-        // Before the access is counted: a refused read uses none.
-        chargeKms(p, vault);
-        if (v.max_access_count !== null && !(await store.countAccess(tx, secret.id, v.version))) {
-          throw gone('this secret version has reached its maximum access count');
-        }
-        const plaintext = await envelope.open(await deps.vaults.keys(tx, vault), path, v.version, {
-          ciphertext: v.ciphertext,
-          wrappedDek: v.wrapped_dek,
-        });
-        await appendAudit(tx, {
-          orgId: p.orgId,
-          actor: p.subject,
-          action: 'secret.read',
-          decision: 'allow',
-          vaultId,
-          path,
-          version: v.version,
-          requestId,
-        });
+      const row = await store.readSecret(pool, p.orgId, vaultId, path, version);
+      if (!row) throw notFound('vault');
+      if (!row.found_secret_id || row.secret_deleted_at) throw notFound('secret');
+      const v = row.version;
+      if (!v) throw notFound('secret version');
+      if (v.destroyed_at || !v.ciphertext || !v.wrapped_dek) throw gone('this secret version was destroyed');
+      if (v.expires_at && v.expires_at.getTime() <= Date.now()) throw gone('this secret version has expired');
+      // Before the access is counted: a refused read uses none.
+      chargeKms(p, row.custody);
+      const keys = keysOf(p, vaultId, row.custody, row.current_kek_version, row.wrapped_kek, v.kek_version);
+      const sealed = { ciphertext: v.ciphertext, wrappedDek: v.wrapped_dek };
+      const record = {
+        orgId: p.orgId,
+        actor: p.subject,
+        action: 'secret.read',
+        decision: 'allow' as const,
+        vaultId,
+        path,
+        version: v.version,
+        requestId,
+      };
+      let plaintext: Buffer;
+      if (v.max_access_count === null) {
+        plaintext = await envelope.open(keys, path, v.version, sealed);
         try {
-          return {
-            path,
-            type: v.type,
-            value: plaintext.toString('utf8'),
-            version: v.version,
-            metadata: v.metadata,
-            expires_at: iso(v.expires_at),
-            cmek_encrypted: v.cmek_fingerprint !== null,
-            cmek_fingerprint: v.cmek_fingerprint,
-            created_at: v.created_at.toISOString(),
-          };
-        } finally {
+          await deps.audit.write(record);
+        } catch (err) {
           plaintext.fill(0);
+          throw err;
         }
-      });
+      } else {
+        // A counted read: the access and its record commit together, or neither does.
+        plaintext = await withTransaction(pool, async (tx) => {
+          if (!(await store.countAccess(tx, v.secret_id, v.version))) {
+            throw gone('this secret version has reached its maximum access count');
+          }
+          const opened = await envelope.open(keys, path, v.version, sealed);
+          try {
+            await appendAudit(tx, record);
+          } catch (err) {
+            opened.fill(0);
+            throw err;
+          }
+          return opened;
+        });
+      }
+      try {
+        return {
+          path,
+          type: v.type,
+          value: plaintext.toString('utf8'),
+          version: v.version,
+          metadata: v.metadata,
+          expires_at: iso(v.expires_at),
+          cmek_encrypted: v.cmek_fingerprint !== null,
+          cmek_fingerprint: v.cmek_fingerprint,
+          created_at: v.created_at.toISOString(),
+        };
+      } finally {
+        plaintext.fill(0);
+      }
     },
 
     async list(p, vaultId, opts) {

@@ -1,6 +1,8 @@
 // SQL for secrets and their versions.
 import { pathPatternRegex } from '../../../../common/src/path-glob.js';
+import type { Custody } from '../../../../contract/src/vaults.js';
 import { type Queryable, query, queryRow, queryRows } from '../../db/pool.js';
+import type { NewAuditRow } from '../audit/audit-store.js';
 
 export interface SecretRow {
   id: string;
@@ -30,63 +32,128 @@ export interface VersionRow {
   destroyed_at: Date | null;
 }
 
-/** The secret row for a path, locked for the rest of the transaction (created if missing). */
-export async function lockSecret(
-  tx: Queryable,
+/** What a write reads first: the vault's current KEK and CMEK key, and the path's current version. */
+export interface WriteState {
+  custody: Custody;
+  cmek_fingerprint: string | null;
+  current_kek_version: number;
+  /** Null in kms custody. */
+  wrapped_kek: Buffer | null;
+  /** Null when the path has no secret yet. */
+  current_version: number | null;
+}
+
+export function writeState(
+  db: Queryable,
+  orgId: string,
   vaultId: string,
   path: string,
-  newId: string,
-): Promise<SecretRow & { is_new: boolean }> {
-  await query(
-    tx,
-    `INSERT INTO secrets (id, vault_id, path, current_version) VALUES ($1, $2, $3, 1)
-     ON CONFLICT (vault_id, path) DO NOTHING`,
-    [newId, vaultId, path],
+): Promise<WriteState | undefined> {
+  return queryRow<WriteState>(
+    db,
+    `SELECT vt.custody, vt.cmek_fingerprint, vt.current_kek_version, k.wrapped_kek, s.current_version
+       FROM vaults vt
+       LEFT JOIN vault_keks k ON k.vault_id = vt.id AND k.version = vt.current_kek_version
+       LEFT JOIN secrets s ON s.vault_id = vt.id AND s.path = $3
+      WHERE vt.id = $1 AND vt.org_id = $2 AND vt.deleted_at IS NULL`,
+    [vaultId, orgId, path],
   );
-  const row = (await queryRow<SecretRow>(
-    tx,
-    'SELECT * FROM secrets WHERE vault_id = $1 AND path = $2 FOR UPDATE',
-    [vaultId, path],
-  )) as SecretRow;
-  const versions = await queryRow<{ n: number }>(
-    tx,
-    'SELECT count(*)::int AS n FROM secret_versions WHERE secret_id = $1',
-    [row.id],
-  );
-  return { ...row, is_new: versions?.n === 0 };
 }
 
-export async function insertVersion(
-  tx: Queryable,
-  v: Omit<VersionRow, 'created_at' | 'destroyed_at' | 'access_count'>,
-): Promise<VersionRow> {
-  return (await queryRow<VersionRow>(
-    tx,
-    `INSERT INTO secret_versions (secret_id, version, vault_id, type, ciphertext, wrapped_dek, kek_version, metadata,
-                                  expires_at, max_access_count, cmek_fingerprint, created_by)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING *`,
+/** A new version, sealed against the state `writeState` returned. */
+export interface NewVersion {
+  orgId: string;
+  vaultId: string;
+  path: string;
+  /** The id a secret created by this write gets. */
+  newSecretId: string;
+  /** The version the state showed (0: no secret yet); the write happens only if it still is. */
+  expectedVersion: number;
+  version: number;
+  /** The vault's current KEK version and CMEK key the value was sealed and checked against. */
+  vaultKekVersion: number;
+  cmekFingerprint: string | null;
+  /** The KEK version the DEK is wrapped under (0: wrapped by the KMS itself, in kms custody). */
+  kekVersion: number;
+  type: string;
+  ciphertext: Buffer;
+  wrappedDek: Buffer;
+  metadata: Record<string, string>;
+  expiresAt: Date | null;
+  maxAccessCount: number | null;
+  createdBy: string;
+  audit: NewAuditRow;
+  eventChannel: string;
+}
+
+/**
+ * Writes a version, moves the path to it, and records its audit record and change-feed event,
+ * in one statement and so one commit. It writes nothing, and returns undefined, when the state
+ * the value was sealed against has changed since it was read: another writer took the path's
+ * next version, or the vault was deleted, or its KEK or CMEK key changed. The caller reads the
+ * state again and retries. The vault row is share-locked meanwhile, as a KEK rotation locks it
+ * for update, so a rotation never misses a version written under the old KEK.
+ */
+export async function writeVersion(db: Queryable, w: NewVersion): Promise<{ created_at: Date } | undefined> {
+  const a = w.audit;
+  return queryRow<{ created_at: Date }>(
+    db,
+    `WITH vault AS (
+       SELECT id FROM vaults
+        WHERE id = $1::uuid AND org_id = $2::uuid AND deleted_at IS NULL
+          AND current_kek_version = $3::int AND cmek_fingerprint IS NOT DISTINCT FROM $4::text
+          FOR SHARE
+     ), secret AS (
+       INSERT INTO secrets AS s (id, vault_id, path, current_version)
+       SELECT $5::uuid, vault.id, $6::text, $7::int FROM vault
+       ON CONFLICT (vault_id, path) DO UPDATE
+          SET current_version = EXCLUDED.current_version, deleted_at = NULL, updated_at = now()
+        WHERE s.current_version = $8
+       RETURNING s.id
+     ), version AS (
+       INSERT INTO secret_versions (secret_id, version, vault_id, type, ciphertext, wrapped_dek, kek_version,
+                                    metadata, expires_at, max_access_count, cmek_fingerprint, created_by)
+       SELECT secret.id, $7, $1, $9::text, $10::bytea, $11::bytea, $24::int, $12::jsonb, $13::timestamptz, $14::int,
+              $4, $15::text
+         FROM secret
+       RETURNING created_at
+     ), audit AS (
+       INSERT INTO audit_events (org_id, at, actor, action, vault_id, path, version, decision, reason,
+                                 request_id, details)
+       SELECT $2, $16::timestamptz, $17::text, $18::text, $1, $6, $7, $19::text, $20::text, $21::text, $22::jsonb
+         FROM version
+     ), event AS (
+       INSERT INTO vault_events (vault_id, kind, path, version)
+       SELECT $1, 'secret.written', $6, $7 FROM version
+       RETURNING id
+     )
+     SELECT version.created_at, pg_notify($23::text, $1 || ':' || event.id) FROM version, event`,
     [
-      v.secret_id,
-      v.version,
-      v.vault_id,
-      v.type,
-      v.ciphertext,
-      v.wrapped_dek,
-      v.kek_version,
-      JSON.stringify(v.metadata),
-      v.expires_at,
-      v.max_access_count,
-      v.cmek_fingerprint,
-      v.created_by,
+      w.vaultId,
+      w.orgId,
+      w.vaultKekVersion,
+      w.cmekFingerprint,
+      w.newSecretId,
+      w.path,
+      w.version,
+      w.expectedVersion,
+      w.type,
+      w.ciphertext,
+      w.wrappedDek,
+      JSON.stringify(w.metadata),
+      w.expiresAt,
+      w.maxAccessCount,
+      w.createdBy,
+      a.at,
+      a.actor,
+      a.action,
+      a.decision,
+      a.reason,
+      a.request_id,
+      JSON.stringify(a.details),
+      w.eventChannel,
+      w.kekVersion,
     ],
-  )) as VersionRow;
-}
-
-export async function setCurrentVersion(tx: Queryable, secretId: string, version: number): Promise<void> {
-  await query(
-    tx,
-    'UPDATE secrets SET current_version = $2, deleted_at = NULL, updated_at = now() WHERE id = $1',
-    [secretId, version],
   );
 }
 
@@ -107,6 +174,52 @@ export async function getVersion(
     secretId,
     version,
   ]);
+}
+
+/** What a read needs, from one statement: the vault, the secret, the version and its KEK. */
+export interface ReadRow {
+  custody: Custody;
+  current_kek_version: number;
+  /** Null when the path has no secret row. */
+  found_secret_id: string | null;
+  secret_deleted_at: Date | null;
+  /** The wrapped KEK the version's DEK is under (null in kms custody). */
+  wrapped_kek: Buffer | null;
+  /** Null when the secret has no such version. */
+  version: VersionRow | null;
+}
+
+/**
+ * The vault, the secret at `path` and its version (`version`, or the current one) with the
+ * KEK it was sealed under, in one round trip; undefined when the vault is not in the org.
+ */
+export async function readSecret(
+  db: Queryable,
+  orgId: string,
+  vaultId: string,
+  path: string,
+  version: number | undefined,
+): Promise<ReadRow | undefined> {
+  const row = await queryRow<Omit<ReadRow, 'version'> & VersionRow>(
+    db,
+    `SELECT vt.custody, vt.current_kek_version, s.id AS found_secret_id, s.deleted_at AS secret_deleted_at, k.wrapped_kek, v.*
+       FROM vaults vt
+       LEFT JOIN secrets s ON s.vault_id = vt.id AND s.path = $3
+       LEFT JOIN secret_versions v ON v.secret_id = s.id AND v.version = COALESCE($4, s.current_version)
+       LEFT JOIN vault_keks k ON k.vault_id = vt.id AND k.version = v.kek_version
+      WHERE vt.id = $1 AND vt.org_id = $2 AND vt.deleted_at IS NULL`,
+    [vaultId, orgId, path, version ?? null],
+  );
+  if (!row) return undefined;
+  const { custody, current_kek_version, found_secret_id, secret_deleted_at, wrapped_kek, ...v } = row;
+  return {
+    custody,
+    current_kek_version,
+    found_secret_id,
+    secret_deleted_at,
+    wrapped_kek,
+    version: v.secret_id ? v : null,
+  };
 }
 
 /**

@@ -9,6 +9,7 @@ import { startTestApi, type TestApi } from '../../../../../test/support/api.js';
 import { eventually } from '../../../../../test/support/eventually.js';
 import { type FeedEvent, openStream } from '../../../../../test/support/sse.js';
 import { withTransaction } from '../../../db/pool.js';
+import { createAuditWriter } from '../../../services/audit/audit-writer.js';
 import type { AuthService, Principal } from '../../../services/auth/auth-service.js';
 import { listEvents, recordEvent } from '../../../services/events/events-store.js';
 import { createFeedHub, createPollingFeed, parseNotification } from '../../../services/events/feed.js';
@@ -407,7 +408,7 @@ describe('change feed plumbing', () => {
     app.decorate('authz', {
       auth: { authenticate: async () => principal } as unknown as AuthService,
       policies: {} as PolicyService,
-      pool: api.db.pool,
+      audit: createAuditWriter({ db: api.db.pool }),
     });
     app.addHook('onRequest', async (req) => {
       req.principal = principal;

@@ -1,0 +1,126 @@
+// A read's audit record is durable before its response: reads are audited by group commit, and
+// no response leaves before its batch has committed. Inserts into the audit log are held back
+// by a table lock: no read may answer meanwhile. Once they go through, the server is killed
+// with SIGKILL right after the last 200, and every answered read's record is in the database
+// and in the chain the restarted server verifies.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { migratedDatabase, type TestDatabase } from '../../../../test/support/db.js';
+import { type OneclawServer, serverEnv, startOneclaw } from '../../../../test/support/server-process.js';
+
+const READS = 24;
+let db: TestDatabase;
+let dir: string;
+let env: Record<string, string>;
+let adminKey: string;
+const servers: OneclawServer[] = [];
+
+beforeAll(async () => {
+  db = await migratedDatabase();
+  dir = mkdtempSync(join(tmpdir(), 'oneclaw-audit-durable-'));
+  ({ env, adminKey } = serverEnv(dir, db.url, { ONECLAW_AUTH_RATE_LIMIT: '0' }));
+});
+afterAll(async () => {
+  for (const s of servers) await s.proc.stop('SIGKILL');
+  await db?.drop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+async function call<T>(
+  server: OneclawServer,
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+  body?: unknown,
+): Promise<{ status: number; body: T }> {
+  const res = await fetch(`${server.url}${path}`, {
+    method,
+    headers: { ...headers, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const text = await res.text();
+  return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
+}
+
+async function start(name: string): Promise<{ server: OneclawServer; auth: Record<string, string> }> {
+  const server = await startOneclaw(name, env, dir);
+  servers.push(server);
+  const login = await call<{ access_token: string }>(
+    server,
+    'POST',
+    '/v1/auth/token',
+    {},
+    { api_key: adminKey },
+  );
+  expect(login.status).toBe(200);
+  return { server, auth: { authorization: `Bearer ${login.body.access_token}` } };
+}
+
+describe('audit durability of reads', () => {
+  it('answers no read before its record commits, and keeps every answered read across kill -9', async () => {
+    const { server, auth } = await start('oneclaw-1');
+    const vault = await call<{ id: string }>(server, 'POST', '/v1/vaults', auth, { name: 'durable' });
+    expect(vault.status).toBe(201);
+    const base = `/v1/vaults/${vault.body.id}/secrets/app/db`;
+    expect(
+      (await call(server, 'PUT', base, auth, { type: 'password', value: 'canary-durable' })).status,
+    ).toBe(200);
+
+    const holder = new pg.Client({ connectionString: db.url });
+    await holder.connect();
+    await holder.query('BEGIN');
+    // SHARE conflicts with the ROW EXCLUSIVE an INSERT takes: audit records wait, reads do not.
+    await holder.query('LOCK TABLE audit_events IN SHARE MODE');
+    const ids = Array.from({ length: READS }, (_, i) => `durable-read-${i}`);
+    let answered = 0;
+    const reads = ids.map((id) =>
+      call<{ value: string }>(server, 'GET', base, { ...auth, 'x-request-id': id }).then((r) => {
+        answered++;
+        return r;
+      }),
+    );
+    await sleep(1_500);
+    expect(answered).toBe(0);
+    await holder.query('ROLLBACK');
+    await holder.end();
+    const results = await Promise.all(reads);
+    await server.proc.stop('SIGKILL');
+    for (const r of results) {
+      expect(r.status).toBe(200);
+      expect(r.body.value).toBe('canary-durable');
+    }
+
+    const check = new pg.Client({ connectionString: db.url });
+    await check.connect();
+    try {
+      const { rows } = await check.query<{ request_id: string }>(
+        `SELECT request_id FROM audit_events WHERE action = 'secret.read' AND request_id = ANY($1)`,
+        [ids],
+      );
+      expect(rows.map((r) => r.request_id).sort()).toEqual([...ids].sort());
+    } finally {
+      await check.end();
+    }
+
+    const again = await start('oneclaw-2');
+    const verdict = await call<{ ok: boolean; checked: number }>(
+      again.server,
+      'GET',
+      '/v1/audit/verify',
+      again.auth,
+    );
+    expect(verdict.body.ok).toBe(true);
+    const listed = await call<{ events: Array<{ request_id: string | null }> }>(
+      again.server,
+      'GET',
+      `/v1/audit?vault_id=${vault.body.id}&limit=1000`,
+      again.auth,
+    );
+    const inChain = new Set(listed.body.events.map((r) => r.request_id));
+    for (const id of ids) expect(inChain.has(id)).toBe(true);
+  });
+});
