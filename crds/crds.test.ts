@@ -609,6 +609,12 @@ describe('oneclaw CRDs on a real apiserver', () => {
         syncedVersions: { 'web/db/password': 3, 'web/env/LOG_LEVEL': 1 },
         secretHash: 'hmac-sha256:6d0f3c2a',
         targetName: 'web-full',
+        pendingRestart: {
+          requestedAt: now(),
+          secretHash: 'hmac-sha256:6d0f3c2a',
+          targets: [{ kind: 'Deployment', name: 'web' }],
+        },
+        lastRefreshRequest: '2026-01-02T03:04:05Z',
       };
       const syncBack = (await custom.replaceNamespacedCustomObjectStatus({
         ...syncs(),

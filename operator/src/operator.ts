@@ -13,6 +13,7 @@ import { startHealthServer } from './health.js';
 import { createIdentities, principalOf } from './identity.js';
 import { createEventRecorder } from './runtime/events.js';
 import { createManager, runWhileLeading } from './runtime/manager.js';
+import { rolloutRestartsMetric } from './runtime/metrics.js';
 
 export interface RunningOperator {
   /** Base URL of /metrics, /healthz and /readyz. */
@@ -44,6 +45,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
   const logger = opts.logger.child({ component: 'operator' });
   const registry = new Registry();
   const propagation = syncPropagationMetric(registry);
+  const restartsTotal = rolloutRestartsMetric(registry);
   const identities = createIdentities({
     kubeConfig,
     apiUrl: opts.apiUrl,
@@ -82,6 +84,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
             identities,
             events,
             propagation,
+            restartsTotal,
             ...(opts.restartDebounceMs ? { restartDebounceMs: opts.restartDebounceMs } : {}),
           }),
         ],

@@ -39,6 +39,8 @@ export function startTestOperator(o: {
   /** The API's org admins as the operator is told them (its own account is refused regardless). */
   adminServiceAccounts?: string[];
   resyncMs?: number;
+  /** The rollout-restart debounce window; default 500 ms. */
+  restartDebounceMs?: number;
   /** The operator's fetch for API calls (a test may delay or observe them). */
   fetch?: typeof fetch;
 }): Promise<RunningOperator> {
@@ -63,7 +65,7 @@ export function startTestOperator(o: {
     leaseDurationMs: 4_000,
     renewDeadlineMs: 3_000,
     retryPeriodMs: 300,
-    restartDebounceMs: 500,
+    restartDebounceMs: o.restartDebounceMs ?? 500,
     ...(o.resyncMs !== undefined ? { resyncMs: o.resyncMs } : {}),
     ...(o.fetch ? { fetch: o.fetch } : {}),
   });

@@ -63,3 +63,24 @@ export function controllerMetrics(registry?: Registry): ControllerMetrics {
   }
   return m;
 }
+
+const restartCounters = new WeakMap<Registry, Counter<'namespace' | 'reason'>>();
+
+/**
+ * Rollout restarts the operator made, by namespace and reason (secret_changed: a workload
+ * restarted because a Secret it uses changed; failed: an attempt that failed). Once per
+ * registry: controllers are made anew each leadership term.
+ */
+export function rolloutRestartsMetric(registry: Registry): Counter<'namespace' | 'reason'> {
+  let counter = restartCounters.get(registry);
+  if (!counter) {
+    counter = new Counter({
+      name: 'oneclaw_operator_rollout_restarts_total',
+      help: 'Rollout restarts of workloads using a synced Secret, by namespace and reason (secret_changed, failed).',
+      labelNames: ['namespace', 'reason'],
+      registers: [registry],
+    });
+    restartCounters.set(registry, counter);
+  }
+  return counter;
+}

@@ -34,6 +34,12 @@ export const SYNC_LABEL = 'oneclaw.dev/secretsync';
  */
 export const CONTENT_HASH_ANNOTATION = 'oneclaw.dev/secret-hash';
 
+/**
+ * On a SecretSync: any new value re-reads its secrets from the API at once (`oneclaw sync
+ * refresh` writes the current time); status.lastRefreshRequest records the value handled.
+ */
+export const REFRESH_ANNOTATION = 'oneclaw.dev/refresh-requested-at';
+
 /** The schema's default refresh interval, for objects that did not come from the apiserver. */
 export const DEFAULT_REFRESH_INTERVAL = '1h';
 
@@ -222,6 +228,23 @@ export interface SecretSyncStatus {
   /** A fingerprint of the written content; never a plain hash of secret values. */
   secretHash?: string;
   targetName?: string;
+  /**
+   * A rollout restart owed and not yet made, written in the same status write as the secretHash
+   * that made it owed, removed once the workloads are restarted. Whichever replica leads
+   * performs it, so a crash or leader change inside the debounce window cannot drop it.
+   */
+  pendingRestart?: PendingRestart;
+  /** The REFRESH_ANNOTATION value the last completed sync handled. */
+  lastRefreshRequest?: string;
+}
+
+export interface PendingRestart {
+  /** RFC 3339 (milliseconds): when the content changed; the restart is made one window after. */
+  requestedAt: string;
+  /** The secretHash whose content the restart serves (a later change while pending updates it). */
+  secretHash: string;
+  /** What to restart: spec.rolloutRestartTargets when the restart was requested (1-32). */
+  targets: RolloutRestartTarget[];
 }
 
 export interface SecretSync extends KubernetesObject {

@@ -5,13 +5,13 @@
 // the propagation metric.
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { Histogram, type Registry } from 'prom-client';
+import { type Counter, Histogram, type Registry } from 'prom-client';
 import { matchesPath } from '../../../../common/src/path-glob.js';
 import { SYNCED_SECRETS, SYNCS, VAULTS } from '../../apis/v1alpha1/kinds.js';
-import type { OneclawVault, SecretSync } from '../../apis/v1alpha1/types.js';
+import { type OneclawVault, REFRESH_ANNOTATION, type SecretSync } from '../../apis/v1alpha1/types.js';
 import type { Identities } from '../../identity.js';
 import type { EventRecorder } from '../../runtime/events.js';
-import { keyOf, ownKey } from '../../runtime/keys.js';
+import { generationChanged, keyOf, ownKey } from '../../runtime/keys.js';
 import type { ControllerFactory } from '../../runtime/manager.js';
 import { createFeedFollowers } from './feed.js';
 import { createSyncReconciler } from './reconciler.js';
@@ -41,6 +41,8 @@ export function secretSyncController(deps: {
   identities: Identities;
   events: EventRecorder;
   propagation: Histogram;
+  /** Rollout restarts by namespace and reason (rolloutRestartsMetric). */
+  restartsTotal?: Counter<'namespace' | 'reason'>;
   restartDebounceMs?: number;
 }): ControllerFactory {
   return ({ cache, enqueue }) => {
@@ -63,12 +65,19 @@ export function secretSyncController(deps: {
       kubeConfig: deps.kubeConfig,
       logger: deps.logger,
       events: deps.events,
+      ...(deps.restartsTotal ? { restarts: deps.restartsTotal } : {}),
       ...(deps.restartDebounceMs ? { debounceMs: deps.restartDebounceMs } : {}),
     });
     return {
       name: 'secretsync',
       watches: {
-        for: SYNCS,
+        for: {
+          ...SYNCS,
+          // A new refresh request is a metadata change that leaves the generation as it was.
+          shouldEnqueueUpdate: (o, n) =>
+            generationChanged(o, n) ||
+            o.metadata?.annotations?.[REFRESH_ANNOTATION] !== n.metadata?.annotations?.[REFRESH_ANNOTATION],
+        },
         owns: [SYNCED_SECRETS],
         watches: [
           {
@@ -97,8 +106,9 @@ export function secretSyncController(deps: {
         },
       }),
       async stop() {
-        await feed.stop();
+        // First: a restart due while the feed winds down must be left to the next leader, not half made.
         restarts.stop();
+        await feed.stop();
       },
     };
   };

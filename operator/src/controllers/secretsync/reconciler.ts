@@ -13,14 +13,18 @@ import {
   ConditionType,
   DEFAULT_REFRESH_INTERVAL,
   type OneclawVault,
+  type PendingRestart,
   PLURAL_SYNCS,
+  REFRESH_ANNOTATION,
   Reason,
+  type RolloutRestartTarget,
   type SecretSync,
 } from '../../apis/v1alpha1/types.js';
 import { ADMIN_IDENTITY_REFUSED, AdminIdentityError, type Identities } from '../../identity.js';
 import { type Reconciler, TerminalError } from '../../runtime/controller.js';
 import type { EventRecorder } from '../../runtime/events.js';
 import type { ObjectCache } from '../../runtime/informer-cache.js';
+import { keyOf } from '../../runtime/keys.js';
 import { statusCodeOf } from '../../runtime/kube-request.js';
 import { type ConditionInput, writeObjectStatus } from '../status.js';
 import type { FeedFollowers } from './feed.js';
@@ -33,6 +37,7 @@ import {
   TemplateError,
 } from './render.js';
 import type { Restarter } from './restarts.js';
+import { nextRefreshDelay } from './schedule.js';
 import { applyTarget, removeTarget, SyncFailure } from './target.js';
 
 /** "1h30m" → ms. */
@@ -40,6 +45,18 @@ export function parseInterval(s: string): number {
   const m = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/.exec(s);
   if (!m || s === '') return 3_600_000;
   return ((Number(m[1] ?? 0) * 60 + Number(m[2] ?? 0)) * 60 + Number(m[3] ?? 0)) * 1000;
+}
+
+/**
+ * The restart owed once the content moved on: dated now (the debounce window of each workload
+ * starts at its first owed change), and still naming what an earlier unserved record named.
+ */
+function owedRestart(s: SecretSync, secretHash: string): PendingRestart | undefined {
+  const targets = new Map<string, RolloutRestartTarget>();
+  for (const t of [...(s.status?.pendingRestart?.targets ?? []), ...(s.spec.rolloutRestartTargets ?? [])])
+    targets.set(`${t.kind}/${t.name}`, { kind: t.kind, name: t.name });
+  if (!targets.size) return undefined;
+  return { requestedAt: new Date().toISOString(), secretHash, targets: [...targets.values()].slice(0, 32) };
 }
 
 /** Why a read failed, as the sync's condition; undefined: retry (the API is unavailable). */
@@ -208,6 +225,16 @@ export function createSyncReconciler(deps: {
       const previous = s.status?.secretHash;
       const contentChanged = previous !== fingerprint;
       const message = `Secret ${targetName} holds ${entries.length} secret(s)`;
+      // Restart the workloads when the data moved on: not on the first sync, not on drift repair
+      // (the fingerprint is unchanged), not on a spec edit that renders the same data. A Secret
+      // already written from this fingerprint while status still holds the old one is an earlier
+      // reconcile whose status write was lost: the restart it owed is made now. The restart is
+      // recorded by the same write as the new fingerprint, so no crash can separate them.
+      const owed =
+        previous && contentChanged && (dataChanged || writtenBefore)
+          ? owedRestart(s, fingerprint)
+          : undefined;
+      const refreshRequest = s.metadata.annotations?.[REFRESH_ANNOTATION];
       await status(
         s,
         {
@@ -217,6 +244,8 @@ export function createSyncReconciler(deps: {
           ...(contentChanged || changed || !s.status?.lastSyncTime
             ? { lastSyncTime: new Date().toISOString() }
             : {}),
+          ...(owed ? { pendingRestart: owed } : {}),
+          ...(refreshRequest !== undefined ? { lastRefreshRequest: refreshRequest } : {}),
         },
         [
           { type: ConditionType.Ready, status: 'True', reason: Reason.SyncSucceeded, message },
@@ -228,15 +257,11 @@ export function createSyncReconciler(deps: {
         const reason = previous ? 'SecretUpdated' : 'SecretCreated';
         await events.event(s, 'Normal', reason, message, signal);
       }
-      // Restart the workloads when the data moved on: not on the first sync, not on drift repair
-      // (the fingerprint is unchanged), not on a spec edit that renders the same data. A Secret
-      // already written from this fingerprint while status still holds the old one is an earlier
-      // reconcile whose status write was lost: the restart it owed is made now.
-      if (previous && contentChanged && (dataChanged || writtenBefore)) {
-        for (const t of s.spec.rolloutRestartTargets ?? []) deps.restarts.schedule(key.namespace, t, s);
-      }
+      // Owed now, or found in status: recorded by a replica that led before this one.
+      const pending = owed ?? s.status?.pendingRestart;
+      if (pending) deps.restarts.ensure(key, pending);
       deps.onSynced?.(s, changed);
-      return { requeueAfterMs: refresh };
+      return { requeueAfterMs: nextRefreshDelay(refresh, s.metadata.uid ?? keyOf(key)) };
     },
   };
 }

@@ -44,6 +44,14 @@ describe('SecretSync: rollout restarts', () => {
     return Buffer.from(s.data?.url ?? '', 'base64').toString();
   };
   const put = (value: string) => suite.put(vaultId, 'app/db/password', value);
+  const events = async (reason: string) =>
+    (await kube.core.listNamespacedEvent({ namespace: ns, fieldSelector: 'involvedObject.name=db' })).items
+      .filter((e) => e.reason === reason)
+      .map((e) => e.message);
+  const counted = async (reason: string) =>
+    (await operator.registry.getSingleMetric('oneclaw_operator_rollout_restarts_total')?.get())?.values.find(
+      (v) => v.labels.namespace === ns && v.labels.reason === reason,
+    )?.value ?? 0;
   /** Replaces the sync's template; resolves once the operator has synced that generation. */
   const setTemplate = async (template: Record<string, string>) => {
     const current = await getSync();
@@ -100,6 +108,10 @@ describe('SecretSync: rollout restarts', () => {
     expect(web.spec?.template.metadata?.annotations?.[RESTARTED_AT]).toBe(first);
     // Created at generation 1; one pod-template change since.
     expect(web.metadata?.generation).toBe(2);
+    // Counted, told on the SecretSync, and no longer owed.
+    expect(await counted('secret_changed')).toBe(1);
+    expect(await events('RolloutRestarted')).toEqual(['restarted Deployment web']);
+    expect((await getSync()).status?.pendingRestart).toBeUndefined();
   });
 
   it('still restarts when the Secret was written but the status write after it was lost', async () => {
@@ -141,5 +153,26 @@ describe('SecretSync: rollout restarts', () => {
     expect((await apps.readNamespacedDeployment({ name: 'web', namespace: ns })).metadata?.generation).toBe(
       3,
     );
+  });
+
+  it('counts a restart of a missing workload as failed, says so, and stops owing it', async () => {
+    const sync = await getSync();
+    await suite.replace({
+      ...sync,
+      spec: {
+        ...sync.spec,
+        rolloutRestartTargets: [
+          { kind: 'Deployment', name: 'web' },
+          { kind: 'StatefulSet', name: 'gone' },
+        ],
+      },
+    });
+    const before = await restartedAt();
+    await put('pw-4');
+    await eventually('failure told', async () => (await events('RolloutRestartFailed')).length > 0);
+    expect(await events('RolloutRestartFailed')).toEqual(['could not restart StatefulSet gone (not found)']);
+    expect(await restartedAt()).not.toBe(before);
+    expect(await counted('failed')).toBe(1);
+    await eventually('no longer owed', async () => !(await getSync()).status?.pendingRestart);
   });
 });
