@@ -1,12 +1,39 @@
-// The kit the HTTP load benchmarks share: CPU accounting from /proc, PostgreSQL session sampling,
-// server log summaries, and small HTTP helpers around fetch and autocannon.
+// The kit the HTTP load benchmarks share: the check that the server under load is the compiled
+// build, CPU accounting from /proc, PostgreSQL session sampling, server log summaries, and small
+// HTTP helpers around fetch and autocannon.
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import autocannon from 'autocannon';
 import pg from 'pg';
 import { createDatabase, type PostgresInfo } from '../test/support/peers/postgres.js';
-import { serverEnv } from '../test/support/server-process.js';
+import { type OneclawServer, serverEnv } from '../test/support/server-process.js';
+import { repoRoot } from '../test/support/tools.js';
+
+/**
+ * The bench measures the server as production runs it, the compiled JavaScript; `bin/oneclaw`
+ * falls back to TypeScript through tsx whenever dist/ is older than the sources.
+ */
+export function assertDistCurrent(root = repoRoot): void {
+  try {
+    execFileSync('bash', ['-c', 'source "$0/hack/dist-current.sh" && dist_current "$1"', repoRoot, root], {
+      stdio: 'ignore',
+    });
+  } catch {
+    throw new Error(
+      'api-load: dist/ is not a build of the current sources, so `bin/oneclaw server` would run the ' +
+        'TypeScript through tsx; run `make build` (or `npm run build`) first, or use `make bench`, which builds',
+    );
+  }
+}
+
+export function assertCompiled(server: OneclawServer): void {
+  const cmdline = readFileSync(`/proc/${server.proc.pid}/cmdline`, 'utf8');
+  if (!cmdline.includes('dist/cli/src/main.js'))
+    throw new Error(
+      `api-load: ${server.name} does not run dist/ (a source changed after the build?): ${cmdline}`,
+    );
+}
 
 /** A whole-number setting from the environment, at least `min` (default 1). */
 export function envInt(name: string, fallback: number, min = 1): number {

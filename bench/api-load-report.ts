@@ -164,7 +164,7 @@ function revocationLines(d: ApiLoadData): string[] {
   if (!rev.length) return [];
   return [
     `Revocation under load, one probe per round during \`${ROW.twoReplicas}\`: an agent with a \`read\` grant ` +
-      'reads one secret through replica B in 2 loops; a third of the way into the run its grant is deleted ' +
+      'reads one secret through replica B in 2 loops (each at most one read per 25 ms, under the per-principal rate limit); a third of the way into the run its grant is deleted ' +
       "through replica A; the time is until B's first 401/403 (measured in the bench process, which also " +
       'runs the load generator, so it errs long). Reads B served after its first refusal must be 0.',
     '',

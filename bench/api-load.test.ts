@@ -4,7 +4,7 @@ import { mkdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { makeWorkDir } from '../test/support/peers/common.js';
-import { assertDistCurrent } from './api-load.js';
+import { assertDistCurrent } from './api-load-kit.js';
 
 describe('api-load dist check', () => {
   const work = makeWorkDir('bench-dist');

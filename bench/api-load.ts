@@ -4,18 +4,18 @@
 // A second server on the same database carries the two-replica row and the revocation probe.
 // Settings (env): BENCH_DURATION_S (10), BENCH_ROUNDS (3), BENCH_CONNECTIONS (64),
 // BENCH_SECRETS (2000), BENCH_VALUE_BYTES (256).
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { makeWorkDir } from '../test/support/peers/common.js';
 import type { OpenBaoInfo } from '../test/support/peers/openbao.js';
 import type { DurableOpenBaoInfo } from '../test/support/peers/openbao-durable.js';
 import type { PostgresInfo } from '../test/support/peers/postgres.js';
 import { type OneclawServer, startOneclaw } from '../test/support/server-process.js';
-import { repoRoot } from '../test/support/tools.js';
 import {
   adminAuth,
+  assertCompiled,
+  assertDistCurrent,
   benchServerEnv,
   type CpuShare,
   call,
@@ -41,6 +41,7 @@ import { type SectionOptions, sectionLog } from './lib.js';
 
 export {
   adminAuth,
+  assertDistCurrent,
   benchServerEnv,
   CLK_TCK,
   type CpuShare,
@@ -71,31 +72,6 @@ function apiLoadSettings(): ApiLoadSettings {
     durationS: envInt('BENCH_DURATION_S', 10),
     rounds: envInt('BENCH_ROUNDS', 3),
   };
-}
-
-/**
- * The bench measures the server as production runs it, the compiled JavaScript; `bin/oneclaw`
- * falls back to TypeScript through tsx whenever dist/ is older than the sources.
- */
-export function assertDistCurrent(root = repoRoot): void {
-  try {
-    execFileSync('bash', ['-c', 'source "$0/hack/dist-current.sh" && dist_current "$1"', repoRoot, root], {
-      stdio: 'ignore',
-    });
-  } catch {
-    throw new Error(
-      'api-load: dist/ is not a build of the current sources, so `bin/oneclaw server` would run the ' +
-        'TypeScript through tsx; run `make build` (or `npm run build`) first, or use `make bench`, which builds',
-    );
-  }
-}
-
-function assertCompiled(server: OneclawServer): void {
-  const cmdline = readFileSync(`/proc/${server.proc.pid}/cmdline`, 'utf8');
-  if (!cmdline.includes('dist/cli/src/main.js'))
-    throw new Error(
-      `api-load: ${server.name} does not run dist/ (a source changed after the build?): ${cmdline}`,
-    );
 }
 
 interface Scenario {
