@@ -43,13 +43,36 @@ export function ownerFor(v: OneclawVault): VaultOwner {
 
 const ownedBy = (vault: Vault, uid: string | undefined) => uid !== undefined && vault.owner?.uid === uid;
 
+/** A vault by id; undefined when there is none (a hint may name anything, even no valid id). */
+const vaultById = (api: OneclawClient, id: string) =>
+  api.vaults.get(id).catch((err: unknown) => {
+    if (
+      err instanceof OneclawError &&
+      (err.status === 404 || err.status === 400 || err.code === 'invalid_request')
+    )
+      return undefined;
+    throw err;
+  });
+
 /**
- * The live vault this object owns, if any. The filter is repeated here rather than trusted to
- * the query, so a server that ignored `owner_uid` could not hand over another vault.
+ * The vault status.vaultId names, and the live vault this object owns, if any. The hint is
+ * read first, by id, and kept only when that vault records this object's uid: a converged
+ * object costs one read, not a list of the org's vaults. Otherwise the owned vault is found by
+ * uid, the filter repeated here rather than trusted to the query, so a server that ignored
+ * `owner_uid` could not hand over another vault.
  */
-export async function findOwnedVault(api: OneclawClient, v: OneclawVault): Promise<Vault | undefined> {
+async function lookup(api: OneclawClient, v: OneclawVault): Promise<{ owned?: Vault; named?: Vault }> {
   const uid = ownerFor(v).uid;
-  return (await api.vaults.list({ owner_uid: uid })).find((x) => ownedBy(x, uid));
+  const hint = v.status?.vaultId;
+  const named = hint ? await vaultById(api, hint) : undefined;
+  if (named && ownedBy(named, uid)) return { owned: named };
+  const owned = (await api.vaults.list({ owner_uid: uid })).find((x) => ownedBy(x, uid));
+  return { ...(owned ? { owned } : {}), ...(named ? { named } : {}) };
+}
+
+/** The live vault this object owns, if any (see lookup). */
+export async function findOwnedVault(api: OneclawClient, v: OneclawVault): Promise<Vault | undefined> {
+  return (await lookup(api, v)).owned;
 }
 
 export type Resolution =
@@ -79,7 +102,7 @@ export async function resolveVault(
 ): Promise<Resolution> {
   const owner = ownerFor(v);
   const hint = v.status?.vaultId;
-  const owned = await findOwnedVault(api, v);
+  const { owned, named } = await lookup(api, v);
   if (owned) {
     return {
       ok: true,
@@ -92,10 +115,6 @@ export async function resolveVault(
     // No vault of ours, but status names one: an old operator's vault waiting for its owner to be
     // recorded, or a forged id. Creating a new, empty vault here would silently move the
     // namespace's syncs off their data; refusing changes nothing until an admin decides.
-    const named = await api.vaults.get(hint).catch((err: unknown) => {
-      if (err instanceof OneclawError && err.status === 404) return undefined;
-      throw err;
-    });
     if (named) {
       return {
         ok: false,

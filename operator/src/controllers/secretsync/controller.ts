@@ -8,14 +8,21 @@ import type { Logger } from 'pino';
 import { type Counter, Histogram, type Registry } from 'prom-client';
 import { matchesPath } from '../../../../common/src/path-glob.js';
 import { SYNCED_SECRETS, SYNCS, VAULTS } from '../../apis/v1alpha1/kinds.js';
-import { type OneclawVault, REFRESH_ANNOTATION, type SecretSync } from '../../apis/v1alpha1/types.js';
+import {
+  API_VERSION,
+  KIND_SYNC,
+  type OneclawVault,
+  REFRESH_ANNOTATION,
+  type SecretSync,
+} from '../../apis/v1alpha1/types.js';
 import type { Identities } from '../../identity.js';
 import type { EventRecorder } from '../../runtime/events.js';
-import { generationChanged, keyOf, ownKey } from '../../runtime/keys.js';
+import { generationChanged, keyOf, ownerKeys, ownKey } from '../../runtime/keys.js';
 import type { ControllerFactory } from '../../runtime/manager.js';
 import { createFeedFollowers } from './feed.js';
 import { createSyncReconciler } from './reconciler.js';
 import { createRestarter } from './restarts.js';
+import { createSecretWrites } from './secret-writes.js';
 
 /** Whether a SecretSync's data or dataFrom covers a secret path. */
 export function readsPath(sync: SecretSync, path: string): boolean {
@@ -24,6 +31,8 @@ export function readsPath(sync: SecretSync, path: string): boolean {
     (sync.spec.dataFrom ?? []).some((d) => matchesPath(d.path, path))
   );
 }
+
+const syncOwners = ownerKeys(KIND_SYNC, API_VERSION);
 
 /** The propagation histogram, registered once per process (controllers are made per leadership term). */
 export function syncPropagationMetric(registry: Registry): Histogram {
@@ -47,6 +56,9 @@ export function secretSyncController(deps: {
 }): ControllerFactory {
   return ({ cache, enqueue }) => {
     const syncs = cache.objects(SYNCS);
+    const writes = createSecretWrites((secret) => {
+      for (const k of syncOwners(secret)) enqueue(k);
+    });
     // Per SecretSync: when the first feed event it has not yet synced arrived.
     const pendingSince = new Map<string, number>();
     const feed = createFeedFollowers({
@@ -78,8 +90,12 @@ export function secretSyncController(deps: {
             generationChanged(o, n) ||
             o.metadata?.annotations?.[REFRESH_ANNOTATION] !== n.metadata?.annotations?.[REFRESH_ANNOTATION],
         },
-        owns: [SYNCED_SECRETS],
         watches: [
+          // The Secrets it owns, less the events of its own writes: no second reconcile per write.
+          {
+            kind: SYNCED_SECRETS,
+            map: (secret) => (writes.ownEvent(secret) ? [] : syncOwners(secret)),
+          },
           {
             kind: VAULTS,
             map: (v) =>
@@ -98,6 +114,7 @@ export function secretSyncController(deps: {
         events: deps.events,
         feed,
         restarts,
+        target: { secrets: cache.objects(SYNCED_SECRETS), writes },
         onSynced: (s, changed) => {
           const id = keyOf({ namespace: s.metadata.namespace as string, name: s.metadata.name as string });
           const since = pendingSince.get(id);

@@ -38,7 +38,7 @@ import {
 } from './render.js';
 import type { Restarter } from './restarts.js';
 import { nextRefreshDelay } from './schedule.js';
-import { applyTarget, removeTarget, SyncFailure } from './target.js';
+import { applyTarget, removeTarget, SyncFailure, type TargetCache } from './target.js';
 
 /** "1h30m" → ms. */
 export function parseInterval(s: string): number {
@@ -84,6 +84,8 @@ export function createSyncReconciler(deps: {
   events: EventRecorder;
   feed: FeedFollowers;
   restarts: Restarter;
+  /** The synced Secrets as cached, read before asking the apiserver. */
+  target?: TargetCache;
   /** Observed API-write → Secret-update latency, when the write time is known. */
   onSynced?: (sync: SecretSync, changed: boolean) => void;
 }): Reconciler {
@@ -199,6 +201,7 @@ export function createSyncReconciler(deps: {
           data,
           fingerprint,
           signal,
+          deps.target,
         ));
       } catch (err) {
         if (err instanceof TemplateError) {

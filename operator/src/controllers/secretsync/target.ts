@@ -12,8 +12,10 @@ import {
   SYNC_LABEL,
 } from '../../apis/v1alpha1/types.js';
 import type { EventRecorder } from '../../runtime/events.js';
-import { KubeApiError, kubeRequest, namespacedPath } from '../../runtime/kube-request.js';
+import type { ObjectCache } from '../../runtime/informer-cache.js';
+import { KubeApiError, type KubeRequest, kubeRequest, namespacedPath } from '../../runtime/kube-request.js';
 import { sameSecretData } from '../../runtime/semantic.js';
+import type { SecretWrites, Written } from './secret-writes.js';
 
 /** Why a sync cannot be made as specified, as the sync's condition reason; retried on resync. */
 export class SyncFailure extends Error {
@@ -33,6 +35,12 @@ function sameMap(a: Record<string, string>, b: Record<string, string>): boolean 
 
 const secretPath = (ns: string, name?: string) => namespacedPath('v1', 'secrets', ns, name);
 
+/** Where applyTarget looks for the Secret before asking the apiserver. */
+export interface TargetCache {
+  secrets: ObjectCache<V1Secret>;
+  writes: SecretWrites;
+}
+
 /**
  * Creates or converges the target Secret: whether it was written, whether its data differs
  * from what it held (or it did not exist), and whether it was already written from
@@ -45,6 +53,7 @@ export const applyTarget = async (
   data: Map<string, string>,
   fingerprint: string,
   signal: AbortSignal,
+  cache?: TargetCache,
 ): Promise<{ changed: boolean; dataChanged: boolean; writtenBefore: boolean }> => {
   const ns = s.metadata.namespace as string;
   const target = s.spec.target ?? {};
@@ -75,15 +84,33 @@ export const applyTarget = async (
     type,
     data: Object.fromEntries([...data].map(([k, v]) => [k, Buffer.from(v, 'utf8').toString('base64')])),
   };
-  let current: V1Secret | undefined;
-  try {
-    current = await kubeRequest<V1Secret>(kubeConfig, { path: secretPath(ns, name), signal });
-  } catch (err) {
-    if (!(err instanceof KubeApiError && err.statusCode === 404)) throw err;
-  }
+  const read = async () => {
+    try {
+      return await kubeRequest<V1Secret>(kubeConfig, { path: secretPath(ns, name), signal });
+    } catch (err) {
+      if (!(err instanceof KubeApiError && err.statusCode === 404)) throw err;
+      return undefined;
+    }
+  };
+  /** One write of ours, told to the cache's write log so its watch event is known as ours. */
+  const write = (before: string | undefined, req: KubeRequest) => {
+    const send = () => kubeRequest<Written>(kubeConfig, { ...req, signal });
+    return cache ? cache.writes.write(ns, name, before, send) : send();
+  };
+  const create = () => ({ method: 'POST' as const, path: secretPath(ns), body: desired });
+  // The cache holds only Secrets labelled as synced: one of the same name without the label is
+  // found by the create's 409, and read then.
+  const cached = cache?.secrets.get(ns, name);
+  let current = cache && !cache.writes.behind(ns, name, cached) ? cached : await read();
   if (!current) {
-    await kubeRequest(kubeConfig, { method: 'POST', path: secretPath(ns), body: desired, signal });
-    return { changed: true, dataChanged: true, writtenBefore: false };
+    try {
+      await write(undefined, create());
+      return { changed: true, dataChanged: true, writtenBefore: false };
+    } catch (err) {
+      if (!(err instanceof KubeApiError && err.statusCode === 409)) throw err;
+      current = await read();
+      if (!current) throw err;
+    }
   }
   const ours = current.metadata?.ownerReferences?.some((r) => r.uid === s.metadata.uid && r.controller);
   if (!ours) {
@@ -103,19 +130,13 @@ export const applyTarget = async (
   if (current.type !== type) {
     // A Secret's type is immutable: replace the object.
     await kubeRequest(kubeConfig, { method: 'DELETE', path: secretPath(ns, name), signal });
-    await kubeRequest(kubeConfig, { method: 'POST', path: secretPath(ns), body: desired, signal });
+    // Against the replaced object's version: a cache still holding it is behind.
+    await write(current.metadata?.resourceVersion, create());
     return { changed: true, dataChanged, writtenBefore };
   }
-  const replacement = {
-    ...desired,
-    metadata: { ...desired.metadata, resourceVersion: current.metadata?.resourceVersion },
-  };
-  await kubeRequest(kubeConfig, {
-    method: 'PUT',
-    path: secretPath(ns, name),
-    body: replacement,
-    signal,
-  });
+  const before = current.metadata?.resourceVersion;
+  const replacement = { ...desired, metadata: { ...desired.metadata, resourceVersion: before } };
+  await write(before, { method: 'PUT', path: secretPath(ns, name), body: replacement });
   return { changed: true, dataChanged, writtenBefore };
 };
 
