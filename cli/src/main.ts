@@ -14,6 +14,7 @@ import { register as operator } from './commands/operator.js';
 import { register as policy } from './commands/policy.js';
 import { register as secret } from './commands/secret.js';
 import { register as server } from './commands/server.js';
+import { register as sync } from './commands/sync.js';
 import { register as vault } from './commands/vault.js';
 import { describeError, EXIT, exitCodeOf } from './lib/errors.js';
 import { terminalSafe } from './lib/output.js';
@@ -29,7 +30,20 @@ const program = new Command()
   .exitOverride();
 
 addOutputOptions(program);
-for (const add of [server, operator, login, vault, secret, agent, policy, cmek, audit, kms, completion]) {
+for (const add of [
+  server,
+  operator,
+  login,
+  vault,
+  secret,
+  agent,
+  policy,
+  cmek,
+  audit,
+  kms,
+  sync,
+  completion,
+]) {
   add(program);
 }
 // Every human command takes --output and --server after its arguments too.
