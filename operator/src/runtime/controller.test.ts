@@ -167,6 +167,13 @@ describe('controller against a real apiserver', () => {
       body: { ...cm, metadata: { ...cm.metadata, labels } },
     });
     await eventually('relabelled one enters the cache', () => cache.get(ns, plain));
+    // managedFields (which the apiserver keeps on every object) are left out of the cache, from
+    // the list and from the watch alike
+    expect(
+      (await core.readNamespacedConfigMap({ name: plain, namespace: ns })).metadata?.managedFields,
+    ).toBeDefined();
+    expect(cache.get(ns, mine)?.metadata?.managedFields).toBeUndefined();
+    expect(cache.get(ns, plain)?.metadata?.managedFields).toBeUndefined();
     const again = await core.readNamespacedConfigMap({ name: plain, namespace: ns });
     await core.replaceNamespacedConfigMap({
       name: plain,

@@ -10,7 +10,8 @@
 //     so objects deleted while it was not watching produce delete events;
 //   - a watch connection idle for longer than the server timeout is treated as dead.
 // Objects in the cache are the apiserver's JSON (timestamps are strings), with apiVersion and
-// kind filled in for list items. Treat them as read-only; clone before modifying.
+// kind filled in for list items, less metadata.managedFields (often the larger part of a small
+// object, and read by nothing here). Treat them as read-only; clone before modifying.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { KubeConfig, KubernetesListObject, KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
@@ -88,6 +89,7 @@ export function createInformer<T extends KubernetesObject>(opts: InformerOptions
   const getObj = (ns: string, name: string) => objects.get(ns)?.get(name);
 
   const put = (obj: T) => {
+    if (obj.metadata?.managedFields) delete obj.metadata.managedFields;
     const ns = nsOf(obj);
     let m = objects.get(ns);
     if (!m) {
