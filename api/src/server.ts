@@ -12,7 +12,7 @@ import type { Config } from './config.js';
 import { createEnvelope, type Envelope } from './crypto/envelope.js';
 import { startEmbeddedDatabase } from './db/embedded.js';
 import { migrate } from './db/migrate.js';
-import { createPool } from './db/pool.js';
+import { createPool, usePreparedStatements } from './db/pool.js';
 import { trackConnections } from './http/connections.js';
 import { generateLocalSigningKeyPem } from './kms/backends/local-signer.js';
 import { bootKms } from './kms/boot.js';
@@ -112,6 +112,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       cleanups.push(() => embedded.stop());
       databaseUrl = embedded.url;
       maxConnections = embedded.maxConnections;
+      usePreparedStatements(false);
       logger.warn(
         { dataDir: config.dataDir },
         'no ONECLAW_DATABASE_URL: using the embedded development database',

@@ -94,14 +94,39 @@ export async function withTransaction<T>(pool: pg.Pool, fn: (tx: pg.PoolClient) 
   }
 }
 
+/**
+ * A statement PostgreSQL parses and plans once per connection: for the statements every request
+ * runs, where planning would cost about as much as executing. Only for fixed text whose plan
+ * does not depend on the values (a generic plan is used after a few executions).
+ */
+export interface Prepared {
+  name: string;
+  text: string;
+}
+
+export function prepared(name: string, text: string): Prepared {
+  return { name, text };
+}
+
+// The embedded database (PGlite) is one backend behind every connection, so a statement one
+// connection prepared exists for the next one too, which then fails to prepare it again.
+let preparing = true;
+
+/** Whether `Prepared` statements are prepared (off for the embedded database). */
+export function usePreparedStatements(on: boolean): void {
+  preparing = on;
+}
+
 /** Runs a query and maps driver errors. */
 export async function query<R extends pg.QueryResultRow>(
   db: Queryable,
-  text: string,
+  text: string | Prepared,
   values: unknown[] = [],
 ): Promise<pg.QueryResult<R>> {
   try {
-    return await db.query<R>(text, values);
+    return typeof text === 'string' || !preparing
+      ? await db.query<R>(typeof text === 'string' ? text : text.text, values)
+      : await db.query<R>({ name: text.name, text: text.text, values });
   } catch (err) {
     throw mapDbError(err);
   }
@@ -110,7 +135,7 @@ export async function query<R extends pg.QueryResultRow>(
 /** The rows a query returns, driver errors mapped. */
 export async function queryRows<R extends pg.QueryResultRow>(
   db: Queryable,
-  text: string,
+  text: string | Prepared,
   values: unknown[] = [],
 ): Promise<R[]> {
   return (await query<R>(db, text, values)).rows;
@@ -119,7 +144,7 @@ export async function queryRows<R extends pg.QueryResultRow>(
 /** The first row a query returns (undefined when none), driver errors mapped. */
 export async function queryRow<R extends pg.QueryResultRow>(
   db: Queryable,
-  text: string,
+  text: string | Prepared,
   values: unknown[] = [],
 ): Promise<R | undefined> {
   return (await query<R>(db, text, values)).rows[0];

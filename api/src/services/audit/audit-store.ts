@@ -1,7 +1,7 @@
 // SQL for the audit log. Functions take a Queryable so services decide the transaction; the
 // hash chain itself is computed in audit-service.ts.
 import type { Decision } from '../../../../contract/src/audit.js';
-import { type Queryable, query, queryRow, queryRows } from '../../db/pool.js';
+import { prepared, type Queryable, query, queryRow, queryRows } from '../../db/pool.js';
 
 export interface AuditRow {
   seq: string;
@@ -30,28 +30,29 @@ export async function insertAuditRow(tx: Queryable, r: NewAuditRow): Promise<voi
   await insertAuditRows(tx, [r]);
 }
 
+const INSERT_AUDIT_ROWS = prepared(
+  'insert-audit-rows',
+  `INSERT INTO audit_events (org_id, at, actor, action, vault_id, path, version, decision, reason, request_id, details)
+     SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::uuid[], $6::text[],
+                          $7::int[], $8::text[], $9::text[], $10::text[], $11::jsonb[])`,
+);
+
 /** Many records in one statement: with the pool as `db`, one commit makes them all durable. */
 export async function insertAuditRows(db: Queryable, rows: NewAuditRow[]): Promise<void> {
   if (!rows.length) return;
-  await query(
-    db,
-    `INSERT INTO audit_events (org_id, at, actor, action, vault_id, path, version, decision, reason, request_id, details)
-     SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::uuid[], $6::text[],
-                          $7::int[], $8::text[], $9::text[], $10::text[], $11::jsonb[])`,
-    [
-      rows.map((r) => r.org_id),
-      rows.map((r) => r.at),
-      rows.map((r) => r.actor),
-      rows.map((r) => r.action),
-      rows.map((r) => r.vault_id),
-      rows.map((r) => r.path),
-      rows.map((r) => r.version),
-      rows.map((r) => r.decision),
-      rows.map((r) => r.reason),
-      rows.map((r) => r.request_id),
-      rows.map((r) => JSON.stringify(r.details)),
-    ],
-  );
+  await query(db, INSERT_AUDIT_ROWS, [
+    rows.map((r) => r.org_id),
+    rows.map((r) => r.at),
+    rows.map((r) => r.actor),
+    rows.map((r) => r.action),
+    rows.map((r) => r.vault_id),
+    rows.map((r) => r.path),
+    rows.map((r) => r.version),
+    rows.map((r) => r.decision),
+    rows.map((r) => r.reason),
+    rows.map((r) => r.request_id),
+    rows.map((r) => JSON.stringify(r.details)),
+  ]);
 }
 
 /** One sealer per org at a time, until the transaction ends. */

@@ -1,7 +1,7 @@
 // SQL for secrets and their versions.
 import { pathPatternRegex } from '../../../../common/src/path-glob.js';
 import type { Custody } from '../../../../contract/src/vaults.js';
-import { type Queryable, query, queryRow, queryRows } from '../../db/pool.js';
+import { prepared, type Queryable, query, queryRow, queryRows } from '../../db/pool.js';
 import type { NewAuditRow } from '../audit/audit-store.js';
 
 export interface SecretRow {
@@ -32,6 +32,15 @@ export interface VersionRow {
   destroyed_at: Date | null;
 }
 
+const WRITE_STATE = prepared(
+  'write-state',
+  `SELECT vt.custody, vt.cmek_fingerprint, vt.current_kek_version, k.wrapped_kek, s.current_version
+       FROM vaults vt
+       LEFT JOIN vault_keks k ON k.vault_id = vt.id AND k.version = vt.current_kek_version
+       LEFT JOIN secrets s ON s.vault_id = vt.id AND s.path = $3
+      WHERE vt.id = $1 AND vt.org_id = $2 AND vt.deleted_at IS NULL`,
+);
+
 /** What a write reads first: the vault's current KEK and CMEK key, and the path's current version. */
 export interface WriteState {
   custody: Custody;
@@ -49,16 +58,42 @@ export function writeState(
   vaultId: string,
   path: string,
 ): Promise<WriteState | undefined> {
-  return queryRow<WriteState>(
-    db,
-    `SELECT vt.custody, vt.cmek_fingerprint, vt.current_kek_version, k.wrapped_kek, s.current_version
-       FROM vaults vt
-       LEFT JOIN vault_keks k ON k.vault_id = vt.id AND k.version = vt.current_kek_version
-       LEFT JOIN secrets s ON s.vault_id = vt.id AND s.path = $3
-      WHERE vt.id = $1 AND vt.org_id = $2 AND vt.deleted_at IS NULL`,
-    [vaultId, orgId, path],
-  );
+  return queryRow<WriteState>(db, WRITE_STATE, [vaultId, orgId, path]);
 }
+
+const WRITE_VERSION = prepared(
+  'write-version',
+  `WITH vault AS (
+       SELECT id FROM vaults
+        WHERE id = $1::uuid AND org_id = $2::uuid AND deleted_at IS NULL
+          AND current_kek_version = $3::int AND cmek_fingerprint IS NOT DISTINCT FROM $4::text
+          FOR SHARE
+     ), secret AS (
+       INSERT INTO secrets AS s (id, vault_id, path, current_version)
+       SELECT $5::uuid, vault.id, $6::text, $7::int FROM vault
+       ON CONFLICT (vault_id, path) DO UPDATE
+          SET current_version = EXCLUDED.current_version, deleted_at = NULL, updated_at = now()
+        WHERE s.current_version = $8
+       RETURNING s.id
+     ), version AS (
+       INSERT INTO secret_versions (secret_id, version, vault_id, type, ciphertext, wrapped_dek, kek_version,
+                                    metadata, expires_at, max_access_count, cmek_fingerprint, created_by)
+       SELECT secret.id, $7, $1, $9::text, $10::bytea, $11::bytea, $24::int, $12::jsonb, $13::timestamptz, $14::int,
+              $4, $15::text
+         FROM secret
+       RETURNING created_at
+     ), audit AS (
+       INSERT INTO audit_events (org_id, at, actor, action, vault_id, path, version, decision, reason,
+                                 request_id, details)
+       SELECT $2, $16::timestamptz, $17::text, $18::text, $1, $6, $7, $19::text, $20::text, $21::text, $22::jsonb
+         FROM version
+     ), event AS (
+       INSERT INTO vault_events (vault_id, kind, path, version)
+       SELECT $1, 'secret.written', $6, $7 FROM version
+       RETURNING id
+     )
+     SELECT version.created_at, pg_notify($23::text, $1 || ':' || event.id) FROM version, event`,
+);
 
 /** A new version, sealed against the state `writeState` returned. */
 export interface NewVersion {
@@ -96,65 +131,32 @@ export interface NewVersion {
  */
 export async function writeVersion(db: Queryable, w: NewVersion): Promise<{ created_at: Date } | undefined> {
   const a = w.audit;
-  return queryRow<{ created_at: Date }>(
-    db,
-    `WITH vault AS (
-       SELECT id FROM vaults
-        WHERE id = $1::uuid AND org_id = $2::uuid AND deleted_at IS NULL
-          AND current_kek_version = $3::int AND cmek_fingerprint IS NOT DISTINCT FROM $4::text
-          FOR SHARE
-     ), secret AS (
-       INSERT INTO secrets AS s (id, vault_id, path, current_version)
-       SELECT $5::uuid, vault.id, $6::text, $7::int FROM vault
-       ON CONFLICT (vault_id, path) DO UPDATE
-          SET current_version = EXCLUDED.current_version, deleted_at = NULL, updated_at = now()
-        WHERE s.current_version = $8
-       RETURNING s.id
-     ), version AS (
-       INSERT INTO secret_versions (secret_id, version, vault_id, type, ciphertext, wrapped_dek, kek_version,
-                                    metadata, expires_at, max_access_count, cmek_fingerprint, created_by)
-       SELECT secret.id, $7, $1, $9::text, $10::bytea, $11::bytea, $24::int, $12::jsonb, $13::timestamptz, $14::int,
-              $4, $15::text
-         FROM secret
-       RETURNING created_at
-     ), audit AS (
-       INSERT INTO audit_events (org_id, at, actor, action, vault_id, path, version, decision, reason,
-                                 request_id, details)
-       SELECT $2, $16::timestamptz, $17::text, $18::text, $1, $6, $7, $19::text, $20::text, $21::text, $22::jsonb
-         FROM version
-     ), event AS (
-       INSERT INTO vault_events (vault_id, kind, path, version)
-       SELECT $1, 'secret.written', $6, $7 FROM version
-       RETURNING id
-     )
-     SELECT version.created_at, pg_notify($23::text, $1 || ':' || event.id) FROM version, event`,
-    [
-      w.vaultId,
-      w.orgId,
-      w.vaultKekVersion,
-      w.cmekFingerprint,
-      w.newSecretId,
-      w.path,
-      w.version,
-      w.expectedVersion,
-      w.type,
-      w.ciphertext,
-      w.wrappedDek,
-      JSON.stringify(w.metadata),
-      w.expiresAt,
-      w.maxAccessCount,
-      w.createdBy,
-      a.at,
-      a.actor,
-      a.action,
-      a.decision,
-      a.reason,
-      a.request_id,
-      JSON.stringify(a.details),
-      w.eventChannel,
-      w.kekVersion,
-    ],
-  );
+  return queryRow<{ created_at: Date }>(db, WRITE_VERSION, [
+    w.vaultId,
+    w.orgId,
+    w.vaultKekVersion,
+    w.cmekFingerprint,
+    w.newSecretId,
+    w.path,
+    w.version,
+    w.expectedVersion,
+    w.type,
+    w.ciphertext,
+    w.wrappedDek,
+    JSON.stringify(w.metadata),
+    w.expiresAt,
+    w.maxAccessCount,
+    w.createdBy,
+    a.at,
+    a.actor,
+    a.action,
+    a.decision,
+    a.reason,
+    a.request_id,
+    JSON.stringify(a.details),
+    w.eventChannel,
+    w.kekVersion,
+  ]);
 }
 
 export async function getSecret(
@@ -175,6 +177,20 @@ export async function getVersion(
     version,
   ]);
 }
+
+const READ_SECRET = prepared(
+  'read-secret',
+  `SELECT vt.custody, vt.current_kek_version, s.id AS found_secret_id, s.deleted_at AS secret_deleted_at, k.wrapped_kek,
+          -- Named, not v.*: a prepared statement fails once a column it returns is added.
+          v.secret_id, v.version, v.vault_id, v.type, v.ciphertext, v.wrapped_dek, v.kek_version, v.metadata,
+          v.expires_at, v.max_access_count, v.access_count, v.cmek_fingerprint, v.created_by, v.created_at,
+          v.destroyed_at
+       FROM vaults vt
+       LEFT JOIN secrets s ON s.vault_id = vt.id AND s.path = $3
+       LEFT JOIN secret_versions v ON v.secret_id = s.id AND v.version = COALESCE($4, s.current_version)
+       LEFT JOIN vault_keks k ON k.vault_id = vt.id AND k.version = v.kek_version
+      WHERE vt.id = $1 AND vt.org_id = $2 AND vt.deleted_at IS NULL`,
+);
 
 /** What a read needs, from one statement: the vault, the secret, the version and its KEK. */
 export interface ReadRow {
@@ -200,16 +216,12 @@ export async function readSecret(
   path: string,
   version: number | undefined,
 ): Promise<ReadRow | undefined> {
-  const row = await queryRow<Omit<ReadRow, 'version'> & VersionRow>(
-    db,
-    `SELECT vt.custody, vt.current_kek_version, s.id AS found_secret_id, s.deleted_at AS secret_deleted_at, k.wrapped_kek, v.*
-       FROM vaults vt
-       LEFT JOIN secrets s ON s.vault_id = vt.id AND s.path = $3
-       LEFT JOIN secret_versions v ON v.secret_id = s.id AND v.version = COALESCE($4, s.current_version)
-       LEFT JOIN vault_keks k ON k.vault_id = vt.id AND k.version = v.kek_version
-      WHERE vt.id = $1 AND vt.org_id = $2 AND vt.deleted_at IS NULL`,
-    [vaultId, orgId, path, version ?? null],
-  );
+  const row = await queryRow<Omit<ReadRow, 'version'> & VersionRow>(db, READ_SECRET, [
+    vaultId,
+    orgId,
+    path,
+    version ?? null,
+  ]);
   if (!row) return undefined;
   const { custody, current_kek_version, found_secret_id, secret_deleted_at, wrapped_kek, ...v } = row;
   return {
