@@ -156,16 +156,19 @@ describe('SecretSync: rollout restarts', () => {
   });
 
   it('counts a restart of a missing workload as failed, says so, and stops owing it', async () => {
-    const sync = await getSync();
-    await suite.replace({
-      ...sync,
-      spec: {
-        ...sync.spec,
-        rolloutRestartTargets: [
-          { kind: 'Deployment', name: 'web' },
-          { kind: 'StatefulSet', name: 'gone' },
-        ],
-      },
+    // Retried on a conflict: the operator's status writes move the resourceVersion on.
+    await eventually('targets replaced', async () => {
+      const sync = await getSync();
+      return suite.replace({
+        ...sync,
+        spec: {
+          ...sync.spec,
+          rolloutRestartTargets: [
+            { kind: 'Deployment', name: 'web' },
+            { kind: 'StatefulSet', name: 'gone' },
+          ],
+        },
+      });
     });
     const before = await restartedAt();
     await put('pw-4');
