@@ -77,6 +77,7 @@ export function secretSyncController(deps: {
       kubeConfig: deps.kubeConfig,
       logger: deps.logger,
       events: deps.events,
+      syncs,
       ...(deps.restartsTotal ? { restarts: deps.restartsTotal } : {}),
       ...(deps.restartDebounceMs ? { debounceMs: deps.restartDebounceMs } : {}),
     });

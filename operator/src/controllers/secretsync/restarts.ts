@@ -19,6 +19,7 @@ import {
   type SecretSync,
 } from '../../apis/v1alpha1/types.js';
 import type { EventRecorder } from '../../runtime/events.js';
+import type { ObjectCache } from '../../runtime/informer-cache.js';
 import { keyOf, type ObjectKey, parseKey } from '../../runtime/keys.js';
 import { kubeRequest, namespacedPath, statusCodeOf } from '../../runtime/kube-request.js';
 
@@ -51,11 +52,14 @@ interface Outcome {
 const describe = (t: RolloutRestartTarget) => `${t.kind} ${t.name}`;
 /** Outcomes older than this cannot cover a pending restart any more (its change came after). */
 const OUTCOME_TTL_MS = 3_600_000;
+const CACHE_CATCH_UP_MS = 250;
 
 export function createRestarter(deps: {
   kubeConfig: KubeConfig;
   logger: Logger;
   events: EventRecorder;
+  /** The SecretSyncs as cached: where a pending restart is read back. */
+  syncs: Pick<ObjectCache<SecretSync>, 'get'>;
   restarts?: Counter<'namespace' | 'reason'>;
   debounceMs?: number;
   /** Delay before retrying a workload whose restart failed for a reason that may pass (5xx, network). */
@@ -155,21 +159,16 @@ export function createRestarter(deps: {
 
   /**
    * Once every workload of the sync's pending restart is served: the record removed, and an Event.
-   * True: the record changed meanwhile, read it again.
+   * True: the record changed meanwhile, read it again. The cached copy may lag behind the
+   * apiserver's; the removal tests the record it read, so a stale copy can delay a removal but
+   * never remove a change unserved.
    */
   const settleOnce = async (key: string): Promise<boolean> => {
     const { namespace, name } = parseKey(key);
     const path = namespacedPath(API_VERSION, PLURAL_SYNCS, namespace, name);
-    let sync: SecretSync;
-    try {
-      // The API's copy, not the cache's: a change recorded since must not be removed unserved.
-      sync = await kubeRequest<SecretSync>(deps.kubeConfig, { path, signal });
-    } catch (err) {
-      if (signal.aborted || statusCodeOf(err) === 404) return false;
-      throw err;
-    }
-    const pending = sync.status?.pendingRestart;
-    if (!pending) return false;
+    const sync = deps.syncs.get(namespace, name);
+    const pending = sync?.status?.pendingRestart;
+    if (!sync || !pending) return false;
     const ids = pending.targets.map((t) => workloadId(namespace, t));
     if (!ids.every((id) => covered(id, pending))) {
       ensure({ namespace, name }, pending);
@@ -234,7 +233,11 @@ export function createRestarter(deps: {
       for (;;) {
         state.again = false;
         try {
-          if (await settleOnce(key)) state.again = true;
+          if (await settleOnce(key)) {
+            // Give the cache the moment it needs to see the newer record.
+            await new Promise((r) => later(() => r(undefined), CACHE_CATCH_UP_MS));
+            state.again = true;
+          }
         } catch (err) {
           log.warn({ sync: key, err: { message: (err as Error).message } }, 'pending restart not settled');
           await new Promise((r) => later(() => r(undefined), jittered(retryMs, TEN_PERCENT_JITTER)));
