@@ -17,8 +17,9 @@ import {
 } from '../../../../contract/src/secrets.js';
 import type { Custody } from '../../../../contract/src/vaults.js';
 import type { Envelope, VaultKeys } from '../../crypto/envelope.js';
+import { batched } from '../../db/batcher.js';
 import { type Queryable, withTransaction } from '../../db/pool.js';
-import { appendAudit, auditRow } from '../audit/audit-service.js';
+import { type AuditEntry, appendAudit, auditRow } from '../audit/audit-service.js';
 import type { AuditWriter } from '../audit/audit-writer.js';
 import type { Principal } from '../auth/auth-service.js';
 import { checkCmekValue } from '../cmek/format.js';
@@ -26,6 +27,8 @@ import { badRequest, conflict, gone, notFound, rateLimited, ServiceError, tooLar
 import { EVENTS_CHANNEL, recordEvent } from '../events/events-store.js';
 import { type Limiter, UNLIMITED } from '../limits/limiter.js';
 import { getVault, type VaultRow } from '../vaults/vault-store.js';
+import { type ReadRequest, readSecrets } from './read-store.js';
+import type { VersionRow } from './secret-store.js';
 import * as store from './secret-store.js';
 
 export interface SecretService {
@@ -122,6 +125,9 @@ function checkCmekWrite(active: string | null, input: SecretPutInput): void {
   checkCmekValue(input.value);
 }
 
+/** Reads of concurrent requests share a statement (see read-store.ts). */
+const READ_BATCHES = { maxBatch: 64, maxInFlight: 4 };
+
 /** Attempts of a write that keeps losing its path to concurrent writers, and the pause between them. */
 const MAX_WRITE_ATTEMPTS = 100;
 const WRITE_RETRY = { baseMs: 2, maxMs: 100, jitter: EQUAL_JITTER };
@@ -178,6 +184,51 @@ export function createSecretService(deps: {
   };
 
   const iso = (d: Date | null) => (d ? d.toISOString() : null);
+
+  const readOne = batched((reqs: ReadRequest[]) => readSecrets(pool, reqs), READ_BATCHES);
+
+  /**
+   * A read that is charged or counted before it is recorded (kms custody, an access limit): the
+   * value is opened only once the read is allowed, and a counted access commits with its record.
+   */
+  const readRecorded = async (
+    p: Principal,
+    custody: Custody,
+    path: string,
+    v: VersionRow,
+    open: () => Promise<Buffer>,
+    requestId: string | undefined,
+  ): Promise<Buffer> => {
+    // Before the access is counted: a refused read uses none.
+    chargeKms(p, custody);
+    const record: AuditEntry = {
+      orgId: p.orgId,
+      actor: p.subject,
+      action: 'secret.read',
+      decision: 'allow',
+      vaultId: v.vault_id,
+      path,
+      version: v.version,
+      requestId,
+    };
+    const openThen = async (audit: () => Promise<void>) => {
+      const plaintext = await open();
+      try {
+        await audit();
+        return plaintext;
+      } catch (err) {
+        plaintext.fill(0);
+        throw err;
+      }
+    };
+    if (v.max_access_count === null) return openThen(() => deps.audit.write(record));
+    return withTransaction(pool, async (tx) => {
+      if (!(await store.countAccess(tx, v.secret_id, v.version))) {
+        throw gone('this secret version has reached its maximum access count');
+      }
+      return openThen(() => appendAudit(tx, record));
+    });
+  };
 
   return {
     async put(p, vaultId, path, input, requestId) {
@@ -251,51 +302,33 @@ export function createSecretService(deps: {
 
     async get(p, vaultId, path, version, requestId) {
       validatePath(path);
-      const row = await store.readSecret(pool, p.orgId, vaultId, path, version);
-      if (!row) throw notFound('vault');
+      const row = await readOne({
+        orgId: p.orgId,
+        vaultId,
+        path,
+        version,
+        actor: p.subject,
+        requestId: requestId ?? null,
+        at: new Date(),
+      });
+      if (row.custody === null || row.current_kek_version === null) throw notFound('vault');
       if (!row.found_secret_id || row.secret_deleted_at) throw notFound('secret');
       const v = row.version;
       if (!v) throw notFound('secret version');
       if (v.destroyed_at || !v.ciphertext || !v.wrapped_dek) throw gone('this secret version was destroyed');
-      if (v.expires_at && v.expires_at.getTime() <= Date.now()) throw gone('this secret version has expired');
-      // Before the access is counted: a refused read uses none.
-      chargeKms(p, row.custody);
       const keys = keysOf(p, vaultId, row.custody, row.current_kek_version, row.wrapped_kek, v.kek_version);
       const sealed = { ciphertext: v.ciphertext, wrappedDek: v.wrapped_dek };
-      const record = {
-        orgId: p.orgId,
-        actor: p.subject,
-        action: 'secret.read',
-        decision: 'allow' as const,
-        vaultId,
-        path,
-        version: v.version,
-        requestId,
-      };
+      const open = () => envelope.open(keys, path, v.version, sealed);
       let plaintext: Buffer;
-      if (v.max_access_count === null) {
-        plaintext = await envelope.open(keys, path, v.version, sealed);
-        try {
-          await deps.audit.write(record);
-        } catch (err) {
-          plaintext.fill(0);
-          throw err;
-        }
+      if (row.audited) {
+        // Read and recorded by one statement: the record is already committed.
+        plaintext = await open();
       } else {
-        // A counted read: the access and its record commit together, or neither does.
-        plaintext = await withTransaction(pool, async (tx) => {
-          if (!(await store.countAccess(tx, v.secret_id, v.version))) {
-            throw gone('this secret version has reached its maximum access count');
-          }
-          const opened = await envelope.open(keys, path, v.version, sealed);
-          try {
-            await appendAudit(tx, record);
-          } catch (err) {
-            opened.fill(0);
-            throw err;
-          }
-          return opened;
-        });
+        const plain = v.max_access_count === null && row.custody !== 'kms';
+        // A plain read the statement did not record had expired by the database's clock.
+        if (plain || (v.expires_at && v.expires_at.getTime() <= Date.now()))
+          throw gone('this secret version has expired');
+        plaintext = await readRecorded(p, row.custody, path, v, open, requestId);
       }
       try {
         return {
