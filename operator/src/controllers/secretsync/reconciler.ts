@@ -152,6 +152,9 @@ export function createSyncReconciler(deps: {
         deps.feed.forget(key);
         return undefined;
       }
+      // A restart recorded by a replica that led before this one is owed for a Secret already
+      // written, whatever this reconcile's outcome.
+      if (s.status?.pendingRestart) deps.restarts.ensure(key, s.status.pendingRestart);
       const refresh = parseInterval(s.spec.refreshInterval ?? DEFAULT_REFRESH_INTERVAL);
       const targetName = s.spec.target?.name ?? (s.metadata.name as string);
 
@@ -260,9 +263,7 @@ export function createSyncReconciler(deps: {
         const reason = previous ? 'SecretUpdated' : 'SecretCreated';
         await events.event(s, 'Normal', reason, message, signal);
       }
-      // Owed now, or found in status: recorded by a replica that led before this one.
-      const pending = owed ?? s.status?.pendingRestart;
-      if (pending) deps.restarts.ensure(key, pending);
+      if (owed) deps.restarts.ensure(key, owed);
       deps.onSynced?.(s, changed);
       return { requeueAfterMs: nextRefreshDelay(refresh, s.metadata.uid ?? keyOf(key)) };
     },
