@@ -389,9 +389,13 @@ describe(`oneclaw end to end (${process.env.E2E_CLUSTER ?? 'local'})`, () => {
       const updated = (await eventsFor('SecretSync', 'web')).filter((e) => e.reason === 'SecretUpdated');
       return updated.length === 1 && (updated[0]?.count ?? 0) >= 2;
     });
+    // One per rotation, naming every workload restarted (the same message aggregated).
     await converge('RolloutRestarted events', async () => {
       const restarted = (await eventsFor('SecretSync', 'web')).filter((e) => e.reason === 'RolloutRestarted');
-      return restarted.reduce((n, e) => n + (e.count ?? 1), 0) >= 6;
+      expect(restarted.map((e) => e.message)).toEqual([
+        'restarted Deployment web, StatefulSet web-db, DaemonSet web-agent',
+      ]);
+      return restarted.reduce((n, e) => n + (e.count ?? 1), 0) >= 2;
     });
   });
 
