@@ -6,6 +6,8 @@
 // There is no timer: a batch leaves as soon as a slot is free, so a lone caller waits for
 // nothing, and under load an item waits at most for the batches already in flight.
 
+import { DatabaseUnavailableError } from './pool.js';
+
 export interface BatchOptions {
   /** Items in one batch at most. */
   maxBatch: number;
@@ -21,7 +23,8 @@ interface Waiter<In, Out> {
 
 /**
  * A function that runs `run` on batches of the items it is called with. `run` returns one
- * result per item, in order; if it throws, every caller of that batch gets the error.
+ * result per item, in order. If it throws for a batch of several, each item is run again on
+ * its own, so one item the database refuses fails only its own caller.
  */
 export function batched<In, Out>(
   run: (items: In[]) => Promise<Out[]>,
@@ -30,11 +33,19 @@ export function batched<In, Out>(
   const queue: Waiter<In, Out>[] = [];
   let inFlight = 0;
 
+  const runAll = async (batch: Waiter<In, Out>[]) => {
+    const results = await run(batch.map((w) => w.item));
+    batch.forEach((w, i) => {
+      w.resolve(results[i] as Out);
+    });
+  };
+
   const settle = async (batch: Waiter<In, Out>[]) => {
     try {
-      const results = await run(batch.map((w) => w.item));
-      batch.forEach((w, i) => {
-        w.resolve(results[i] as Out);
+      await runAll(batch).catch(async (err: unknown) => {
+        // An unreachable database fails every item alike: no point asking it once per item.
+        if (batch.length === 1 || err instanceof DatabaseUnavailableError) throw err;
+        await Promise.all(batch.map((w) => runAll([w]).catch(w.reject)));
       });
     } catch (err) {
       for (const w of batch) w.reject(err);

@@ -19,17 +19,18 @@ import type { Custody } from '../../../../contract/src/vaults.js';
 import type { Envelope, VaultKeys } from '../../crypto/envelope.js';
 import { batched } from '../../db/batcher.js';
 import { type Queryable, withTransaction } from '../../db/pool.js';
-import { type AuditEntry, appendAudit, auditRow } from '../audit/audit-service.js';
+import { type AuditEntry, appendAudit } from '../audit/audit-service.js';
 import type { AuditWriter } from '../audit/audit-writer.js';
 import type { Principal } from '../auth/auth-service.js';
 import { checkCmekValue } from '../cmek/format.js';
 import { badRequest, conflict, gone, notFound, rateLimited, ServiceError, tooLarge } from '../errors.js';
-import { EVENTS_CHANNEL, recordEvent } from '../events/events-store.js';
+import { recordEvent } from '../events/events-store.js';
 import { type Limiter, UNLIMITED } from '../limits/limiter.js';
 import { getVault, type VaultRow } from '../vaults/vault-store.js';
 import { type ReadRequest, readSecrets } from './read-store.js';
 import type { VersionRow } from './secret-store.js';
 import * as store from './secret-store.js';
+import { type NewVersion, type StateRequest, writeStates, writeVersions } from './write-store.js';
 
 export interface SecretService {
   put(
@@ -125,8 +126,8 @@ function checkCmekWrite(active: string | null, input: SecretPutInput): void {
   checkCmekValue(input.value);
 }
 
-/** Reads of concurrent requests share a statement (see read-store.ts). */
-const READ_BATCHES = { maxBatch: 64, maxInFlight: 4 };
+/** Reads and writes of concurrent requests share statements (read-store.ts, write-store.ts). */
+const BATCHES = { maxBatch: 64, maxInFlight: 4 };
 
 /** Attempts of a write that keeps losing its path to concurrent writers, and the pause between them. */
 const MAX_WRITE_ATTEMPTS = 100;
@@ -185,7 +186,23 @@ export function createSecretService(deps: {
 
   const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
-  const readOne = batched((reqs: ReadRequest[]) => readSecrets(pool, reqs), READ_BATCHES);
+  const readOne = batched((reqs: ReadRequest[]) => readSecrets(pool, reqs), BATCHES);
+  const readState = batched((reqs: StateRequest[]) => writeStates(pool, reqs), BATCHES);
+  const writeOne = batched(async (ws: NewVersion[]) => {
+    // One write per path in a statement: a second one waits for its retry.
+    const seen = new Set<string>();
+    const first = ws.map((w) => {
+      const key = `${w.vaultId}/${w.path}`;
+      const isFirst = !seen.has(key);
+      seen.add(key);
+      return isFirst;
+    });
+    const results = await writeVersions(
+      pool,
+      ws.filter((_, i) => first[i]),
+    );
+    return first.map((isFirst) => (isFirst ? results.shift() : undefined));
+  }, BATCHES);
 
   /**
    * A read that is charged or counted before it is recorded (kms custody, an access limit): the
@@ -249,8 +266,8 @@ export function createSecretService(deps: {
         // Optimistic: read the state, seal against it, and write only if it still holds (one
         // statement, one commit); a concurrent writer of the same path makes the loser retry.
         for (let attempt = 0; ; attempt++) {
-          const state = await store.writeState(pool, p.orgId, vaultId, path);
-          if (!state) throw notFound('vault');
+          const state = await readState({ orgId: p.orgId, vaultId, path });
+          if (state.custody === null) throw notFound('vault');
           checkCmekWrite(state.cmek_fingerprint, input);
           if (attempt === 0) chargeKms(p, state.custody);
           const current = state.current_version ?? 0;
@@ -260,12 +277,11 @@ export function createSecretService(deps: {
           const version = current + 1;
           const keys = keysOf(p, vaultId, state.custody, state.current_kek_version, state.wrapped_kek);
           const sealed = await envelope.seal(keys, path, version, value);
-          const written = await store.writeVersion(pool, {
+          const written = await writeOne({
             orgId: p.orgId,
             vaultId,
             path,
             newSecretId: randomUUID(),
-            expectedVersion: current,
             version,
             vaultKekVersion: state.current_kek_version,
             cmekFingerprint: state.cmek_fingerprint,
@@ -277,17 +293,8 @@ export function createSecretService(deps: {
             expiresAt,
             maxAccessCount: input.max_access_count ?? null,
             createdBy: p.subject,
-            audit: auditRow({
-              orgId: p.orgId,
-              actor: p.subject,
-              action: 'secret.write',
-              decision: 'allow',
-              vaultId,
-              path,
-              version,
-              requestId,
-            }),
-            eventChannel: EVENTS_CHANNEL,
+            at: new Date(),
+            requestId: requestId ?? null,
           });
           if (written) return { path, version, created_at: written.created_at.toISOString() };
           if (attempt + 1 >= MAX_WRITE_ATTEMPTS) {
