@@ -3,6 +3,9 @@
 import type { Command } from 'commander';
 import { stopOnSignals } from '../lib/signals.js';
 
+/** Log fields that could carry a credential or a value (the API's own list covers its requests too). */
+const LOG_REDACT = ['*.token', '*.access_token', '*.value', '*.password', '*.api_key'];
+
 export function register(program: Command): void {
   program
     .command('operator')
@@ -12,19 +15,22 @@ export function register(program: Command): void {
     .option('--embedded-api', 'also run the API server in this process (configured as `oneclaw server` is)')
     .action(async (opts: { embeddedApi?: boolean }) => {
       const { ConfigError } = await import('../../../common/src/environment.js');
-      const { loadConfig } = await import('../../../api/src/config.js');
-      const { createLogger, startServer } = await import('../../../api/src/server.js');
       const { loadOperatorConfig } = await import('../../../operator/src/config.js');
       const embedded = opts.embeddedApi === true;
+      // The API's modules (its server, database and KMS clients) load only with --embedded-api:
+      // an operator of its own does not carry them in memory.
+      const api = embedded
+        ? { ...(await import('../../../api/src/config.js')), ...(await import('../../../api/src/server.js')) }
+        : undefined;
       let operatorConfig: ReturnType<typeof loadOperatorConfig>;
-      let apiConfig: ReturnType<typeof loadConfig> | undefined;
+      let apiConfig: ReturnType<NonNullable<typeof api>['loadConfig']> | undefined;
       try {
         operatorConfig = loadOperatorConfig(process.env, { embeddedApi: embedded });
         if (embedded) {
           // The embedded API trusts this cluster's service-account tokens and makes the operator's
           // own account an org admin, unless configured otherwise.
           const self = `system:serviceaccount:${operatorConfig.namespace}:${operatorConfig.serviceAccount}`;
-          apiConfig = loadConfig({
+          apiConfig = (api as NonNullable<typeof api>).loadConfig({
             ONECLAW_K8S_AUTH: 'tokenreview',
             ONECLAW_K8S_ADMIN_SERVICE_ACCOUNTS: self,
             ONECLAW_K8S_AUDIENCE: operatorConfig.audience,
@@ -38,11 +44,14 @@ export function register(program: Command): void {
         }
         throw err;
       }
-      const logger = createLogger(apiConfig?.logLevel ?? process.env.ONECLAW_LOG_LEVEL ?? 'info');
+      const level = apiConfig?.logLevel ?? process.env.ONECLAW_LOG_LEVEL ?? 'info';
+      const logger = api
+        ? api.createLogger(level)
+        : (await import('pino')).default({ level, redact: { paths: LOG_REDACT, censor: '[redacted]' } });
       try {
         const { KubeConfig } = await import('@kubernetes/client-node');
         const { startOperator } = await import('../../../operator/src/operator.js');
-        const server = apiConfig ? await startServer(apiConfig, { logger }) : undefined;
+        const server = api && apiConfig ? await api.startServer(apiConfig, { logger }) : undefined;
         if (server?.adminKey) {
           process.stderr.write(
             `\nFirst start: admin API key (shown once, store it now):\n\n  ${server.adminKey}\n\n`,

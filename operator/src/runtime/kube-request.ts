@@ -56,7 +56,41 @@ function isStatus(v: unknown): v is Status {
   return typeof v === 'object' && v !== null && (v as Status).kind === 'Status';
 }
 
-async function open(kc: KubeConfig, req: KubeRequest, watch: boolean): Promise<http.IncomingMessage> {
+const agents = new WeakMap<KubeConfig, { key: string; agent: http.Agent }>();
+
+/**
+ * One keep-alive agent per KubeConfig in place of the new agent the KubeConfig makes for every
+ * request, which would cost a TCP connection and a TLS handshake per request on both ends (the
+ * apiserver's CPU is what bounds a large sync). A new one is made when the TLS material changes
+ * (rotated client certificates); a proxy's agent is used as given.
+ */
+function sharedAgent(
+  kc: KubeConfig,
+  fresh: http.Agent | boolean | undefined,
+): http.Agent | boolean | undefined {
+  const isHttps = fresh instanceof https.Agent;
+  if (!(isHttps || fresh?.constructor === http.Agent)) return fresh;
+  const made = fresh as http.Agent & { options: https.AgentOptions };
+  const o = made.options;
+  const key = JSON.stringify(
+    [o.ca, o.cert, o.key, o.pfx, o.passphrase, o.servername, o.rejectUnauthorized].map((v) =>
+      v === undefined ? null : String(v),
+    ),
+  );
+  const held = agents.get(kc);
+  made.destroy();
+  if (held?.key === key) return held.agent;
+  const options = { ...o, keepAlive: true };
+  const agent = isHttps ? new https.Agent(options) : new http.Agent(options);
+  agents.set(kc, { key, agent });
+  return agent;
+}
+
+async function open(
+  kc: KubeConfig,
+  req: KubeRequest & { accept?: string },
+  watch: boolean,
+): Promise<http.IncomingMessage> {
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new Error('kubeconfig has no current cluster');
   const url = new URL(cluster.server.replace(/\/+$/, '') + req.path);
@@ -67,7 +101,7 @@ async function open(kc: KubeConfig, req: KubeRequest, watch: boolean): Promise<h
   const opts: https.RequestOptions = {
     method: req.method ?? 'GET',
     headers: {
-      accept: 'application/json',
+      accept: req.accept ?? 'application/json',
       ...(body === undefined
         ? {}
         : {
@@ -78,6 +112,7 @@ async function open(kc: KubeConfig, req: KubeRequest, watch: boolean): Promise<h
   };
   // Adds TLS material, the bearer token (refreshed for exec/OIDC users) and an agent.
   await kc.applyToHTTPSOptions(opts);
+  opts.agent = sharedAgent(kc, opts.agent);
   const client = url.protocol === 'http:' ? http : https;
   return new Promise((resolve, reject) => {
     const r = client.request(url, { ...opts, signal: req.signal }, resolve);
@@ -119,6 +154,18 @@ export async function kubeRequest<T>(kc: KubeConfig, req: KubeRequest): Promise<
   const code = res.statusCode ?? 0;
   if (code < 200 || code >= 300) throw errorFrom(code, text, `${req.method ?? 'GET'} ${req.path}`);
   return (text ? JSON.parse(text) : undefined) as T;
+}
+
+/** One request whose answer is text, not JSON (the apiserver's /metrics); rejects like kubeRequest. */
+export async function kubeText(
+  kc: KubeConfig,
+  req: Omit<KubeRequest, 'body' | 'contentType'>,
+): Promise<string> {
+  const res = await open(kc, { ...req, accept: 'text/plain' }, false);
+  const text = await readAll(res);
+  const code = res.statusCode ?? 0;
+  if (code < 200 || code >= 300) throw errorFrom(code, text, `${req.method ?? 'GET'} ${req.path}`);
+  return text;
 }
 
 export interface WatchEvent<T = unknown> {
