@@ -1,14 +1,18 @@
-// The operator at scale: `bin/oneclaw operator` in its own process (watching every namespace)
-// against a private control plane (test/support/peers/kube.ts) and `bin/oneclaw server` in its
-// own process (Kubernetes tokenreview auth, the operator's service account an org admin) on a
-// PostgreSQL with fsync on. Measures how long BENCH_SYNCS SecretSyncs take to converge (operator
-// already running; operator started over them, without and with BENCH_UNRELATED unrelated
-// Secrets in the cluster), how long an API write takes to reach its Kubernetes Secret (isolated
-// writes, then BENCH_UPDATES writes at BENCH_UPDATE_RATE per second), and the operator's RSS idle
-// and at steady state. There is no peer operator to run side by side (External Secrets Operator
-// needs Go builds and a real provider); RSS ratios are against the idle operator.
-// Settings (env): BENCH_SYNCS (1000), BENCH_SYNC_NAMESPACES (10), BENCH_UPDATES (200),
-// BENCH_UPDATE_RATE (10), BENCH_ISOLATED_UPDATES (5), BENCH_UNRELATED (10000), BENCH_RSS_SECONDS (10).
+// The operator at scale: the compiled operator (`node dist/cli/src/main.js operator`, as the
+// image runs it) in its own process, watching every namespace, against a private control plane
+// (test/support/peers/kube.ts) and `bin/oneclaw server` in its own process (Kubernetes
+// tokenreview auth, the operator's service account an org admin) on a PostgreSQL with fsync on.
+// Measures how long BENCH_SYNCS SecretSyncs take to converge (operator already running; operator
+// started over them, without and with BENCH_UNRELATED unrelated Secrets in the cluster), what the
+// apiserver counted as written meanwhile (its own apiserver_request_total), what a restart over
+// converged SecretSyncs writes (nothing, is the aim), how long an API write takes to reach its
+// Kubernetes Secret (isolated writes, then BENCH_UPDATES writes at BENCH_UPDATE_RATE per second),
+// and the operator's RSS idle and at steady state. There is no peer operator to run side by side
+// (External Secrets Operator needs Go builds and a real provider); RSS ratios are against the
+// idle operator. dist/ must be a build of the current sources (`make bench` builds first).
+// Settings (env): BENCH_SYNCS (5000), BENCH_SYNC_NAMESPACES (50), BENCH_SERVICE_ACCOUNTS (50),
+// BENCH_UPDATES (200), BENCH_UPDATE_RATE (10), BENCH_ISOLATED_UPDATES (5), BENCH_UNRELATED
+// (20000), BENCH_RSS_SECONDS (10).
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -36,13 +40,8 @@ import { httpOk, makeWorkDir } from '../test/support/peers/common.js';
 import type { KubeInfo } from '../test/support/peers/kube.js';
 import type { PostgresInfo } from '../test/support/peers/postgres.js';
 import { freePort } from '../test/support/ports.js';
-import { type ManagedProcess, waitFor } from '../test/support/proc.js';
-import {
-  inheritedEnv,
-  type OneclawServer,
-  spawnOneclaw,
-  startOneclaw,
-} from '../test/support/server-process.js';
+import { type ManagedProcess, spawnManaged, waitFor } from '../test/support/proc.js';
+import { inheritedEnv, type OneclawServer, startOneclaw } from '../test/support/server-process.js';
 import { repoRoot } from '../test/support/tools.js';
 import {
   adminAuth,
@@ -56,119 +55,33 @@ import {
   postmasterPid,
   setCpu,
 } from './api-load.js';
+import { assertDistCurrent } from './api-load-kit.js';
+import { type ApiserverRequests, apiserverRequests, writesBetween } from './apiserver-writes.js';
 import { type SectionOptions, sectionLog } from './lib.js';
+import type {
+  ConvergenceRow,
+  CpuWindow,
+  MemoryRow,
+  OperatorScaleData,
+  OperatorScaleSettings,
+  PropagationRow,
+  ReconcileCounts,
+  RestartRow,
+} from './operator-scale-report.js';
 
-export interface OperatorScaleSettings {
-  syncs: number;
-  namespaces: number;
-  updates: number;
-  updateRate: number;
-  isolatedUpdates: number;
-  unrelated: number;
-  rssSeconds: number;
-}
+export { type OperatorScaleData, renderOperatorScale } from './operator-scale-report.js';
 
 function operatorScaleSettings(): OperatorScaleSettings {
   return {
-    syncs: envInt('BENCH_SYNCS', 1000),
-    namespaces: envInt('BENCH_SYNC_NAMESPACES', 10),
+    syncs: envInt('BENCH_SYNCS', 5000),
+    namespaces: envInt('BENCH_SYNC_NAMESPACES', 50),
+    serviceAccounts: envInt('BENCH_SERVICE_ACCOUNTS', 50),
     updates: envInt('BENCH_UPDATES', 200),
     updateRate: envInt('BENCH_UPDATE_RATE', 10),
     isolatedUpdates: envInt('BENCH_ISOLATED_UPDATES', 5, 0),
-    unrelated: envInt('BENCH_UNRELATED', 10_000, 0),
+    unrelated: envInt('BENCH_UNRELATED', 20_000, 0),
     rssSeconds: envInt('BENCH_RSS_SECONDS', 10),
   };
-}
-
-/** CPU used during a window, in % of one core (the machine has 200 %). */
-export interface CpuWindow {
-  operator: number;
-  api: number;
-  postgres: number;
-  /** kube-apiserver, etcd and kube-controller-manager. */
-  kube: number;
-  /** This process: the bench's creates, lists and watch. */
-  bench: number;
-  /** Everything else the machine ran (from /proc/stat): other work on it shows here. */
-  other?: number;
-}
-
-export interface ReconcileCounts {
-  success: number;
-  error: number;
-  terminal: number;
-  /** Mean secretsync reconcile duration over the same span (oneclaw_operator_reconcile_duration_seconds). */
-  mean_ms?: number;
-}
-
-export interface ConvergenceRow {
-  name: string;
-  syncs: number;
-  /** What t0 is: the first create, or the operator's spawn. */
-  from: 'first create' | 'operator spawn';
-  /** Creating every SecretSync (32 in flight), from t0; only when the operator was running. */
-  create_s?: number;
-  /** Spawn → the operator's "operator running" log line (Node, tsx and the CLI loaded). */
-  running_s?: number;
-  /** Spawn → its "controllers started" log line (also the Lease taken and the caches listed). */
-  controllers_started_s?: number;
-  /** From t0 to the first poll (lists every 500 ms) that saw this share Synced=True with their Secret. */
-  p50_s: number;
-  p90_s: number;
-  all_s: number;
-  /** From t0 to the latest status.lastSyncTime (the operator's clock, millisecond precision). */
-  last_sync_time_s: number;
-  /** secretsync reconciles from t0 until the operator was idle again. */
-  reconciles: ReconcileCounts;
-  cpu: CpuWindow;
-}
-
-export interface PropagationRow {
-  name: string;
-  updates: number;
-  /** Writes per second (0: one at a time, each after the previous one arrived). */
-  rate_per_s: number;
-  seen: number;
-  p50_ms: number;
-  p99_ms: number;
-  max_ms: number;
-  mean_ms: number;
-  /** From the first PUT to the last Secret seen. */
-  window_s: number;
-  /** Delta of oneclaw_operator_sync_propagation_seconds over the row. */
-  histogram: { count: number; sum_s: number };
-  reconciles: ReconcileCounts;
-  cpu: CpuWindow;
-}
-
-export interface MemoryRow {
-  name: string;
-  syncs: number;
-  unrelated_secrets: number;
-  rss_median_mib: number;
-  rss_max_mib: number;
-  samples: number;
-  /** Live JS heap after a full GC (a heap snapshot taken after the RSS samples), MiB. */
-  heap_live_mib?: number;
-}
-
-export interface OperatorScaleData {
-  settings: OperatorScaleSettings;
-  /** The commit measured (short hash, "+changes" when operator/, api/, sdk/ or cli/ had uncommitted edits). */
-  commit?: string;
-  kube_version: string;
-  /** 1-minute load average when the section started and ended (other work on the machine shows here). */
-  load_avg: { start: number; end: number };
-  convergence: ConvergenceRow[];
-  propagation: PropagationRow[];
-  memory: MemoryRow[];
-  /** Highest RSS of each operator process over its life until its heap snapshot, MiB. */
-  peak_rss_mib: Record<string, number>;
-  prep: Record<string, number>;
-  /** Lines at warn level or above in the operators' logs, by message. */
-  operator_log: Record<string, number>;
-  api_log: Record<string, number>;
-  wall_s: number;
 }
 
 const round1 = (n: number) => Math.round(n * 10) / 10;
@@ -272,17 +185,26 @@ async function startOperatorProc(
   const inherited = inheritedEnv();
   const heapDir = join(logDir, `heap-${name}`);
   mkdirSync(heapDir, { recursive: true });
+  // Not the bench's own loader (tsx): the operator runs the compiled JavaScript, as the image does.
   const nodeOptions = [
-    inherited.NODE_OPTIONS,
+    ...(inherited.NODE_OPTIONS ?? '').split(/\s+/).filter((o) => o && !o.includes('tsx')),
     '--heapsnapshot-signal=SIGUSR2',
     `--diagnostic-dir=${heapDir}`,
-  ].filter(Boolean);
+  ];
   const spawnedAt = Date.now();
-  const proc = spawnOneclaw(name, 'operator', logDir, {
-    ...inherited,
-    ...env,
-    NODE_OPTIONS: nodeOptions.join(' '),
-    ONECLAW_OPERATOR_METRICS_LISTEN: `127.0.0.1:${port}`,
+  // dist/ itself rather than bin/oneclaw, which falls back to tsx as soon as a source is edited.
+  const proc = spawnManaged({
+    name,
+    command: process.execPath,
+    args: [join(repoRoot, 'dist/cli/src/main.js'), 'operator'],
+    logFile: join(logDir, `${name}.log`),
+    cwd: repoRoot,
+    env: {
+      ...inherited,
+      ...env,
+      NODE_OPTIONS: nodeOptions.join(' '),
+      ONECLAW_OPERATOR_METRICS_LISTEN: `127.0.0.1:${port}`,
+    },
   });
   const rss: OperatorProc['rss'] = [];
   const timer = setInterval(() => {
@@ -359,6 +281,22 @@ async function quiescent(op: OperatorProc, timeoutMs = 180_000): Promise<void> {
     await sleep(1_000);
   }
   throw new Error(`${op.name}: still reconciling after ${timeoutMs / 1000} s`);
+}
+
+/** The highest secretsync queue depth, scraped every second until the returned function is called. */
+function depthSampler(op: OperatorProc): () => number {
+  let max = 0;
+  const timer = setInterval(() => {
+    scrape(op.metricsUrl)
+      .then((s) => {
+        max = Math.max(max, metric(s, 'oneclaw_operator_workqueue_depth', { controller: 'secretsync' }));
+      })
+      .catch(() => {});
+  }, 1_000);
+  return () => {
+    clearInterval(timer);
+    return max;
+  };
 }
 
 /** Median and max RSS over the next `seconds`. */
@@ -538,10 +476,17 @@ const vaultsPath = (ns?: string) =>
 const conditionTrue = (o: { status?: { conditions?: Array<{ type: string; status: string }> } }, t: string) =>
   o.status?.conditions?.some((c) => c.type === t && c.status === 'True') ?? false;
 
-/** The benchmark's objects: sync j lives in namespace j mod namespaces and reads 1 or 2 secrets of its own. */
+/**
+ * The benchmark's objects: sync j lives in namespace j mod namespaces, reads as one of that
+ * namespace's service accounts (the accounts spread evenly over the namespaces) and reads 1 or 2
+ * secrets of its own.
+ */
 function layout(s: OperatorScaleSettings) {
   const namespaces = Array.from({ length: s.namespaces }, (_, i) => `bench-op-${i}`);
   const nsOf = (j: number) => namespaces[j % s.namespaces] as string;
+  const perNamespace = Math.max(1, Math.ceil(s.serviceAccounts / s.namespaces));
+  const accounts = Array.from({ length: perNamespace }, (_, i) => `app-${i}`);
+  const accountOf = (j: number) => accounts[Math.floor(j / s.namespaces) % perNamespace] as string;
   const keysOf = (j: number) => (j % 2 ? ['a', 'b'] : ['a']);
   const pathOf = (j: number, key: string) => `app/s${j}/${key}`;
   const syncBody = (j: number) => ({
@@ -550,11 +495,11 @@ function layout(s: OperatorScaleSettings) {
     metadata: { name: `sync-${j}`, namespace: nsOf(j) },
     spec: {
       vaultRef: { name: 'vault' },
-      serviceAccountName: 'app',
+      serviceAccountName: accountOf(j),
       data: keysOf(j).map((k) => ({ secretKey: k, path: pathOf(j, k) })),
     },
   });
-  return { namespaces, nsOf, keysOf, pathOf, syncBody };
+  return { namespaces, accounts, nsOf, keysOf, pathOf, syncBody };
 }
 
 /** Polls list calls until every SecretSync is Synced=True and its Secret (owned by it) exists. */
@@ -673,7 +618,8 @@ export async function runOperatorScale(
 ): Promise<OperatorScaleData> {
   const t0 = Date.now();
   const loadStart = loadavg()[0] ?? 0;
-  // Before any process starts: what they load is what is checked out now.
+  // Before any process starts: what they load is what is checked out now, compiled.
+  assertDistCurrent();
   const commit = measuredCommit();
   const s = opts.settings ?? operatorScaleSettings();
   const log = sectionLog('operator', opts.log);
@@ -689,6 +635,7 @@ export async function runOperatorScale(
   const kc = new KubeConfig();
   kc.loadFromFile(opts.kube.kubeconfig);
   const k = kube(kc);
+  const writesSince = async (before: ApiserverRequests) => writesBetween(before, await apiserverRequests(kc));
   const L = layout(s);
   let api: OneclawServer | undefined;
   const operators: OperatorProc[] = [];
@@ -707,7 +654,8 @@ export async function runOperatorScale(
         metadata: { name: OPERATOR_SA },
       });
       for (const ns of L.namespaces)
-        await k.create(`/api/v1/namespaces/${ns}/serviceaccounts`, { metadata: { name: 'app' } });
+        for (const sa of L.accounts)
+          await k.create(`/api/v1/namespaces/${ns}/serviceaccounts`, { metadata: { name: sa } });
     });
     const { databaseUrl, env, adminKey } = await benchServerEnv(opts.postgres, 'bench_operator', work.dir, {
       ONECLAW_K8S_AUTH: 'tokenreview',
@@ -795,7 +743,13 @@ export async function runOperatorScale(
             apiVersion: API_VERSION,
             kind: 'OneclawVault',
             metadata: { name: 'vault', namespace: ns },
-            spec: { access: [{ serviceAccount: 'app', paths: ['app/**'], permissions: ['read'] }] },
+            spec: {
+              access: L.accounts.map((sa) => ({
+                serviceAccount: sa,
+                paths: ['app/**'],
+                permissions: ['read'],
+              })),
+            },
           },
         });
       }
@@ -832,13 +786,16 @@ export async function runOperatorScale(
     // ── 2. convergence with the operator running ──
     {
       const before = await scrape(op1.metricsUrl);
+      const apiBefore = await apiserverRequests(kc);
       const cpu = cpuWindow(groups(op1));
+      const depth = depthSampler(op1);
       const tStart = Date.now();
       log(`creating ${s.syncs} SecretSyncs with ${op1.name} running`);
       await createSyncs();
       const createS = round1((Date.now() - tStart) / 1000);
       const marks = await waitConverged(k, s.syncs, tStart, log);
       const cpuRow = cpu();
+      const maxDepth = depth();
       await quiescent(op1);
       const after = await scrape(op1.metricsUrl);
       convergence.push({
@@ -849,6 +806,8 @@ export async function runOperatorScale(
         ...marks,
         reconciles: reconcileDelta(before, after),
         cpu: cpuRow,
+        apiserver: await writesSince(apiBefore),
+        max_queue_depth: maxDepth,
       });
       log(`converged: ${JSON.stringify(convergence[convergence.length - 1])}`);
     }
@@ -886,6 +845,7 @@ export async function runOperatorScale(
         run: () => Promise<Array<{ put?: number; seen?: number }>>,
       ) => {
         const before = await scrape(op1.metricsUrl);
+        const apiBefore = await apiserverRequests(kc);
         const cpu = cpuWindow(groups(op1));
         const start = performance.now();
         const entries = await run();
@@ -912,6 +872,7 @@ export async function runOperatorScale(
           histogram: { count: h1.count - h0.count, sum_s: round2(h1.sum_s - h0.sum_s) },
           reconciles: reconcileDelta(before, after),
           cpu: cpuRow,
+          apiserver: await writesSince(apiBefore),
         });
         log(`propagation: ${JSON.stringify(propagation[propagation.length - 1])}`);
       };
@@ -964,11 +925,14 @@ export async function runOperatorScale(
         await deleteSyncs();
         await createSyncs();
       });
+      const apiBefore = await apiserverRequests(kc);
       const op = await startOperator(opName);
       const tStart = op.spawnedAt;
       const cpu = cpuWindow(groups(op));
+      const depth = depthSampler(op);
       const marks = await waitConverged(k, s.syncs, tStart, log);
       const cpuRow = cpu();
+      const maxDepth = depth();
       const runningAt = await logTime(op, 'operator running');
       const controllersAt = await logTime(op, 'controllers started');
       await quiescent(op);
@@ -982,13 +946,35 @@ export async function runOperatorScale(
         ...marks,
         reconciles: reconcileDelta(new Map(), after),
         cpu: cpuRow,
+        apiserver: await writesSince(apiBefore),
+        max_queue_depth: maxDepth,
       });
       log(`converged: ${JSON.stringify(convergence[convergence.length - 1])}`);
       await sleep(5_000);
       await measureMemory(op, `${opName}, started over the SecretSyncs, converged`, s.syncs, unrelated);
-      await stopOperator(op);
+      return op;
     };
-    await fromStart('operator started over existing SecretSyncs', 'operator-2', 0);
+    /** Stops `op` and starts another over the SecretSyncs it converged: it should write nothing. */
+    const restartOver = async (op: OperatorProc, opName: string): Promise<RestartRow> => {
+      await stopOperator(op);
+      const apiBefore = await apiserverRequests(kc);
+      const next = await startOperator(opName);
+      await logTime(next, 'controllers started');
+      await quiescent(next);
+      const idle = round1((Date.now() - next.spawnedAt) / 1000 - 3);
+      const after = await scrape(next.metricsUrl);
+      const row: RestartRow = {
+        name: `${opName}: ${op.name} stopped, ${opName} started over the converged SecretSyncs`,
+        syncs: s.syncs,
+        idle_s: idle,
+        reconciles: reconcileDelta(new Map(), after),
+        apiserver: await writesSince(apiBefore),
+      };
+      log(`restart: ${JSON.stringify(row)}`);
+      await stopOperator(next);
+      return row;
+    };
+    let last = await fromStart('operator started over existing SecretSyncs', 'operator-2', 0);
 
     if (s.unrelated > 0) {
       await timed(`create ${s.unrelated} unrelated Secrets (32 in flight)`, async () => {
@@ -1001,12 +987,14 @@ export async function runOperatorScale(
           }),
         );
       });
-      await fromStart(
+      await stopOperator(last);
+      last = await fromStart(
         `operator started over existing SecretSyncs, ${s.unrelated} unrelated Secrets present`,
         'operator-3',
         s.unrelated,
       );
     }
+    const restart = await restartOver(last, `operator-${operators.length}`);
 
     const peak: Record<string, number> = {};
     for (const op of operators) {
@@ -1025,6 +1013,7 @@ export async function runOperatorScale(
       convergence,
       propagation,
       memory,
+      restart,
       peak_rss_mib: peak,
       prep,
       operator_log: operatorLog,
@@ -1050,141 +1039,4 @@ function measuredCommit(): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-// ── the report ──
-
-const recCells = (r: ReconcileCounts) =>
-  `${r.success}${r.error || r.terminal ? ` (+${r.error} error, ${r.terminal} terminal)` : ''}`;
-
-/** The report section (markdown) for the data `runOperatorScale` returned. */
-export function renderOperatorScale(d: OperatorScaleData): string {
-  const s = d.settings;
-  const md = (t: string) => `\`${t.replaceAll('`', "'").replaceAll('|', '\\|')}\``;
-  const idle = d.memory[0];
-  const ratio = (x: number | undefined, base: number | undefined) =>
-    x === undefined || !base ? '—' : String(Number((x / base).toPrecision(3)));
-  const logLines = (o: Record<string, number>) =>
-    Object.entries(o)
-      .sort((a, b) => b[1] - a[1])
-      .slice(0, 10)
-      .map(([k, n]) => `${md(k.slice(0, 200))} × ${n}`)
-      .join('; ');
-  const startup = (c: ConvergenceRow) =>
-    c.running_s === undefined ? '—' : `${c.running_s} / ${c.controllers_started_s}`;
-  return [
-    '## Operator at scale (no peer operator available)',
-    '',
-    '`bin/oneclaw operator` runs in its own process, watching all namespaces (default concurrency 4, ' +
-      'leader election on), against a private control plane (etcd, kube-apiserver and ' +
-      `kube-controller-manager ${d.kube_version}, no kubelet) and \`bin/oneclaw server\` in its own ` +
-      "process (production profile, local KMS, Kubernetes TokenReview auth, the operator's service " +
-      'account an org admin) on PostgreSQL 15 with **fsync on**. ' +
-      `${s.syncs} SecretSyncs spread over ${s.namespaces} namespaces, each namespace with one OneclawVault ` +
-      'granting one service account `read` on `app/**`; every SecretSync reads its own 1 or 2 secrets ' +
-      '(written beforehand through the API as admin) as that service account.' +
-      (d.commit ? ` Code measured: commit \`${d.commit}\`.` : ''),
-    '',
-    '**No peer.** No other operator runs side by side: External Secrets Operator needs Go builds and a ' +
-      'real provider, neither available here. The only ratios are memory against the idle operator.',
-    '',
-    '**Caveats.** The machine has 2 cores shared by the control plane, PostgreSQL, the API, the operator ' +
-      'and the bench process (the CPU table says who used what); other work on the machine adds noise ' +
-      `(1-minute load average ${d.load_avg.start} at the start of the section, ${d.load_avg.end} at the end). ` +
-      'Convergence is observed by listing SecretSyncs and labelled Secrets every 500 ms (so ±0.5 s); ' +
-      "the latest `status.lastSyncTime` is the operator's own millisecond timestamp of the last sync.",
-    '',
-    '### Convergence',
-    '',
-    'Time from t0 until every SecretSync is `Synced=True` and its Secret (owned by it) exists. ' +
-      '"operator running": t0 is the first create; the SecretSyncs are created 32 in flight while the ' +
-      'operator runs. "operator started": the SecretSyncs and their Secrets were deleted and recreated ' +
-      'while no operator ran; t0 is the spawn of `bin/oneclaw operator`. Startup: spawn to its ' +
-      '`operator running` log line (Node, tsx, the CLI loaded) / to `controllers started` (Lease taken, ' +
-      'caches listed). Reconciles: secretsync reconciles from t0 until the operator was idle again, and ' +
-      'their mean duration (`oneclaw_operator_reconcile_duration_seconds`; 4 workers run them in parallel).',
-    '',
-    '| scenario | SecretSyncs | t0 | created s | startup s | 50 % s | 90 % s | all s | last lastSyncTime s | SecretSyncs/s | reconciles | per SecretSync | mean reconcile ms |',
-    '|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
-    ...d.convergence.map(
-      (c) =>
-        `| ${c.name} | ${c.syncs} | ${c.from} | ${c.create_s ?? '—'} | ${startup(c)} | ` +
-        `${c.p50_s} | ${c.p90_s} | ${c.all_s} | ${c.last_sync_time_s} | ${round1(c.syncs / c.all_s)} | ` +
-        `${recCells(c.reconciles)} | ${round1(c.reconciles.success / c.syncs)} | ${c.reconciles.mean_ms ?? '—'} |`,
-    ),
-    '',
-    '### Propagation (API write → Kubernetes Secret)',
-    '',
-    'Every write is a PUT of a new value to a path read by exactly one SecretSync; latency is from the ' +
-      "PUT's 200 to the bench's watch on Secrets labelled `oneclaw.dev/secretsync` showing the new value " +
-      '(decoded and compared). "one write at a time": each write waits for the previous one to arrive, ' +
-      `plus 1 s. The steady row writes at a fixed rate to distinct SecretSyncs, round-robin over the ` +
-      `${s.namespaces} vaults (${Math.round(s.syncs / s.namespaces)} SecretSyncs per vault). Histogram: the ` +
-      "operator's own `oneclaw_operator_sync_propagation_seconds` over the row (count and sum). Its clock " +
-      'starts when the first change-feed event naming a path the SecretSync reads since it last synced ' +
-      'reaches the operator, and stops at the end of the reconcile, after the status write and the Event ' +
-      "that follow the Secret's update. Reconciles: secretsync reconciles over the row, until " +
-      'the operator was idle again, and their mean duration (`oneclaw_operator_reconcile_duration_seconds`).',
-    '',
-    '| run | writes | rate /s | arrived | p50 ms | p99 ms | max ms | mean ms | first write → last arrival s | histogram count | histogram sum s | histogram mean ms | reconciles | per write | mean reconcile ms |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
-    ...d.propagation.map(
-      (p) =>
-        `| ${p.name} | ${p.updates} | ${p.rate_per_s || '—'} | ${p.seen} | ${p.p50_ms} | ${p.p99_ms} | ${p.max_ms} | ` +
-        `${p.mean_ms} | ${p.window_s} | ${p.histogram.count} | ${p.histogram.sum_s} | ` +
-        `${p.histogram.count ? Math.round((1000 * p.histogram.sum_s) / p.histogram.count) : '—'} | ` +
-        `${recCells(p.reconciles)} | ${round1(p.reconciles.success / Math.max(p.updates, 1))} | ` +
-        `${p.reconciles.mean_ms ?? '—'} |`,
-    ),
-    '',
-    'CPU over each run (% of one core; the machine has 200 %): convergence rows until every SecretSync ' +
-      'was synced, propagation rows until the last write arrived. "kube" is kube-apiserver, etcd and ' +
-      'kube-controller-manager; "bench" is the process creating objects, listing and watching; "other ' +
-      'work" is the rest of the machine\'s busy time (`/proc/stat`): anything else running at the same time.',
-    '',
-    '| run | operator | API | postgres | kube | bench | total | other work on the machine |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|',
-    ...[...d.convergence, ...d.propagation].map(
-      (r) =>
-        `| ${r.name} | ${r.cpu.operator} | ${r.cpu.api} | ${r.cpu.postgres} | ${r.cpu.kube} | ${r.cpu.bench} | ` +
-        `${r.cpu.operator + r.cpu.api + r.cpu.postgres + r.cpu.kube + r.cpu.bench} | ${r.cpu.other ?? '—'} |`,
-    ),
-    '',
-    '### Memory',
-    '',
-    `RSS: \`VmRSS\` of the operator process, sampled every 250 ms over ${s.rssSeconds} s, starting 5 s ` +
-      'after it went idle (no reconcile and an empty queue for 3 s; the idle operator, a process of its ' +
-      'own, 5 s after its controllers started). Live heap: the JS heap after a full GC, from a heap ' +
-      'snapshot the operator writes on SIGUSR2 (`--heapsnapshot-signal`) after the RSS samples. RSS is ' +
-      "mostly what V8 and the allocator hold on to: it follows the process's peak more than what is " +
-      'live, so the live heap is the column that says whether the caches grow. The unrelated Secrets ' +
-      '(32 random bytes each, not labelled by oneclaw) sit in a namespace of their own and exist before ' +
-      'the operator starts; it lists and watches only Secrets labelled `oneclaw.dev/secretsync`. The ' +
-      'operator runs from TypeScript source through tsx, as `bin/oneclaw` does.',
-    '',
-    '| operator | SecretSyncs | unrelated Secrets | RSS median MiB | RSS max MiB | × idle RSS | live heap MiB | × idle heap |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|',
-    ...d.memory.map(
-      (m) =>
-        `| ${m.name} | ${m.syncs} | ${m.unrelated_secrets} | ${m.rss_median_mib} | ${m.rss_max_mib} | ` +
-        `${ratio(m.rss_median_mib, idle?.rss_median_mib)} | ${m.heap_live_mib ?? '—'} | ` +
-        `${ratio(m.heap_live_mib, idle?.heap_live_mib)} |`,
-    ),
-    '',
-    `Peak RSS of each operator from its start to its heap snapshot (MiB): ${Object.entries(d.peak_rss_mib)
-      .map(([k, v]) => `${k} ${v}`)
-      .join(', ')}.`,
-    '',
-    `Preparation (the whole section took ${d.wall_s} s):`,
-    '',
-    ...Object.entries(d.prep).map(([what, sec]) => `- ${what}: ${sec} s`),
-    '',
-    Object.keys(d.operator_log).length
-      ? `Operator log lines at warn or above: ${logLines(d.operator_log)}`
-      : 'Operator logs: no lines at warn or above.',
-    '',
-    Object.keys(d.api_log).length
-      ? `API log lines at warn or above: ${logLines(d.api_log)}`
-      : 'API log: no lines at warn or above.',
-  ].join('\n');
 }
