@@ -80,10 +80,12 @@ export function createRestarter(deps: {
   const settling = new Map<string, { again: boolean }>();
 
   const workloadId = (namespace: string, t: RolloutRestartTarget) => `${namespace}/${t.kind}/${t.name}`;
+  // An unreadable time (the schema forbids it) counts as long past: served by any restart.
+  const requestedAt = (pending: PendingRestart) => Date.parse(pending.requestedAt) || 0;
   /** A workload restart started after the change the sync owes one for serves it. */
   const covered = (id: string, pending: PendingRestart) => {
     const o = outcomes.get(id);
-    return o !== undefined && o.at > Date.parse(pending.requestedAt);
+    return o !== undefined && o.at > requestedAt(pending);
   };
   const later = (fn: () => void, ms: number) => {
     const t = setTimeout(fn, Math.max(0, ms));
@@ -147,7 +149,7 @@ export function createRestarter(deps: {
       set.add(key);
       waiting.set(id, set);
       if (!timers.has(id) && !running.has(id)) {
-        const due = Date.parse(pending.requestedAt) + debounceMs - Date.now();
+        const due = requestedAt(pending) + debounceMs - Date.now();
         timers.set(
           id,
           later(() => void restart(sync.namespace, t), due),
