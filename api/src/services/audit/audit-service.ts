@@ -85,12 +85,23 @@ export async function appendAudit(tx: Queryable, entry: AuditEntry): Promise<voi
   await store.insertAuditRow(tx, auditRow(entry));
 }
 
-/** Seals an org's committed, unsealed records into its chain; returns how many. */
-export async function sealAudit(pool: pg.Pool, orgId: string, batch = 1_000): Promise<number> {
+/**
+ * Seals an org's committed, unsealed records into its chain; returns how many. With
+ * `ifFree`, it leaves the work to a sealer already at it (another replica's background
+ * chainer) instead of waiting for it: a listing must see everything sealed, a chainer need not.
+ */
+export async function sealAudit(
+  pool: pg.Pool,
+  orgId: string,
+  opts: { batch?: number; ifFree?: boolean } = {},
+): Promise<number> {
+  const batch = opts.batch ?? 1_000;
   let sealed = 0;
   for (;;) {
     const n = await withTransaction(pool, async (tx) => {
-      await store.lockOrgChain(tx, orgId);
+      if (opts.ifFree) {
+        if (!(await store.tryLockOrgChain(tx, orgId))) return 0;
+      } else await store.lockOrgChain(tx, orgId);
       const pending = await store.unsealedRows(tx, orgId, batch);
       if (!pending.length) return 0;
       const head = await store.chainHead(tx, orgId);
@@ -126,7 +137,7 @@ export function startAuditChainer(deps: {
   const tick = async () => {
     for (const orgId of await store.orgsWithUnsealedRows(deps.pool)) {
       if (stopped) return;
-      await sealAudit(deps.pool, orgId);
+      await sealAudit(deps.pool, orgId, { ifFree: true });
     }
   };
   const timer = setInterval(() => {

@@ -60,6 +60,16 @@ export async function lockOrgChain(tx: Queryable, orgId: string): Promise<void> 
   await query(tx, 'SELECT pg_advisory_xact_lock(hashtextextended($1, 7265))', [orgId]);
 }
 
+/** The same lock if it is free; false (and no lock) when another sealer holds it. */
+export async function tryLockOrgChain(tx: Queryable, orgId: string): Promise<boolean> {
+  const row = await queryRow<{ locked: boolean }>(
+    tx,
+    'SELECT pg_try_advisory_xact_lock(hashtextextended($1, 7265)) AS locked',
+    [orgId],
+  );
+  return row?.locked === true;
+}
+
 /** Committed records not yet in the chain, oldest first. */
 export function unsealedRows(tx: Queryable, orgId: string, limit: number): Promise<AuditRow[]> {
   return queryRows<AuditRow>(

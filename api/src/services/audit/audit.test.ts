@@ -102,9 +102,9 @@ describe('audit log', () => {
     expect(await pending()).toBe(30);
     // Three replicas' sealers race, while more records commit.
     const sealed = await Promise.all([
-      sealAudit(db.pool, other, 7),
-      sealAudit(db.pool, other, 7),
-      append(30).then(() => sealAudit(db.pool, other, 7)),
+      sealAudit(db.pool, other, { batch: 7 }),
+      sealAudit(db.pool, other, { batch: 7 }),
+      append(30).then(() => sealAudit(db.pool, other, { batch: 7 })),
     ]);
     expect(sealed.reduce((a, b) => a + b, 0)).toBe(31);
     const positions = await db.pool.query<{ chain_seq: string }>(
@@ -129,5 +129,24 @@ describe('audit log', () => {
       await chainer.stop();
     }
     expect(await verifyChain(db.pool, other)).toEqual({ ok: true, checked: 32 });
+
+    // A chainer leaves the work to a sealer already at it (another replica) instead of
+    // holding a connection while it waits; a listing waits, and then sees everything.
+    await append(33);
+    const holder = await db.pool.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 7265))', [other]);
+      const start = Date.now();
+      expect(await sealAudit(db.pool, other, { ifFree: true })).toBe(0);
+      expect(Date.now() - start).toBeLessThan(1_000);
+      expect(await pending()).toBe(1);
+      const listing = listAudit(db.pool, { orgId: other, limit: 100 });
+      await new Promise((r) => setTimeout(r, 200));
+      await holder.query('COMMIT');
+      expect(await listing).toHaveLength(33);
+    } finally {
+      holder.release();
+    }
   });
 });
