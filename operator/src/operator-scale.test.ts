@@ -28,8 +28,18 @@ describe('operator at scale', () => {
     apiCalls.push(
       `${init?.method ?? (input instanceof Request ? input.method : 'GET')} ${url.pathname}${url.search}`,
     );
-    return fetch(input, init);
+    if (!decodeURIComponent(url.pathname).includes('/secrets/app/multi/')) return fetch(input, init);
+    // Reads of the multi/ secrets are held a moment, so reads made together overlap.
+    inFlight++;
+    maxInFlight = Math.max(maxInFlight, inFlight);
+    return sleep(200)
+      .then(() => fetch(input, init))
+      .finally(() => {
+        inFlight--;
+      });
   };
+  let inFlight = 0;
+  let maxInFlight = 0;
   /** Writes to what the operator manages: not the Lease it renews, not the tokens it mints. */
   const objectWrites = () =>
     proxy.writes.filter((w) => !/\/leases(\/|$)/.test(w.path) && !w.path.endsWith('/token'));
@@ -121,5 +131,19 @@ describe('operator at scale', () => {
     const calls = apiCalls.slice(since);
     expect(calls.filter((c) => /^GET \/v1\/vaults\/[^/?]+$/.test(c)).length).toBeGreaterThan(0);
     expect(calls.filter((c) => c.startsWith('GET /v1/vaults?'))).toEqual([]);
+  });
+
+  it("reads a SecretSync's secrets together, not one after another", async () => {
+    const vaultId = (await suite.getVault('v')).status?.vaultId as string;
+    const keys = ['a', 'b', 'c'];
+    for (const key of keys) await suite.put(vaultId, `app/multi/${key}`, `multi-${key}`);
+    await suite.createSync('multi', {
+      vaultRef: { name: 'v' },
+      serviceAccountName: 'app',
+      data: keys.map((key) => ({ secretKey: key, path: `app/multi/${key}` })),
+    });
+    await eventually('multi synced', async () => (await suite.readSecret('multi'))?.c === 'multi-c');
+    expect(await suite.readSecret('multi')).toEqual({ a: 'multi-a', b: 'multi-b', c: 'multi-c' });
+    expect(maxInFlight).toBe(keys.length);
   });
 });

@@ -37,8 +37,11 @@ import {
   TemplateError,
 } from './render.js';
 import type { Restarter } from './restarts.js';
-import { nextRefreshDelay } from './schedule.js';
+import { nextRefreshDelay, type RefreshMemo } from './schedule.js';
 import { applyTarget, removeTarget, SyncFailure, type TargetCache } from './target.js';
+
+/** Secrets one sync reads from the API at once. */
+const READS_IN_FLIGHT = 8;
 
 /** "1h30m" → ms. */
 export function parseInterval(s: string): number {
@@ -88,8 +91,11 @@ export function createSyncReconciler(deps: {
   target?: TargetCache;
   /** Observed API-write → Secret-update latency, when the write time is known. */
   onSynced?: (sync: SecretSync, changed: boolean) => void;
+  /** What each sync was last read with; without it every reconcile reads. */
+  refreshMemo?: RefreshMemo;
 }): Reconciler {
   const { kubeConfig, events } = deps;
+  const memo = deps.refreshMemo;
 
   const status = (
     s: SecretSync,
@@ -122,18 +128,28 @@ export function createSyncReconciler(deps: {
     const api = deps.identities.as(s.metadata.namespace as string, s.spec.serviceAccountName);
     const values = new Map<string, string>();
     const entries = new Map<string, SyncedEntry>();
-    const take = async (key: string, path: string, version?: number) => {
-      const secret = await api.secrets.get(vaultId, path, version ? { version } : {});
-      values.set(key, secret.value);
-      entries.set(key, { key, path, version: secret.version });
-    };
+    // In the order the values apply: a data entry overrides a dataFrom key of the same name.
+    const wanted: Array<{ key: string; path: string; version?: number | undefined }> = [];
     try {
       for (const from of s.spec.dataFrom ?? []) {
         for await (const meta of api.secrets.listAll(vaultId, { prefix: listPrefix(from.path) })) {
-          if (matchesPath(from.path, meta.path)) await take(dataFromKey(from.path, meta.path), meta.path);
+          if (matchesPath(from.path, meta.path))
+            wanted.push({ key: dataFromKey(from.path, meta.path), path: meta.path });
         }
       }
-      for (const d of s.spec.data ?? []) await take(d.secretKey, d.path, d.version);
+      for (const d of s.spec.data ?? []) wanted.push({ key: d.secretKey, path: d.path, version: d.version });
+      // A few reads at a time: a sync's handful of secrets costs one round trip, not one each.
+      for (let i = 0; i < wanted.length; i += READS_IN_FLIGHT) {
+        const batch = wanted.slice(i, i + READS_IN_FLIGHT);
+        const got = await Promise.all(
+          batch.map((w) => api.secrets.get(vaultId, w.path, w.version ? { version: w.version } : {})),
+        );
+        batch.forEach((w, j) => {
+          const secret = got[j] as (typeof got)[number];
+          values.set(w.key, secret.value);
+          entries.set(w.key, { key: w.key, path: w.path, version: secret.version });
+        });
+      }
     } catch (err) {
       if (err instanceof OneclawError && err.code === ADMIN_IDENTITY_REFUSED)
         throw new AdminIdentityError(err.message);
@@ -150,6 +166,7 @@ export function createSyncReconciler(deps: {
       if (!s || s.metadata.deletionTimestamp) {
         // The Secret goes with it (owner reference); only the feed interest is ours to drop.
         deps.feed.forget(key);
+        memo?.forget(keyOf(key));
         return undefined;
       }
       // A restart recorded by a replica that led before this one is owed for a Secret already
@@ -180,6 +197,20 @@ export function createSyncReconciler(deps: {
         return { requeueAfterMs: 5_000 };
       }
       deps.feed.watch(vaultId, key);
+      // Read before the refresh slot only when something that decides the Secret moved since the
+      // last read (the spec, a refresh request, the vault, the Secret, a feed event).
+      const inputs =
+        memo &&
+        deps.target &&
+        JSON.stringify([
+          s.metadata.generation,
+          s.metadata.annotations?.[REFRESH_ANNOTATION],
+          vault.metadata.resourceVersion,
+          deps.target.secrets.get(key.namespace, targetName)?.metadata?.resourceVersion,
+        ]);
+      const wait = inputs ? memo.wait(keyOf(key), inputs) : undefined;
+      if (wait !== undefined) return { requeueAfterMs: wait };
+      const readToken = memo?.begin(keyOf(key));
 
       let changed: boolean;
       let dataChanged: boolean;
@@ -265,7 +296,9 @@ export function createSyncReconciler(deps: {
       }
       if (owed) deps.restarts.ensure(key, owed);
       deps.onSynced?.(s, changed);
-      return { requeueAfterMs: nextRefreshDelay(refresh, s.metadata.uid ?? keyOf(key)) };
+      const next = nextRefreshDelay(refresh, s.metadata.uid ?? keyOf(key));
+      if (inputs && readToken !== undefined) memo.record(keyOf(key), inputs, Date.now() + next, readToken);
+      return { requeueAfterMs: next };
     },
   };
 }
