@@ -87,3 +87,20 @@ export async function startOneclaw(
   await waitFor(`${name} on ${url}`, () => httpOk(`${url}/readyz`), { process: proc, timeoutMs: 90_000 });
   return { name, url, proc };
 }
+
+/** One JSON request to a server process: its status and parsed body. */
+export async function serverCall<T>(
+  server: OneclawServer,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: T }> {
+  const res = await fetch(`${server.url}${path}`, {
+    method,
+    headers: { ...headers, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const text = await res.text();
+  return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
+}

@@ -10,7 +10,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migratedDatabase, type TestDatabase } from '../../../../test/support/db.js';
-import { type OneclawServer, serverEnv, startOneclaw } from '../../../../test/support/server-process.js';
+import {
+  type OneclawServer,
+  serverCall,
+  serverEnv,
+  startOneclaw,
+} from '../../../../test/support/server-process.js';
 
 const READS = 24;
 let db: TestDatabase;
@@ -30,32 +35,12 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-async function call<T>(
-  server: OneclawServer,
-  method: string,
-  path: string,
-  headers: Record<string, string>,
-  body?: unknown,
-): Promise<{ status: number; body: T }> {
-  const res = await fetch(`${server.url}${path}`, {
-    method,
-    headers: { ...headers, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await res.text();
-  return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
-}
-
 async function start(name: string): Promise<{ server: OneclawServer; auth: Record<string, string> }> {
   const server = await startOneclaw(name, env, dir);
   servers.push(server);
-  const login = await call<{ access_token: string }>(
-    server,
-    'POST',
-    '/v1/auth/token',
-    {},
-    { api_key: adminKey },
-  );
+  const login = await serverCall<{ access_token: string }>(server, 'POST', '/v1/auth/token', {
+    api_key: adminKey,
+  });
   expect(login.status).toBe(200);
   return { server, auth: { authorization: `Bearer ${login.body.access_token}` } };
 }
@@ -63,11 +48,11 @@ async function start(name: string): Promise<{ server: OneclawServer; auth: Recor
 describe('audit durability of reads', () => {
   it('answers no read before its record commits, and keeps every answered read across kill -9', async () => {
     const { server, auth } = await start('oneclaw-1');
-    const vault = await call<{ id: string }>(server, 'POST', '/v1/vaults', auth, { name: 'durable' });
+    const vault = await serverCall<{ id: string }>(server, 'POST', '/v1/vaults', { name: 'durable' }, auth);
     expect(vault.status).toBe(201);
     const base = `/v1/vaults/${vault.body.id}/secrets/app/db`;
     expect(
-      (await call(server, 'PUT', base, auth, { type: 'password', value: 'canary-durable' })).status,
+      (await serverCall(server, 'PUT', base, { type: 'password', value: 'canary-durable' }, auth)).status,
     ).toBe(200);
 
     const holder = new pg.Client({ connectionString: db.url });
@@ -78,10 +63,12 @@ describe('audit durability of reads', () => {
     const ids = Array.from({ length: READS }, (_, i) => `durable-read-${i}`);
     let answered = 0;
     const reads = ids.map((id) =>
-      call<{ value: string }>(server, 'GET', base, { ...auth, 'x-request-id': id }).then((r) => {
-        answered++;
-        return r;
-      }),
+      serverCall<{ value: string }>(server, 'GET', base, undefined, { ...auth, 'x-request-id': id }).then(
+        (r) => {
+          answered++;
+          return r;
+        },
+      ),
     );
     await sleep(1_500);
     expect(answered).toBe(0);
@@ -107,17 +94,19 @@ describe('audit durability of reads', () => {
     }
 
     const again = await start('oneclaw-2');
-    const verdict = await call<{ ok: boolean; checked: number }>(
+    const verdict = await serverCall<{ ok: boolean; checked: number }>(
       again.server,
       'GET',
       '/v1/audit/verify',
+      undefined,
       again.auth,
     );
     expect(verdict.body.ok).toBe(true);
-    const listed = await call<{ events: Array<{ request_id: string | null }> }>(
+    const listed = await serverCall<{ events: Array<{ request_id: string | null }> }>(
       again.server,
       'GET',
       `/v1/audit?vault_id=${vault.body.id}&limit=1000`,
+      undefined,
       again.auth,
     );
     const inChain = new Set(listed.body.events.map((r) => r.request_id));

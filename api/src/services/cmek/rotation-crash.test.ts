@@ -9,7 +9,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { holdVersionLock, migratedDatabase, type TestDatabase } from '../../../../test/support/db.js';
 import { waitFor } from '../../../../test/support/proc.js';
-import { type OneclawServer, serverEnv, startOneclaw } from '../../../../test/support/server-process.js';
+import {
+  type OneclawServer,
+  serverCall,
+  serverEnv,
+  startOneclaw,
+} from '../../../../test/support/server-process.js';
 import { cmekDecrypt, cmekEncrypt, cmekFingerprint } from './format.js';
 
 const SECRETS = 1_050;
@@ -34,22 +39,6 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-async function call<T>(
-  server: OneclawServer,
-  method: string,
-  path: string,
-  body?: unknown,
-  headers: Record<string, string> = {},
-): Promise<{ status: number; body: T }> {
-  const res = await fetch(`${server.url}${path}`, {
-    method,
-    headers: { ...headers, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await res.text();
-  return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
-}
-
 interface Rotation {
   id: string;
   status: string;
@@ -62,24 +51,33 @@ describe('CMEK rotation across a server crash', () => {
     let server = await startOneclaw('oneclaw-1', env, dir);
     servers.push(server);
     const login = async (s: OneclawServer) => {
-      const r = await call<{ access_token: string }>(s, 'POST', '/v1/auth/token', { api_key: adminKey });
+      const r = await serverCall<{ access_token: string }>(s, 'POST', '/v1/auth/token', {
+        api_key: adminKey,
+      });
       expect(r.status).toBe(200);
       return { authorization: `Bearer ${r.body.access_token}` };
     };
     let auth = await login(server);
     const oldKey = randomBytes(32);
     const newKey = randomBytes(32);
-    const vault = await call<{ id: string }>(server, 'POST', '/v1/vaults', { name: 'crash' }, auth);
+    const vault = await serverCall<{ id: string }>(server, 'POST', '/v1/vaults', { name: 'crash' }, auth);
     expect(vault.status).toBe(201);
     const v = vault.body.id;
     expect(
-      (await call(server, 'POST', `/v1/vaults/${v}/cmek`, { fingerprint: cmekFingerprint(oldKey) }, auth))
-        .status,
+      (
+        await serverCall(
+          server,
+          'POST',
+          `/v1/vaults/${v}/cmek`,
+          { fingerprint: cmekFingerprint(oldKey) },
+          auth,
+        )
+      ).status,
     ).toBe(200);
     const plain = (i: number) => `secret-value-${i}-${'x'.repeat(i % 50)}`;
     for (let i = 0; i < SECRETS; i += 50) {
       const writes = Array.from({ length: Math.min(50, SECRETS - i) }, (_, j) =>
-        call(
+        serverCall(
           server,
           'PUT',
           `/v1/vaults/${v}/secrets/app/s${i + j}`,
@@ -103,12 +101,18 @@ describe('CMEK rotation across a server crash', () => {
       'x-cmek-new-key': newKey.toString('base64'),
     };
     const body = { new_fingerprint: cmekFingerprint(newKey) };
-    const started = await call<Rotation>(server, 'POST', `/v1/vaults/${v}/cmek-rotate`, body, keyHeaders);
+    const started = await serverCall<Rotation>(
+      server,
+      'POST',
+      `/v1/vaults/${v}/cmek-rotate`,
+      body,
+      keyHeaders,
+    );
     expect(started.status).toBe(202);
     expect(started.body).toMatchObject({ status: 'running', processed: 0, total_secrets: SECRETS });
     const jobId = started.body.id;
     const progress = () =>
-      call<Rotation>(server, 'GET', `/v1/vaults/${v}/cmek-rotate/${jobId}`, undefined, auth);
+      serverCall<Rotation>(server, 'GET', `/v1/vaults/${v}/cmek-rotate/${jobId}`, undefined, auth);
     const before = await waitFor(
       'a few batches',
       async () => {
@@ -151,7 +155,7 @@ describe('CMEK rotation across a server crash', () => {
     expect(interrupted.processed).toBe(moved);
 
     // The wrong old key cannot resume it; the same keys do, under the same job id.
-    const wrong = await call<{ error: { code: string } }>(
+    const wrong = await serverCall<{ error: { code: string } }>(
       server,
       'POST',
       `/v1/vaults/${v}/cmek-rotate`,
@@ -166,7 +170,7 @@ describe('CMEK rotation across a server crash', () => {
       status: 409,
       code: 'cmek_key_mismatch',
     });
-    const resumed = await call<Rotation>(server, 'POST', `/v1/vaults/${v}/cmek-rotate`, body, {
+    const resumed = await serverCall<Rotation>(server, 'POST', `/v1/vaults/${v}/cmek-rotate`, body, {
       ...keyHeaders,
       authorization: auth.authorization,
     });
@@ -185,7 +189,7 @@ describe('CMEK rotation across a server crash', () => {
     for (let i = 0; i < SECRETS; i += 50) {
       const reads = await Promise.all(
         Array.from({ length: Math.min(50, SECRETS - i) }, (_, j) =>
-          call<{ value: string; cmek_fingerprint: string }>(
+          serverCall<{ value: string; cmek_fingerprint: string }>(
             server,
             'GET',
             `/v1/vaults/${v}/secrets/app/s${i + j}`,
