@@ -113,6 +113,8 @@ export interface OperatorScaleData {
   propagation: PropagationRow[];
   memory: MemoryRow[];
   restart?: RestartRow;
+  /** The operator's NODE_OPTIONS (the chart's), beside the bench's own diagnostics flags. */
+  operator_node_options?: string;
   /** Highest RSS of each operator process over its life until its heap snapshot, MiB. */
   peak_rss_mib: Record<string, number>;
   prep: Record<string, number>;
@@ -272,7 +274,9 @@ export function renderOperatorScale(d: OperatorScaleData): string {
     '**Caveats.** The machine has 2 cores shared by the control plane, PostgreSQL, the API, the operator ' +
       'and the bench process (the CPU table says who used what); other work on the machine adds noise ' +
       `(1-minute load average ${d.load_avg.start} at the start of the section, ${d.load_avg.end} at the end). ` +
-      'Convergence is observed by listing SecretSyncs and labelled Secrets every 500 ms (so ±0.5 s); ' +
+      'Convergence is observed by watching SecretSyncs and labelled Secrets (a list, then a watch: ' +
+      'polling lists of thousands of objects would load the apiserver more than the operator does), ' +
+      'checked every 100 ms; ' +
       "the latest `status.lastSyncTime` is the operator's own millisecond timestamp of the last sync.",
     '',
     '### Convergence',
@@ -363,7 +367,7 @@ export function renderOperatorScale(d: OperatorScaleData): string {
       'live, so the live heap is the column that says whether the caches grow. The unrelated Secrets ' +
       '(32 random bytes each, not labelled by oneclaw) sit in a namespace of their own and exist before ' +
       'the operator starts; it lists and watches only Secrets labelled `oneclaw.dev/secretsync`. The ' +
-      'operator runs the compiled JavaScript, as the image does.',
+      `operator runs the compiled JavaScript, as the image does${d.operator_node_options ? `, with the NODE_OPTIONS its Deployment sets (\`${d.operator_node_options}\`)` : ''}.`,
     '',
     '| operator | SecretSyncs | unrelated Secrets | RSS median MiB | RSS max MiB | × idle RSS | live heap MiB | × idle heap |',
     '|---|---:|---:|---:|---:|---:|---:|---:|',

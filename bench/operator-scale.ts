@@ -176,6 +176,14 @@ interface OperatorProc {
   stop(): Promise<{ exitCode: number | null; stopMs: number }>;
 }
 
+/** NODE_OPTIONS as the chart's operator Deployment sets them. */
+function chartNodeOptions(): string[] {
+  const template = readFileSync(join(repoRoot, 'charts/oneclaw/templates/operator-deployment.yaml'), 'utf8');
+  const m = /- name: NODE_OPTIONS\s+value: "([^"]*)"/.exec(template);
+  if (!m) throw new Error('charts/oneclaw/templates/operator-deployment.yaml sets no NODE_OPTIONS');
+  return (m[1] as string).split(/\s+/).filter(Boolean);
+}
+
 async function startOperatorProc(
   name: string,
   env: Record<string, string>,
@@ -185,9 +193,11 @@ async function startOperatorProc(
   const inherited = inheritedEnv();
   const heapDir = join(logDir, `heap-${name}`);
   mkdirSync(heapDir, { recursive: true });
-  // Not the bench's own loader (tsx): the operator runs the compiled JavaScript, as the image does.
+  // Not the bench's own loader (tsx): the operator runs the compiled JavaScript with the Node
+  // options its Deployment sets, as the image does.
   const nodeOptions = [
     ...(inherited.NODE_OPTIONS ?? '').split(/\s+/).filter((o) => o && !o.includes('tsx')),
+    ...chartNodeOptions(),
     '--heapsnapshot-signal=SIGUSR2',
     `--diagnostic-dir=${heapDir}`,
   ];
@@ -502,68 +512,19 @@ function layout(s: OperatorScaleSettings) {
   return { namespaces, accounts, nsOf, keysOf, pathOf, syncBody };
 }
 
-/** Polls list calls until every SecretSync is Synced=True and its Secret (owned by it) exists. */
-async function waitConverged(
+/**
+ * Lists a collection, then watches it from the list's resourceVersion (relisting on 410), calling
+ * `onObject` for every object listed, added or modified with the time it arrived. A watch, not a
+ * list every half second: the apiserver serializing thousands of objects twice a second would be
+ * the bench's load, not the operator's.
+ */
+function followObjects<T extends { metadata?: { resourceVersion?: string } }>(
+  kc: KubeConfig,
   k: Kube,
-  expected: number,
-  t0: number,
-  log: (line: string) => void,
-  timeoutMs = 600_000,
-): Promise<{ p50_s: number; p90_s: number; all_s: number; last_sync_time_s: number }> {
-  const marks: Record<'p50' | 'p90' | 'all', number | undefined> = {
-    p50: undefined,
-    p90: undefined,
-    all: undefined,
-  };
-  let lastLog = 0;
-  for (;;) {
-    const [syncs, secrets] = await Promise.all([
-      k.list<SecretSync>(syncsPath()),
-      k.list<V1Secret>('/api/v1/secrets', SYNC_LABEL),
-    ]);
-    const now = Date.now();
-    const owners = new Set(
-      secrets.items.flatMap((s) =>
-        (s.metadata?.ownerReferences ?? []).filter((r) => r.controller).map((r) => r.uid),
-      ),
-    );
-    const done = syncs.items.filter(
-      (s) => conditionTrue(s, 'Synced') && owners.has(s.metadata.uid as string),
-    );
-    const elapsed = (now - t0) / 1000;
-    if (marks.p50 === undefined && done.length >= expected * 0.5) marks.p50 = elapsed;
-    if (marks.p90 === undefined && done.length >= expected * 0.9) marks.p90 = elapsed;
-    if (done.length >= expected) {
-      marks.all = elapsed;
-      const last = Math.max(...done.map((s) => Date.parse(s.status?.lastSyncTime ?? '') || 0));
-      return {
-        p50_s: round1(marks.p50 ?? elapsed),
-        p90_s: round1(marks.p90 ?? elapsed),
-        all_s: round1(elapsed),
-        last_sync_time_s: round2((last - t0) / 1000),
-      };
-    }
-    if (now - lastLog > 10_000) {
-      lastLog = now;
-      log(`  ${elapsed.toFixed(0)} s: ${done.length}/${expected} synced, ${secrets.items.length} Secrets`);
-    }
-    if (now - t0 > timeoutMs) {
-      const reasons: Record<string, number> = {};
-      for (const s of syncs.items) {
-        const c = s.status?.conditions?.find((x) => x.type === 'Synced');
-        const r = c ? `${c.status}/${c.reason}` : 'no status';
-        reasons[r] = (reasons[r] ?? 0) + 1;
-      }
-      throw new Error(
-        `SecretSyncs did not converge in ${timeoutMs / 1000} s: ${done.length}/${expected} (${JSON.stringify(reasons)})`,
-      );
-    }
-    await sleep(500);
-  }
-}
-
-/** Follows Secrets labelled oneclaw.dev/secretsync; calls onSecret for every add/update with the time it arrived. */
-function watchManagedSecrets(kc: KubeConfig, k: Kube, onSecret: (s: V1Secret, at: number) => void) {
+  path: string,
+  labelSelector: string | undefined,
+  onObject: (obj: T, at: number) => void,
+) {
   const abort = new AbortController();
   let ready: () => void = () => {};
   const started = new Promise<void>((resolve) => {
@@ -573,26 +534,26 @@ function watchManagedSecrets(kc: KubeConfig, k: Kube, onSecret: (s: V1Secret, at
     let rv = '';
     while (!abort.signal.aborted) {
       try {
-        if (!rv) rv = (await k.list<V1Secret>('/api/v1/secrets', SYNC_LABEL)).resourceVersion;
+        if (!rv) {
+          const listed = await k.list<T>(path, labelSelector);
+          const at = performance.now();
+          for (const item of listed.items) onObject(item, at);
+          rv = listed.resourceVersion;
+        }
         ready();
         await kubeWatch(
           kc,
           {
-            path: '/api/v1/secrets',
-            query: {
-              labelSelector: SYNC_LABEL,
-              resourceVersion: rv,
-              allowWatchBookmarks: true,
-              timeoutSeconds: 600,
-            },
+            path,
+            query: { labelSelector, resourceVersion: rv, allowWatchBookmarks: true, timeoutSeconds: 600 },
             timeoutMs: 660_000,
             signal: abort.signal,
           },
           (ev) => {
             const at = performance.now();
-            const obj = ev.object as V1Secret;
+            const obj = ev.object as T;
             if (obj.metadata?.resourceVersion) rv = obj.metadata.resourceVersion;
-            if (ev.type === 'ADDED' || ev.type === 'MODIFIED') onSecret(obj, at);
+            if (ev.type === 'ADDED' || ev.type === 'MODIFIED') onObject(obj, at);
           },
         );
       } catch (err) {
@@ -609,6 +570,68 @@ function watchManagedSecrets(kc: KubeConfig, k: Kube, onSecret: (s: V1Secret, at
       await loop;
     },
   };
+}
+
+/** Follows SecretSyncs and their Secrets until every SecretSync is Synced=True and its Secret (owned by it) exists. */
+async function waitConverged(
+  kc: KubeConfig,
+  k: Kube,
+  expected: number,
+  t0: number,
+  log: (line: string) => void,
+  timeoutMs = 600_000,
+): Promise<{ p50_s: number; p90_s: number; all_s: number; last_sync_time_s: number }> {
+  const syncs = new Map<string, SecretSync>();
+  const owners = new Set<string>();
+  const follows = [
+    followObjects<SecretSync>(kc, k, syncsPath(), undefined, (s) => {
+      syncs.set(`${s.metadata.namespace}/${s.metadata.name}`, s);
+    }),
+    followObjects<V1Secret>(kc, k, '/api/v1/secrets', SYNC_LABEL, (sec) => {
+      for (const r of sec.metadata?.ownerReferences ?? []) if (r.controller) owners.add(r.uid);
+    }),
+  ];
+  const marks: Record<'p50' | 'p90', number | undefined> = { p50: undefined, p90: undefined };
+  let lastLog = Date.now();
+  try {
+    await Promise.all(follows.map((f) => f.started));
+    for (;;) {
+      const now = Date.now();
+      const done = [...syncs.values()].filter(
+        (s) => conditionTrue(s, 'Synced') && owners.has(s.metadata.uid as string),
+      );
+      const elapsed = (now - t0) / 1000;
+      if (marks.p50 === undefined && done.length >= expected * 0.5) marks.p50 = elapsed;
+      if (marks.p90 === undefined && done.length >= expected * 0.9) marks.p90 = elapsed;
+      if (done.length >= expected) {
+        const last = Math.max(...done.map((s) => Date.parse(s.status?.lastSyncTime ?? '') || 0));
+        return {
+          p50_s: round1(marks.p50 ?? elapsed),
+          p90_s: round1(marks.p90 ?? elapsed),
+          all_s: round1(elapsed),
+          last_sync_time_s: round2((last - t0) / 1000),
+        };
+      }
+      if (now - lastLog > 10_000) {
+        lastLog = now;
+        log(`  ${elapsed.toFixed(0)} s: ${done.length}/${expected} synced, ${owners.size} Secrets`);
+      }
+      if (now - t0 > timeoutMs) {
+        const reasons: Record<string, number> = {};
+        for (const s of syncs.values()) {
+          const c = s.status?.conditions?.find((x) => x.type === 'Synced');
+          const r = c ? `${c.status}/${c.reason}` : 'no status';
+          reasons[r] = (reasons[r] ?? 0) + 1;
+        }
+        throw new Error(
+          `SecretSyncs did not converge in ${timeoutMs / 1000} s: ${done.length}/${expected} (${JSON.stringify(reasons)})`,
+        );
+      }
+      await sleep(100);
+    }
+  } finally {
+    await Promise.all(follows.map((f) => f.stop()));
+  }
 }
 
 // ── the benchmark ──
@@ -793,7 +816,7 @@ export async function runOperatorScale(
       log(`creating ${s.syncs} SecretSyncs with ${op1.name} running`);
       await createSyncs();
       const createS = round1((Date.now() - tStart) / 1000);
-      const marks = await waitConverged(k, s.syncs, tStart, log);
+      const marks = await waitConverged(kc, k, s.syncs, tStart, log);
       const cpuRow = cpu();
       const maxDepth = depth();
       await quiescent(op1);
@@ -815,7 +838,7 @@ export async function runOperatorScale(
     // ── 3. propagation: API write → Secret data ──
     {
       const expect = new Map<string, Array<{ value: string; put?: number; seen?: number; idx: number }>>();
-      const watch = watchManagedSecrets(kc, k, (sec, at) => {
+      const watch = followObjects<V1Secret>(kc, k, '/api/v1/secrets', SYNC_LABEL, (sec, at) => {
         const id = `${sec.metadata?.namespace}/${sec.metadata?.name}`;
         const pending = expect.get(id);
         const raw = sec.data?.a;
@@ -930,7 +953,7 @@ export async function runOperatorScale(
       const tStart = op.spawnedAt;
       const cpu = cpuWindow(groups(op));
       const depth = depthSampler(op);
-      const marks = await waitConverged(k, s.syncs, tStart, log);
+      const marks = await waitConverged(kc, k, s.syncs, tStart, log);
       const cpuRow = cpu();
       const maxDepth = depth();
       const runningAt = await logTime(op, 'operator running');
@@ -1014,6 +1037,7 @@ export async function runOperatorScale(
       propagation,
       memory,
       restart,
+      operator_node_options: chartNodeOptions().join(' '),
       peak_rss_mib: peak,
       prep,
       operator_log: operatorLog,

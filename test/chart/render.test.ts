@@ -133,8 +133,14 @@ describe.each(cases)('chart: $name', (c: ChartCase) => {
   it('runs the operator with leader election, a projected token of the API audience, and the API Service', () => {
     const ctr = container(operator);
     const env = envOf(ctr);
-    const known = new Set([...Object.keys(OperatorEnvSchema.properties), 'ONECLAW_LOG_LEVEL']);
+    // NODE_OPTIONS: Node's own (a small young generation, for the operator's resident memory).
+    const known = new Set([
+      ...Object.keys(OperatorEnvSchema.properties),
+      'ONECLAW_LOG_LEVEL',
+      'NODE_OPTIONS',
+    ]);
     for (const name of env.keys()) expect(known, name).toContain(name);
+    expect(env.get('NODE_OPTIONS')?.value).toMatch(/--max-semi-space-size=\d+/);
     const config = loadOperatorConfig(
       Object.fromEntries([...env].map(([k, e]) => [k, e.value ?? ''])) as NodeJS.ProcessEnv,
     );
