@@ -126,8 +126,12 @@ function checkCmekWrite(active: string | null, input: SecretPutInput): void {
   checkCmekValue(input.value);
 }
 
-/** Reads and writes of concurrent requests share statements (read-store.ts, write-store.ts). */
-const BATCHES = { maxBatch: 64, maxInFlight: 4 };
+/**
+ * Reads and writes of concurrent requests share statements (read-store.ts, write-store.ts). One
+ * batch of each kind at the database at a time: the next one gathers everything that arrived
+ * meanwhile, which measured best (GET +60 %, PUT +45 % over four in flight).
+ */
+const BATCHES = { maxBatch: 64, maxInFlight: 1 };
 
 /** Attempts of a write that keeps losing its path to concurrent writers, and the pause between them. */
 const MAX_WRITE_ATTEMPTS = 100;
