@@ -63,7 +63,14 @@ describe('operator writes', () => {
       dataFrom: [{ path: 'app/env/*' }],
       target: { labels: { tier: 'web', app: 'shop' }, annotations: { team: 'b', owner: 'a' } },
     });
+    // A second sync of the same account: a restart still mints one token for the account.
+    await suite.createSync('s2', {
+      vaultRef: { name: 'v' },
+      serviceAccountName: 'app',
+      data: [{ secretKey: 'password', path: 'app/db/password' }],
+    });
     await eventually('synced', async () => (await suite.readSecret('s'))?.LEVEL === 'debug');
+    await eventually('s2 synced', async () => (await suite.readSecret('s2'))?.password === 'one');
     await eventually('Synced', async () =>
       (await suite.getSync('s')).status?.conditions?.some((c) => c.type === 'Synced' && c.status === 'True'),
     );
@@ -96,6 +103,10 @@ describe('operator writes', () => {
     });
     await sleep(1_500);
     expect(objectWrites(proxy.writes, restartedAt)).toEqual([]);
+    const tokens = proxy.writes.filter(
+      (w) => w.at >= restartedAt && w.path.endsWith('/serviceaccounts/app/token'),
+    );
+    expect(tokens).toHaveLength(1);
   });
 
   it('stops writing within the lease duration when the leader loses its Lease mid-reconcile', async () => {
