@@ -22,6 +22,7 @@ import type { ControllerFactory } from '../../runtime/manager.js';
 import { createFeedFollowers } from './feed.js';
 import { createSyncReconciler } from './reconciler.js';
 import { createRestarter } from './restarts.js';
+import { createRefreshMemo } from './schedule.js';
 import { createSecretWrites } from './secret-writes.js';
 
 /** Whether a SecretSync's data or dataFrom covers a secret path. */
@@ -61,6 +62,7 @@ export function secretSyncController(deps: {
     });
     // Per SecretSync: when the first feed event it has not yet synced arrived.
     const pendingSince = new Map<string, number>();
+    const refreshMemo = createRefreshMemo();
     const feed = createFeedFollowers({
       api: deps.identities.operator,
       logger: deps.logger,
@@ -70,6 +72,7 @@ export function secretSyncController(deps: {
         if (path !== null && sync && !readsPath(sync, path)) return;
         const id = keyOf(k);
         if (!pendingSince.has(id)) pendingSince.set(id, Date.now());
+        refreshMemo.invalidate(id);
         enqueue(k);
       },
     });
@@ -122,6 +125,7 @@ export function secretSyncController(deps: {
           pendingSince.delete(id);
           if (since !== undefined && changed) deps.propagation.observe((Date.now() - since) / 1000);
         },
+        refreshMemo,
       }),
       async stop() {
         // First: a restart due while the feed winds down must be left to the next leader, not half made.

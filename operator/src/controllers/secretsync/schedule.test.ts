@@ -2,7 +2,7 @@
 // operator start) refresh at evenly spread times, each at the same slot every interval.
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { nextRefreshDelay, refreshPhase } from './schedule.js';
+import { createRefreshMemo, nextRefreshDelay, refreshPhase } from './schedule.js';
 
 const HOUR = 3_600_000;
 
@@ -39,5 +39,24 @@ describe('refresh schedule', () => {
     expect(refreshPhase(uid)).toBe(refreshPhase(uid));
     expect(refreshPhase(uid)).toBeGreaterThanOrEqual(0);
     expect(refreshPhase(uid)).toBeLessThan(1);
+  });
+
+  it('skips a read only with the same inputs before the slot, and never after a feed event', () => {
+    const memo = createRefreshMemo();
+    memo.record('ns/a', 'g1', 10_000, memo.begin('ns/a'));
+    expect(memo.wait('ns/a', 'g1', 4_000)).toBe(6_000);
+    expect(memo.wait('ns/a', 'g2', 4_000)).toBeUndefined();
+    expect(memo.wait('ns/a', 'g1', 10_000)).toBeUndefined();
+    expect(memo.wait('ns/b', 'g1', 4_000)).toBeUndefined();
+    memo.invalidate('ns/a');
+    expect(memo.wait('ns/a', 'g1', 4_000)).toBeUndefined();
+    // An event while a read is under way: what that read found is not remembered.
+    const token = memo.begin('ns/a');
+    memo.invalidate('ns/a');
+    memo.record('ns/a', 'g1', 10_000, token);
+    expect(memo.wait('ns/a', 'g1', 4_000)).toBeUndefined();
+    memo.record('ns/a', 'g1', 10_000, memo.begin('ns/a'));
+    memo.forget('ns/a');
+    expect(memo.wait('ns/a', 'g1', 4_000)).toBeUndefined();
   });
 });
