@@ -229,6 +229,20 @@ const writeCells = (w: ApiserverWrites | undefined, n: number) =>
       `${w.syncs} | ${w.vaults} | ${w.token_requests} | ${w.token_reviews ?? '—'} | ${w.other}`
     : '— | — | — | — | — | — | — | — | —';
 
+/** Who used the most CPU over a run, and the machine's total (what bounded it, when near 200 %). */
+const busiest = (c: CpuWindow) => {
+  const shares: Array<[string, number]> = [
+    ['kube-apiserver + etcd', c.kube],
+    ['operator', c.operator],
+    ['API', c.api],
+    ['PostgreSQL', c.postgres],
+    ['bench', c.bench],
+  ];
+  const [name, pct] = shares.reduce((a, b) => (b[1] > a[1] ? b : a));
+  const total = c.operator + c.api + c.postgres + c.kube + c.bench + (c.other ?? 0);
+  return `${name} ${pct}; machine ${total}`;
+};
+
 const recCells = (r: ReconcileCounts) =>
   `${r.success}${r.error || r.terminal ? ` (+${r.error} error, ${r.terminal} terminal)` : ''}`;
 
@@ -287,16 +301,19 @@ export function renderOperatorScale(d: OperatorScaleData): string {
       'while no operator ran; t0 is the spawn of the operator. Startup: spawn to its ' +
       '`operator running` log line (Node and the CLI loaded) / to `controllers started` (Lease taken, ' +
       'caches listed). Reconciles: secretsync reconciles from t0 until the operator was idle again, and ' +
-      'their mean duration (`oneclaw_operator_reconcile_duration_seconds`; 4 workers run them in parallel).',
+      'their mean duration (`oneclaw_operator_reconcile_duration_seconds`; 4 workers run them in parallel). ' +
+      'What bounded a run: a queue far deeper than the 4 workers means the operator had more work ' +
+      'than it took on (its reconciles waited on the apiserver and the API); a machine total near 200 % ' +
+      'means the CPU was spent, mostly by the busiest process named.',
     '',
-    '| scenario | SecretSyncs | t0 | created s | startup s | 50 % s | 90 % s | all s | last lastSyncTime s | SecretSyncs/s | reconciles | per SecretSync | mean reconcile ms | max queue depth |',
-    '|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| scenario | SecretSyncs | t0 | created s | startup s | 50 % s | 90 % s | all s | last lastSyncTime s | SecretSyncs/s | reconciles | per SecretSync | mean reconcile ms | max queue depth | busiest (CPU %, of 200) |',
+    '|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
     ...d.convergence.map(
       (c) =>
         `| ${c.name} | ${c.syncs} | ${c.from} | ${c.create_s ?? '—'} | ${startup(c)} | ` +
         `${c.p50_s} | ${c.p90_s} | ${c.all_s} | ${c.last_sync_time_s} | ${round1(c.syncs / c.all_s)} | ` +
         `${recCells(c.reconciles)} | ${round1(c.reconciles.success / c.syncs)} | ${c.reconciles.mean_ms ?? '—'} | ` +
-        `${c.max_queue_depth ?? '—'} |`,
+        `${c.max_queue_depth ?? '—'} | ${busiest(c.cpu)} |`,
     ),
     '',
     '### Writes, as the apiserver counted them',
