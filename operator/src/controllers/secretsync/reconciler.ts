@@ -198,15 +198,15 @@ export function createSyncReconciler(deps: {
       }
       deps.feed.watch(vaultId, key);
       // Read before the refresh slot only when something that decides the Secret moved since the
-      // last read (the spec, a refresh request, the vault's spec or id, the Secret, a feed event).
+      // last read (the spec, a refresh request, the vault, the Secret, a feed event).
       const inputs =
         memo &&
         deps.target &&
         JSON.stringify([
           s.metadata.generation,
           s.metadata.annotations?.[REFRESH_ANNOTATION],
-          vault.metadata.generation,
-          vaultId,
+          // Not its generation: the vault's status write after its grants changed is the signal.
+          vault.metadata.resourceVersion,
           deps.target.secrets.get(key.namespace, targetName)?.metadata?.resourceVersion,
         ]);
       const wait = inputs ? memo.wait(keyOf(key), inputs) : undefined;
