@@ -1,14 +1,28 @@
 // `oneclaw login` / `oneclaw logout`: exchange an API key for a token and keep both (see
 // lib/credentials.ts); the key is read from a file, ONECLAW_API_KEY, stdin or a hidden prompt,
-// never from argv.
+// never from argv. `login --kubernetes` exchanges the pod's projected service-account token
+// instead, and keeps its path: a workload uses its own identity and holds no static key.
+import { existsSync, readFileSync } from 'node:fs';
 
-import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { credentialsFile, removeCredentials, saveCredentials } from '../lib/credentials.js';
+import type { Credentials } from '../../../sdk/src/index.js';
+import {
+  credentialsFile,
+  removeCredentials,
+  type StoredCredentials,
+  saveCredentials,
+} from '../lib/credentials.js';
 import { CliError, EXIT } from '../lib/errors.js';
 import { promptHidden, readStdin } from '../lib/input.js';
 import { emit, printFields } from '../lib/output.js';
-import { credentialsForKey, DEFAULT_SERVER, exchange, normalizeServer } from '../lib/session.js';
+import {
+  credentialsForKey,
+  DEFAULT_SERVER,
+  exchange,
+  KUBERNETES_TOKEN_FILES,
+  kubernetesCredentials,
+  normalizeServer,
+} from '../lib/session.js';
 import { context } from './context.js';
 
 async function readApiKey(file: string | undefined): Promise<string> {
@@ -24,6 +38,59 @@ async function readApiKey(file: string | undefined): Promise<string> {
   return (await promptHidden('API key: ')).trim();
 }
 
+function kubernetesTokenFile(given: string | undefined): string {
+  if (given) return given;
+  const found = KUBERNETES_TOKEN_FILES.find((f) => existsSync(f));
+  if (!found) {
+    throw new CliError(
+      EXIT.usage,
+      `no service-account token at ${KUBERNETES_TOKEN_FILES.join(' or ')}: pass --token-file`,
+    );
+  }
+  return found;
+}
+
+/** How a login authenticates, what it keeps for renewing the token, and what it tells. */
+interface Login {
+  credentials: Credentials;
+  stored: Partial<StoredCredentials>;
+  shown: Record<string, unknown>;
+  kept: string;
+}
+
+async function keyLogin(opts: LoginOptions): Promise<Login> {
+  const apiKey = await readApiKey(opts.apiKeyFile);
+  if (!apiKey) throw new CliError(EXIT.usage, 'no API key given');
+  const credentials = credentialsForKey(apiKey, opts.agentId ?? process.env.ONECLAW_AGENT_ID);
+  return {
+    credentials,
+    stored: {
+      ...(opts.storeKey ? { api_key: apiKey } : {}),
+      ...('agentId' in credentials ? { agent_id: credentials.agentId } : {}),
+    },
+    shown: { api_key_stored: opts.storeKey },
+    kept: opts.storeKey ? 'token and API key' : 'token only',
+  };
+}
+
+function kubernetesLogin(given: string | undefined): Login {
+  const tokenFile = kubernetesTokenFile(given);
+  return {
+    credentials: kubernetesCredentials(tokenFile),
+    stored: { kubernetes_token_file: tokenFile },
+    shown: { kubernetes_token_file: tokenFile },
+    kept: `token, renewed from ${tokenFile}`,
+  };
+}
+
+interface LoginOptions {
+  apiKeyFile?: string;
+  agentId?: string;
+  storeKey: boolean;
+  kubernetes?: boolean;
+  tokenFile?: string;
+}
+
 export function register(program: Command): void {
   program
     .command('login')
@@ -34,21 +101,24 @@ export function register(program: Command): void {
     )
     .option('--agent-id <id>', 'the agent id, for an agent key (ocv_…); default ONECLAW_AGENT_ID')
     .option('--no-store-key', 'keep only the token (log in again when it expires)')
-    .action(async (opts: { apiKeyFile?: string; agentId?: string; storeKey: boolean }, cmd: Command) => {
+    .option(
+      '--kubernetes',
+      `log in as this pod's service account, with its projected token (${KUBERNETES_TOKEN_FILES.join(', then ')})`,
+    )
+    .option('--token-file <file>', 'with --kubernetes: the service-account token file')
+    .action(async (opts: LoginOptions, cmd: Command) => {
       const ctx = context(cmd);
       const server = normalizeServer(ctx.globals.server ?? process.env.ONECLAW_API_URL ?? DEFAULT_SERVER);
-      const apiKey = await readApiKey(opts.apiKeyFile);
-      if (!apiKey) throw new CliError(EXIT.usage, 'no API key given');
-      const agentId = opts.agentId ?? process.env.ONECLAW_AGENT_ID;
-      const credentials = credentialsForKey(apiKey, agentId);
-      const t = await exchange(server, credentials);
+      if (opts.tokenFile && !opts.kubernetes)
+        throw new CliError(EXIT.usage, '--token-file goes with --kubernetes');
+      const login = opts.kubernetes ? kubernetesLogin(opts.tokenFile) : await keyLogin(opts);
+      const t = await exchange(server, login.credentials);
       const file = saveCredentials({
         server,
         access_token: t.token,
         ...(t.principal ? { principal: t.principal } : {}),
         ...(t.expiresAt ? { token_expires_at: t.expiresAt } : {}),
-        ...(opts.storeKey ? { api_key: apiKey } : {}),
-        ...('agentId' in credentials ? { agent_id: credentials.agentId } : {}),
+        ...login.stored,
       });
       emit(
         ctx.format,
@@ -56,7 +126,7 @@ export function register(program: Command): void {
           server,
           principal: t.principal ?? null,
           token_expires_at: t.expiresAt ?? null,
-          api_key_stored: opts.storeKey,
+          ...login.shown,
           credentials_file: file,
         },
         () =>
@@ -64,7 +134,7 @@ export function register(program: Command): void {
             ['logged in to', server],
             ['as', t.principal],
             ['token expires', t.expiresAt],
-            ['credentials', `${file}${opts.storeKey ? ' (token and API key)' : ' (token only)'}`],
+            ['credentials', `${file} (${login.kept})`],
           ]),
       );
     });

@@ -20,6 +20,11 @@ export interface StoredCredentials {
   api_key?: string;
   /** For agent keys (`ocv_…`). */
   agent_id?: string;
+  /**
+   * `login --kubernetes`: the projected service-account token file, read again for every
+   * exchange (the kubelet rotates it), instead of an API key.
+   */
+  kubernetes_token_file?: string;
 }
 
 export function configDir(env: NodeJS.ProcessEnv = process.env): string {

@@ -4,7 +4,9 @@
 // valid for 30 s is used first; otherwise the stored API key is exchanged again and the new
 // token written back, so scripts do not hit the token endpoint's rate limit on every call.
 // With a stored key the SDK also gets the key, so a long command (`cmek rotate`, `audit tail
-// -f`) refreshes its token instead of failing with 401 when it expires.
+// -f`) refreshes its token instead of failing with 401 when it expires. After `login
+// --kubernetes` the pod's service-account token file plays the key's part.
+import { readFile } from 'node:fs/promises';
 import { type Credentials, createClient, type OneclawClient } from '../../../sdk/src/index.js';
 import { loadCredentials, type StoredCredentials, saveCredentials } from './credentials.js';
 import { CliError, EXIT } from './errors.js';
@@ -60,6 +62,35 @@ export function credentialsForKey(apiKey: string, agentId: string | undefined): 
   throw new CliError(EXIT.usage, 'not a oneclaw API key (expected ocu_… for a user or ocv_… for an agent)');
 }
 
+/** Where a pod's service-account token is looked for, in order: oneclaw's own projection first. */
+export const KUBERNETES_TOKEN_FILES = [
+  '/var/run/secrets/tokens/oneclaw',
+  '/var/run/secrets/kubernetes.io/serviceaccount/token',
+];
+
+/** Credentials that exchange the service-account token in `file`, read anew each time. */
+export function kubernetesCredentials(file: string): Credentials {
+  return {
+    kubernetesToken: async () => {
+      try {
+        return (await readFile(file, 'utf8')).trim();
+      } catch (err) {
+        throw new CliError(
+          EXIT.auth,
+          `cannot read the service-account token ${file}: ${(err as NodeJS.ErrnoException).code}`,
+        );
+      }
+    },
+  };
+}
+
+/** What renews the stored token: the kept API key or token file; undefined for a token only. */
+function renewalOf(stored: StoredCredentials): Credentials | undefined {
+  if (stored.api_key) return credentialsForKey(stored.api_key, stored.agent_id);
+  if (stored.kubernetes_token_file) return kubernetesCredentials(stored.kubernetes_token_file);
+  return undefined;
+}
+
 /** Exchanges a key for a token; returns the token and what it says about itself. */
 export async function exchange(server: string, credentials: Credentials) {
   const client = createClient({ baseUrl: server, credentials, userAgent: USER_AGENT });
@@ -93,7 +124,8 @@ export async function openClient(g: GlobalOptions): Promise<OneclawClient> {
     );
   }
   const token = await currentToken(server, stored);
-  if (!stored.api_key) {
+  const renewal = renewalOf(stored);
+  if (!renewal) {
     // `login --no-store-key`: the token is all there is, until it expires.
     return createClient({
       baseUrl: server,
@@ -103,7 +135,7 @@ export async function openClient(g: GlobalOptions): Promise<OneclawClient> {
   }
   return createClient({
     baseUrl: server,
-    credentials: credentialsForKey(stored.api_key, stored.agent_id),
+    credentials: renewal,
     ...(token.expiresAt ? { initialToken: { accessToken: token.token, expiresAt: token.expiresAt } } : {}),
     userAgent: USER_AGENT,
   });
@@ -118,13 +150,14 @@ async function currentToken(
   if (stored.access_token && Number.isFinite(expires) && expires - Date.now() > TOKEN_MARGIN_MS) {
     return { token: stored.access_token, expiresAt: new Date(expires) };
   }
-  if (!stored.api_key) {
+  const renewal = renewalOf(stored);
+  if (!renewal) {
     throw new CliError(
       EXIT.auth,
       'the stored token has expired and no API key was kept: run `oneclaw login`',
     );
   }
-  const fresh = await exchange(server, credentialsForKey(stored.api_key, stored.agent_id));
+  const fresh = await exchange(server, renewal);
   saveCredentials({
     ...stored,
     access_token: fresh.token,
