@@ -8,6 +8,9 @@ export const VAULT_EVENT_KINDS = [
   'vault.created',
   'vault.deleted',
   'vault.kek_rotated',
+  // A grant in the vault was created or deleted: whoever reads for others (the operator) checks
+  // again what it may still read. Names no principal and no path.
+  'vault.grants_changed',
   'secret.written',
   'secret.deleted',
   'secret.destroyed',

@@ -22,6 +22,7 @@ import { appendAudit } from '../audit/audit-service.js';
 import type { Principal } from '../auth/auth-service.js';
 import type { AuthInvalidation } from '../auth/invalidation.js';
 import { badRequest, type DenyReason, forbidden, notFound } from '../errors.js';
+import { recordEvent } from '../events/events-store.js';
 import { userExists } from '../users/user-store.js';
 import type { VaultService } from '../vaults/vault-service.js';
 import { checkCidrs, checkTimeWindow, inTimeWindow, ipAllowed } from './match.js';
@@ -209,6 +210,7 @@ export function createPolicyService(deps: {
           expires_at: input.expires_at ? new Date(input.expires_at) : null,
           created_by: p.subject,
         });
+        await recordEvent(tx, { vaultId, kind: 'vault.grants_changed' });
         await appendAudit(tx, {
           orgId: p.orgId,
           actor: p.subject,
@@ -238,6 +240,7 @@ export function createPolicyService(deps: {
       await invalidation.change(pool, [{ vault: vaultId }], async (tx) => {
         const gone = await store.deletePolicy(tx, vaultId, policyId);
         if (!gone || gone.org_id !== p.orgId) throw notFound('policy');
+        await recordEvent(tx, { vaultId, kind: 'vault.grants_changed' });
         await appendAudit(tx, {
           orgId: p.orgId,
           actor: p.subject,

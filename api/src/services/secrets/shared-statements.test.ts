@@ -47,7 +47,7 @@ const put = (vault: string, path: string, value: string, token?: string) =>
   });
 const get = (vault: string, path: string, token?: string) =>
   api.request({ method: 'GET', url: secretUrl(vault, path), ...(token === undefined ? {} : { token }) });
-const valueOf = (res: LightMyRequestResponse) => ({
+const answerOf = (res: LightMyRequestResponse) => ({
   status: res.statusCode,
   value: res.statusCode === 200 ? (res.json() as { value: string }).value : undefined,
 });
@@ -69,7 +69,7 @@ describe('statements shared by concurrent requests of two tenants', () => {
       return get(v1, `app/s${i}`, other).then((r) => [r, { status: 404, value: undefined }]);
     });
     for (const [res, expected] of (await Promise.all(reads)) as Array<[LightMyRequestResponse, unknown]>) {
-      expect(valueOf(res)).toEqual(expected);
+      expect(answerOf(res)).toEqual(expected);
     }
   });
 
@@ -87,10 +87,10 @@ describe('statements shared by concurrent requests of two tenants', () => {
     const oneToThirty = Array.from({ length: 30 }, (_, i) => i + 1);
     expect(versions[1].sort((a, b) => a - b)).toEqual(oneToThirty);
     expect(versions[2].sort((a, b) => a - b)).toEqual(oneToThirty);
-    expect(valueOf(await get(v1, 'app/shared'))).toMatchObject({
+    expect(answerOf(await get(v1, 'app/shared'))).toMatchObject({
       value: expect.stringMatching(/^org1-write-/),
     });
-    expect(valueOf(await get(v2, 'app/shared', other))).toMatchObject({
+    expect(answerOf(await get(v2, 'app/shared', other))).toMatchObject({
       value: expect.stringMatching(/^org2-write-/),
     });
     // A write into the other tenant's vault is refused, whatever it shares a statement with.

@@ -68,7 +68,12 @@ describe('change feed access', () => {
     r = await poll(vault.id, '?after=0', lister.auth);
     expect(r.status).toBe(200);
     const page = (await r.json()) as Page;
-    expect(page.events.map((e) => e.path)).toEqual([null, 'app/db']);
+    expect(page.events.map((e) => e.path ?? e.kind)).toEqual([
+      'vault.created',
+      'vault.grants_changed',
+      'app/db',
+      'vault.grants_changed',
+    ]);
   });
 
   it('matches grant patterns in linear time: a pathological pattern and path answer at once', async () => {
@@ -83,11 +88,16 @@ describe('change feed access', () => {
       const t0 = performance.now();
       if (accept === 'application/json') {
         const page = (await (await poll(vault.id, '?after=0&wait=5', m.auth)).json()) as Page;
-        expect(page.events.map((e) => e.path)).toEqual([null, 'xaxaxab']);
+        expect(page.events.map((e) => e.path ?? e.kind)).toEqual([
+          'vault.created',
+          'vault.grants_changed',
+          'xaxaxab',
+        ]);
       } else {
         const s = await stream(vault.id, m.auth);
         try {
-          expect((await s.next()).data.path).toBeNull();
+          expect((await s.next()).event).toBe('vault.created');
+          expect((await s.next()).event).toBe('vault.grants_changed');
           expect((await s.next()).data.path).toBe('xaxaxab');
         } finally {
           await s.close();
@@ -115,6 +125,7 @@ describe('change feed access', () => {
     const s = await stream(vault.id, m.auth);
     try {
       expect((await s.next()).event).toBe('vault.created');
+      expect((await s.next()).event).toBe('vault.grants_changed');
       await writeSecret(api, vault.id, 'app/first', 'v');
       expect((await s.next()).data.path).toBe('app/first');
       await withdraw({ vaultId: vault.id, userId: m.userId, policyId });
