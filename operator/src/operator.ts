@@ -13,7 +13,7 @@ import { startHealthServer } from './health.js';
 import { createIdentities, principalOf } from './identity.js';
 import { createEventRecorder } from './runtime/events.js';
 import { createManager, runWhileLeading } from './runtime/manager.js';
-import { rolloutRestartsMetric } from './runtime/metrics.js';
+import { droppedEventsMetric, rolloutRestartsMetric } from './runtime/metrics.js';
 
 export interface RunningOperator {
   /** Base URL of /metrics, /healthz and /readyz. */
@@ -59,7 +59,15 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     ],
     ...(opts.fetch ? { fetch: opts.fetch } : {}),
   });
-  const events = createEventRecorder({ kubeConfig, component: 'oneclaw-operator', logger });
+  const dropped = droppedEventsMetric(registry);
+  const events = createEventRecorder({
+    kubeConfig,
+    component: 'oneclaw-operator',
+    logger,
+    // One per SecretSync synced: at scale, the Events that cost the apiserver most.
+    droppable: new Set(['SecretCreated', 'SecretUpdated']),
+    onDropped: (reason) => dropped.inc({ reason }),
+  });
   const leaseDurationMs = opts.leaseDurationMs ?? 15_000;
   const renewDeadlineMs = opts.renewDeadlineMs ?? 10_000;
 

@@ -3,6 +3,7 @@
 // (every read and write there is a KMS call) but not in a wrapped one. The change feed's
 // subscription cap is tested with the feed (routes/v1/events-access.test.ts).
 import { describe, expect, it } from 'vitest';
+import { createLimiter } from '../../../common/src/limiter.js';
 import { type TestApi, testApiForSuite } from '../../../test/support/api.js';
 import {
   createPolicy,
@@ -14,7 +15,6 @@ import {
   tokenFor,
   writeSecret,
 } from '../../../test/support/api-helpers.js';
-import { createLimiter } from '../services/limits/limiter.js';
 
 const grantAll = (api: TestApi, vaultId: string, userId: string) =>
   createPolicy(api, vaultId, {

@@ -3,9 +3,9 @@
 // limit of their own, higher by default. Runs after authentication: an unauthenticated request
 // has no principal here (the token exchanges are limited per client address instead).
 import type { FastifyInstance } from 'fastify';
+import { createLimiter } from '../../../common/src/limiter.js';
 import type { Principal } from '../services/auth/auth-service.js';
 import { rateLimited } from '../services/errors.js';
-import { createLimiter } from '../services/limits/limiter.js';
 
 export interface RequestRateLimits {
   /** Requests per second per member principal (burst: two seconds' worth); 0: off. */

@@ -100,4 +100,32 @@ describe('event recorder', () => {
     const line = lines.find((l) => l.msg === 'could not record event');
     expect(line).toMatchObject({ level: 40, reason: 'SyncFailed', kind: 'ConfigMap' });
   });
+
+  it('drops routine Events over the rate limit (counted), never others', async () => {
+    const dropped: string[] = [];
+    const limited = createEventRecorder({
+      kubeConfig: kc,
+      component: 'oneclaw-operator',
+      logger,
+      droppable: new Set(['Synced']),
+      droppablePerSecond: 1,
+      onDropped: (reason) => dropped.push(reason),
+    });
+    const cm = await object(uniqueName('cm-limited'));
+    // A burst of five seconds' worth passes; the rest of a burst of 12 is dropped.
+    await Promise.all(
+      Array.from({ length: 12 }, (_, i) => limited.event(cm, 'Normal', 'Synced', `burst ${i}`)),
+    );
+    await Promise.all(
+      Array.from({ length: 3 }, (_, i) => limited.event(cm, 'Warning', 'Failed', `failure ${i}`)),
+    );
+    await Promise.all(
+      Array.from({ length: 3 }, (_, i) => limited.event(cm, 'Normal', 'Restarted', `restart ${i}`)),
+    );
+    const events = await eventsOf(cm.metadata?.name ?? '');
+    expect(events.filter((e) => e.reason === 'Synced').length).toBe(5);
+    expect(events.filter((e) => e.reason === 'Restarted').length).toBe(3);
+    expect(events.filter((e) => e.type === 'Warning').length).toBe(3);
+    expect(dropped).toEqual(Array(7).fill('Synced'));
+  });
 });

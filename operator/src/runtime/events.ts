@@ -2,7 +2,10 @@
 // shows what happened. Repeats of one event (same object, type, reason and message) within ten
 // minutes bump count and lastTimestamp on the existing Event instead of creating another, as
 // client-go's recorder does. Recording is best effort: failures are logged, never thrown, so an
-// Event can never fail a reconcile.
+// Event can never fail a reconcile. Routine Events (the reasons named `droppable`) are also rate
+// limited, as the apiserver's EventRateLimit and client-go's spam filter do: thousands of
+// SecretSyncs synced at once would otherwise spend a third of the apiserver's writes on them;
+// beyond the limit they are dropped (and counted). Other Events, Warnings above all, never are.
 //
 // CONTRACT: `reason` and `message` are stored in the cluster and shown to anyone who can read
 // Events in the namespace. Callers pass CamelCase reason constants and messages built from
@@ -11,6 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import { createLimiter } from '../../../common/src/limiter.js';
 import { kubeRequest, namespacedPath, statusCodeOf } from './kube-request.js';
 
 export type EventType = 'Normal' | 'Warning';
@@ -40,6 +44,12 @@ export interface EventRecorderOptions {
   aggregateWindowMs?: number;
   /** Most recent distinct events remembered for aggregation. Default 4096. */
   maxTracked?: number;
+  /** Reasons of routine Normal Events, which the rate limit may drop (default: none). */
+  droppable?: ReadonlySet<string>;
+  /** Routine Events written per second at most (default 10; burst 50). */
+  droppablePerSecond?: number;
+  /** Called with the reason of each Event dropped by the limit. */
+  onDropped?: (reason: string) => void;
   now?: () => Date;
 }
 
@@ -65,6 +75,9 @@ export function createEventRecorder(opts: EventRecorderOptions): EventRecorder {
   const log = opts.logger.child({ component: opts.component });
   const tracked = new Map<string, Tracked>(); // insertion order = least recently recorded first
   const chains = new Map<string, Promise<void>>(); // one record at a time per aggregation key
+  const droppable = opts.droppable ?? new Set<string>();
+  const perSecond = opts.droppablePerSecond ?? 10;
+  const routine = createLimiter({ perSecond, burst: perSecond * 5, maxKeys: 1 });
 
   const remember = (key: string, t: Tracked) => {
     tracked.delete(key);
@@ -140,6 +153,10 @@ export function createEventRecorder(opts: EventRecorderOptions): EventRecorder {
 
   return {
     event(obj, type, reason, message, signal) {
+      if (type === 'Normal' && droppable.has(reason) && routine.take('routine') > 0) {
+        opts.onDropped?.(reason);
+        return Promise.resolve();
+      }
       const md = obj.metadata ?? {};
       const key = [md.uid ?? `${md.namespace}/${md.name}`, type, reason, message].join('\u0000');
       const prior = chains.get(key) ?? Promise.resolve();

@@ -84,3 +84,13 @@ export function rolloutRestartsMetric(registry: Registry): Counter<'namespace' |
   }
   return counter;
 }
+
+/** Normal Events not written because of the recorder's rate limit, by reason. */
+export function droppedEventsMetric(registry: Registry): Counter<'reason'> {
+  return new Counter({
+    name: 'oneclaw_operator_events_dropped_total',
+    help: 'Normal Events dropped by the rate limit on Events (Warnings are never dropped), by reason.',
+    labelNames: ['reason'],
+    registers: [registry],
+  });
+}

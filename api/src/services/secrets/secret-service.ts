@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
 import { backoffDelay, EQUAL_JITTER } from '../../../../common/src/backoff.js';
+import { type Limiter, UNLIMITED } from '../../../../common/src/limiter.js';
 import {
   MAX_PATH,
   SECRET_PATH,
@@ -25,7 +26,6 @@ import type { Principal } from '../auth/auth-service.js';
 import { checkCmekValue } from '../cmek/format.js';
 import { badRequest, conflict, gone, notFound, rateLimited, ServiceError, tooLarge } from '../errors.js';
 import { recordEvent } from '../events/events-store.js';
-import { type Limiter, UNLIMITED } from '../limits/limiter.js';
 import { getVault, type VaultRow } from '../vaults/vault-store.js';
 import { type ReadRequest, readSecrets } from './read-store.js';
 import type { VersionRow } from './secret-store.js';
