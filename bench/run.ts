@@ -238,6 +238,41 @@ async function main(): Promise<void> {
   const metrics = createKmsMetrics(new Registry());
   const json: Record<string, unknown> = {};
   const meta: Record<string, RunMeta> = {};
+  /**
+   * Writes the report: this run's sections so far, and earlier results for the rest. Called after
+   * each section, so a section that fails later does not lose the ones measured before it.
+   */
+  const writeReport = (final: boolean) => {
+    const report: Record<string, unknown> = { ...json };
+    const reportMeta: Record<string, RunMeta> = { ...meta };
+    const kept: string[] = [];
+    for (const section of SECTIONS) {
+      if (report[section] !== undefined || previous.json[section] === undefined) continue;
+      report[section] = previous.json[section];
+      const m = prevMeta[section] ?? { measured_at: previous.measuredAt ?? 'an earlier run', machine };
+      reportMeta[section] = m;
+      kept.push(`\`${section}\` (${m.measured_at})`);
+    }
+    const sections = SECTIONS.filter((sec) => report[sec] !== undefined).map((sec) =>
+      render[sec](report[sec]),
+    );
+    report._meta = reportMeta;
+    const measured = Object.keys(json);
+    const header =
+      `# oneclaw benchmarks\n\nMachine: ${machine}, ${now}\n` +
+      (kept.length
+        ? `\nRe-measured in this run: ${measured.length ? measured.map((o) => `\`${o}\``).join(', ') : 'nothing (re-rendered only)'}. Kept from earlier runs (same generator, not re-measured): ${kept.join(', ')}.\n`
+        : '');
+    mkdirSync(out, { recursive: true });
+    writeFileSync(join(out, 'report.md'), `${header}\n${sections.join('\n\n')}\n`);
+    writeFileSync(join(out, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
+    if (final) {
+      console.log(
+        `${header}\n${sections.join('\n\n')}\n\nwritten to bench/results/report.md in ${Math.round((Date.now() - started) / 1000)} s`,
+      );
+    }
+  };
+
   for (const section of only) {
     if (section === 'envelope') json.envelope = await envelopeSection(await openBao(), metrics);
     if (section === 'kms') json.kms = await kmsSection(await openBao(), metrics);
@@ -258,30 +293,9 @@ async function main(): Promise<void> {
       json.cmek = await runCmekRotation({ postgres, bao: await openBao() });
     }
     meta[section] = { measured_at: now, machine };
+    writeReport(false);
   }
-  // Sections not selected keep their previous results.
-  const kept: string[] = [];
-  for (const section of SECTIONS) {
-    if (json[section] !== undefined || previous.json[section] === undefined) continue;
-    json[section] = previous.json[section];
-    const m = prevMeta[section] ?? { measured_at: previous.measuredAt ?? 'an earlier run', machine };
-    meta[section] = m;
-    kept.push(`\`${section}\` (${m.measured_at})`);
-  }
-  const sections = SECTIONS.filter((sec) => json[sec] !== undefined).map((sec) => render[sec](json[sec]));
-  json._meta = meta;
-
-  const header =
-    `# oneclaw benchmarks\n\nMachine: ${machine}, ${now}\n` +
-    (kept.length
-      ? `\nRe-measured in this run: ${only.length ? only.map((o) => `\`${o}\``).join(', ') : 'nothing (re-rendered only)'}. Kept from earlier runs (same generator, not re-measured): ${kept.join(', ')}.\n`
-      : '');
-  mkdirSync(out, { recursive: true });
-  writeFileSync(join(out, 'report.md'), `${header}\n${sections.join('\n\n')}\n`);
-  writeFileSync(join(out, 'report.json'), `${JSON.stringify(json, null, 2)}\n`);
-  console.log(
-    `${header}\n${sections.join('\n\n')}\n\nwritten to bench/results/report.md in ${Math.round((Date.now() - started) / 1000)} s`,
-  );
+  writeReport(true);
 }
 
 main()

@@ -12,6 +12,9 @@ import { kubeRequest, kubeText } from './kube-request.js';
 describe('kubeRequest', () => {
   let kc: KubeConfig;
   let connections = 0;
+  /** Set: the relay resets the connection the next request arrives on, as a server closing it idle. */
+  let resetNext = false;
+  let resets = 0;
   const sockets = new Set<Socket>();
   const relay = createServer();
 
@@ -30,7 +33,16 @@ describe('kubeRequest', () => {
         s.on('error', () => {});
         s.on('close', () => sockets.delete(s));
       }
-      client.pipe(server);
+      client.on('data', (chunk) => {
+        if (resetNext) {
+          resetNext = false;
+          resets++;
+          client.resetAndDestroy();
+          server.destroy();
+          return;
+        }
+        server.write(chunk);
+      });
       server.pipe(client);
     });
     await new Promise<void>((resolve) => relay.listen(0, upstream.hostname, resolve));
@@ -54,5 +66,15 @@ describe('kubeRequest', () => {
       expect(await kubeText(kc, { path: '/healthz' })).toBe('ok');
     }
     expect(connections).toBe(1);
+  });
+
+  it('sends a request again on a new connection when its kept-alive one was reset', async () => {
+    await kubeRequest(kc, { path: '/api/v1/namespaces/default' });
+    const before = connections;
+    resetNext = true;
+    const ns = await kubeRequest<{ metadata: { name: string } }>(kc, { path: '/api/v1/namespaces/default' });
+    expect(ns.metadata.name).toBe('default');
+    expect(resets).toBe(1);
+    expect(connections).toBe(before + 1);
   });
 });

@@ -114,15 +114,24 @@ async function open(
   await kc.applyToHTTPSOptions(opts);
   opts.agent = sharedAgent(kc, opts.agent);
   const client = url.protocol === 'http:' ? http : https;
-  return new Promise((resolve, reject) => {
-    const r = client.request(url, { ...opts, signal: req.signal }, resolve);
-    r.on('error', reject);
-    if (req.timeoutMs !== undefined) {
-      // For a watch this is an idle timeout: no byte for this long means the connection is dead.
-      r.setTimeout(req.timeoutMs, () => r.destroy(new Error(`request timed out after ${req.timeoutMs} ms`)));
-    }
-    r.end(body);
-  });
+  const send = (retry: boolean): Promise<http.IncomingMessage> =>
+    new Promise((resolve, reject) => {
+      const r = client.request(url, { ...opts, signal: req.signal }, resolve);
+      r.on('error', (err: NodeJS.ErrnoException) => {
+        // A kept-alive connection the apiserver closed as idle just as it was reused: the request
+        // never reached it, so it is sent once more on a new connection (as Node's docs advise).
+        if (retry && r.reusedSocket && err.code === 'ECONNRESET') resolve(send(false));
+        else reject(err);
+      });
+      if (req.timeoutMs !== undefined) {
+        // For a watch this is an idle timeout: no byte for this long means the connection is dead.
+        r.setTimeout(req.timeoutMs, () =>
+          r.destroy(new Error(`request timed out after ${req.timeoutMs} ms`)),
+        );
+      }
+      r.end(body);
+    });
+  return send(true);
 }
 
 async function readAll(res: http.IncomingMessage): Promise<string> {
