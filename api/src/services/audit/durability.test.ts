@@ -1,45 +1,28 @@
-// A read's audit record is durable before its response: reads are audited by group commit, and
-// no response leaves before its batch has committed. Inserts into the audit log are held back
+// A read's audit record is durable before its response: the statement that reads the value also
+// inserts the record, and no response leaves before that statement has committed. Inserts into the audit log are held back
 // by a table lock: no read may answer meanwhile. Once they go through, the server is killed
 // with SIGKILL right after the last 200, and every answered read's record is in the database
 // and in the chain the restarted server verifies.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { migratedDatabase, type TestDatabase } from '../../../../test/support/db.js';
-import {
-  type OneclawServer,
-  serverCall,
-  serverEnv,
-  startOneclaw,
-} from '../../../../test/support/server-process.js';
+import { type OneclawServer, serverCall } from '../../../../test/support/server-process.js';
+import { type ServerSuite, serverSuite } from '../../../../test/support/server-suite.js';
 
 const READS = 24;
-let db: TestDatabase;
-let dir: string;
-let env: Record<string, string>;
-let adminKey: string;
-const servers: OneclawServer[] = [];
+let suite: ServerSuite;
 
 beforeAll(async () => {
-  db = await migratedDatabase();
-  dir = mkdtempSync(join(tmpdir(), 'oneclaw-audit-durable-'));
-  ({ env, adminKey } = serverEnv(dir, db.url, { ONECLAW_AUTH_RATE_LIMIT: '0' }));
+  suite = await serverSuite('oneclaw-audit-durable', { ONECLAW_AUTH_RATE_LIMIT: '0' });
 });
 afterAll(async () => {
-  for (const s of servers) await s.proc.stop('SIGKILL');
-  await db?.drop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  await suite?.close();
 });
 
 async function start(name: string): Promise<{ server: OneclawServer; auth: Record<string, string> }> {
-  const server = await startOneclaw(name, env, dir);
-  servers.push(server);
+  const server = await suite.start(name);
   const login = await serverCall<{ access_token: string }>(server, 'POST', '/v1/auth/token', {
-    api_key: adminKey,
+    api_key: suite.adminKey,
   });
   expect(login.status).toBe(200);
   return { server, auth: { authorization: `Bearer ${login.body.access_token}` } };
@@ -55,7 +38,7 @@ describe('audit durability of reads', () => {
       (await serverCall(server, 'PUT', base, { type: 'password', value: 'canary-durable' }, auth)).status,
     ).toBe(200);
 
-    const holder = new pg.Client({ connectionString: db.url });
+    const holder = new pg.Client({ connectionString: suite.db.url });
     await holder.connect();
     await holder.query('BEGIN');
     // SHARE conflicts with the ROW EXCLUSIVE an INSERT takes: audit records wait, reads do not.
@@ -81,7 +64,7 @@ describe('audit durability of reads', () => {
       expect(r.body.value).toBe('canary-durable');
     }
 
-    const check = new pg.Client({ connectionString: db.url });
+    const check = new pg.Client({ connectionString: suite.db.url });
     await check.connect();
     try {
       const { rows } = await check.query<{ request_id: string }>(

@@ -3,40 +3,27 @@
 // once its lease runs out, the restarted server resumes the same job when the client sends the
 // same keys again, and at the end every secret opens with the new key and none with the old.
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { holdVersionLock, migratedDatabase, type TestDatabase } from '../../../../test/support/db.js';
+import { holdVersionLock } from '../../../../test/support/db.js';
 import { waitFor } from '../../../../test/support/proc.js';
-import {
-  type OneclawServer,
-  serverCall,
-  serverEnv,
-  startOneclaw,
-} from '../../../../test/support/server-process.js';
+import { type OneclawServer, serverCall } from '../../../../test/support/server-process.js';
+import { type ServerSuite, serverSuite } from '../../../../test/support/server-suite.js';
 import { cmekDecrypt, cmekEncrypt, cmekFingerprint } from './format.js';
 
 const SECRETS = 1_050;
-let db: TestDatabase;
-let dir: string;
-let env: Record<string, string>;
-let adminKey: string;
+let suite: ServerSuite;
 const servers: OneclawServer[] = [];
 
 beforeAll(async () => {
-  db = await migratedDatabase();
-  dir = mkdtempSync(join(tmpdir(), 'oneclaw-cmek-crash-'));
-  ({ env, adminKey } = serverEnv(dir, db.url, {
+  suite = await serverSuite('oneclaw-cmek-crash', {
     ONECLAW_JOB_LEASE_MS: '2000',
     ONECLAW_AUTH_RATE_LIMIT: '0',
     ONECLAW_LOG_LEVEL: 'info',
-  }));
+  });
 });
 afterAll(async () => {
-  for (const s of servers) await s.proc.stop('SIGKILL');
-  await db?.drop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  await suite?.close();
 });
 
 interface Rotation {
@@ -48,11 +35,11 @@ interface Rotation {
 
 describe('CMEK rotation across a server crash', () => {
   it('resumes after kill -9 and leaves every secret under the new key only', async () => {
-    let server = await startOneclaw('oneclaw-1', env, dir);
+    let server = await suite.start('oneclaw-1');
     servers.push(server);
     const login = async (s: OneclawServer) => {
       const r = await serverCall<{ access_token: string }>(s, 'POST', '/v1/auth/token', {
-        api_key: adminKey,
+        api_key: suite.adminKey,
       });
       expect(r.status).toBe(200);
       return { authorization: `Bearer ${r.body.access_token}` };
@@ -93,7 +80,7 @@ describe('CMEK rotation across a server crash', () => {
     }
 
     // A writer holding a row keeps the job from finishing before the kill, however fast it is.
-    const holder = await holdVersionLock(db.url, v, 'app/s1049');
+    const holder = await holdVersionLock(suite.db.url, v, 'app/s1049');
 
     const keyHeaders = {
       ...auth,
@@ -127,13 +114,13 @@ describe('CMEK rotation across a server crash', () => {
 
     // Batches are atomic: each version is under exactly one key, and the committed progress
     // counts exactly the versions already moved.
-    const { rows: split } = await db.pool.query<{ fp: string; n: number }>(
+    const { rows: split } = await suite.db.pool.query<{ fp: string; n: number }>(
       'SELECT cmek_fingerprint AS fp, count(*)::int AS n FROM secret_versions WHERE vault_id = $1 GROUP BY 1',
       [v],
     );
     const moved = split.find((r) => r.fp === cmekFingerprint(newKey))?.n ?? 0;
     expect(moved + (split.find((r) => r.fp === cmekFingerprint(oldKey))?.n ?? 0)).toBe(SECRETS);
-    const { rows: job } = await db.pool.query<{ processed: number }>(
+    const { rows: job } = await suite.db.pool.query<{ processed: number }>(
       'SELECT processed FROM jobs WHERE id = $1',
       [jobId],
     );
@@ -141,7 +128,7 @@ describe('CMEK rotation across a server crash', () => {
     expect(moved).toBeGreaterThanOrEqual(before.processed);
     expect(moved).toBeLessThan(SECRETS);
 
-    server = await startOneclaw('oneclaw-2', env, dir);
+    server = await suite.start('oneclaw-2');
     servers.push(server);
     auth = await login(server);
     const interrupted = await waitFor(

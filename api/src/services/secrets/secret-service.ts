@@ -1,6 +1,7 @@
 // Versioned secrets. A write seals the value under a fresh DEK bound to (org, vault, path,
-// version) and appends version n+1 under a row lock on the path, so concurrent writers never
-// lose or duplicate a version; the audit record and the change-feed event commit with it.
+// version) for version n+1 and writes it only if the path is still at n (else it reads again and
+// retries), so concurrent writers never lose or duplicate a version; the audit record and the
+// change-feed event commit with it. A read's audit record commits with the read (read-store.ts).
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
